@@ -1,0 +1,52 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PIP := $(BIN)/pip --disable-pip-version-check --quiet
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DAGSTER_DISABLE_TELEMETRY := true
+
+.PHONY: demo test install sysdeps ui bench lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing Python dependencies from requirements.lock"
+	@$(PIP) install --require-hashes --no-deps -r requirements.lock 2> >(grep -v "^WARNING: Location" >&2)
+	@$(PIP) install --no-deps --no-build-isolation -e . 2> >(grep -v "^WARNING: Location" >&2)
+	@$(BIN)/pip check > /dev/null
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# System packages the tests need (R's survival/cmprsk for reference statistics).
+sysdeps:
+	@bash scripts/sysdeps.sh
+
+demo: install
+	@rm -rf data/landing data/warehouse.duckdb data/warehouse.duckdb.wal data/output
+	$(BIN)/cartwh generate
+	$(BIN)/cartwh refresh
+	@echo
+	@echo "landing:   $$(pwd)/data/landing"
+	@echo "warehouse: $$(pwd)/data/warehouse.duckdb   (try: $(BIN)/cartwh sql \"select * from raw.deliveries\")"
+	@echo "output:    $$(pwd)/data/output"
+
+test: sysdeps install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/bench_generator.py
+
+ui: install
+	@test -f data/warehouse.duckdb || $(MAKE) demo
+	$(BIN)/cartwh ui
+
+lock:
+	@test -x $(BIN)/uv || $(MAKE) install
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
+		--quiet -o requirements.lock
+
+clean:
+	rm -rf $(VENV) data .pytest_cache dbt_project/target dbt_project/logs

@@ -1,0 +1,165 @@
+"""``cartwh``: the command line of the warehouse."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from cartwh.config import get_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _prepare_dagster_home() -> Path:
+    settings = get_settings()
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from cartwh.generate import generate_consortium
+
+    settings = get_settings()
+    out = Path(args.out).resolve() if args.out else settings.landing
+    summary = generate_consortium(
+        out,
+        patients=args.patients,
+        centres=args.centres,
+        deliveries=args.deliveries,
+        seed=args.seed,
+        toxicity_hr=args.toxicity_hr,
+        clean=args.clean,
+        imperfection_rate=args.imperfection_rate,
+        cutoff=date.fromisoformat(args.cutoff) if args.cutoff else settings.cutoff,
+        children_fraction=args.children_fraction,
+        truth_dir=Path(args.truth).resolve() if args.truth else None,
+        progress=print,
+    )
+    print(f"generated {sum(summary.patients_per_centre.values())} patients in "
+          f"{len(summary.deliveries)} deliveries under {out}")
+    return 0
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    _prepare_dagster_home()
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import build_definitions
+
+    settings = get_settings()
+    print(f"landing:   {settings.landing}\nwarehouse: {settings.warehouse}")
+    defs = build_definitions()
+    job = defs.resolve_job_def("refresh_all")
+    result = job.execute_in_process(
+        instance=DagsterInstance.get(),
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
+    )
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            data = event.event_specific_data
+            if not data.passed:
+                print(f"check failed: {data.asset_key.to_user_string()} {data.check_name} "
+                      f"({data.severity.value})")
+    if not result.success:
+        print("refresh failed; see the messages above", file=sys.stderr)
+        return 1
+    print(f"refresh done: warehouse {settings.warehouse}, output {settings.output}")
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from cartwh.warehouse import read_connection
+
+    settings = get_settings()
+    try:
+        conn = read_connection(settings.warehouse)
+    except FileNotFoundError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    try:
+        frame = conn.execute(args.query).df()
+    except duckdb.Error as exc:
+        print(f"query failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        conn.close()
+    if args.format == "csv":
+        frame.to_csv(sys.stdout, index=False)
+    elif frame.empty:
+        print(" | ".join(frame.columns) + "\n(0 rows)")
+    else:
+        print(frame.to_string(index=False, max_rows=args.max_rows))
+        print(f"({len(frame)} rows)")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    _prepare_dagster_home()
+    command = [str(Path(sys.executable).with_name("dagster")), "dev",
+               "-w", str(PROJECT_ROOT / "workspace.yaml"), "-p", str(args.port),
+               "-h", args.host]
+    os.chdir(PROJECT_ROOT)
+    os.execv(command[0], command)
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cartwh", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    gen = commands.add_parser("generate", help="write a synthetic consortium's deliveries")
+    gen.add_argument("--out", help="landing folder to write (default: $CARTWH_LANDING)")
+    gen.add_argument("--patients", type=int, default=93)
+    gen.add_argument("--centres", type=int, default=4)
+    gen.add_argument("--deliveries", type=int, default=2,
+                     help="growing snapshots per centre, the last at the cut-off")
+    gen.add_argument("--seed", type=int, default=20240927)
+    gen.add_argument("--toxicity-hr", type=float, default=1.0,
+                     help="true hazard ratio of relapse/death for patients with CRS or ICANS")
+    gen.add_argument("--clean", action="store_true", help="no injected imperfections")
+    gen.add_argument("--imperfection-rate", type=float, default=0.01)
+    gen.add_argument("--cutoff", help="data cut-off (default: $CARTWH_CUTOFF)")
+    gen.add_argument("--children-fraction", type=float, default=0.0)
+    gen.add_argument("--truth", help="folder for the latent truth (never inside --out)")
+    gen.set_defaults(func=cmd_generate)
+
+    refresh = commands.add_parser("refresh", help="materialise every asset, in-process")
+    refresh.add_argument("--log-level", default="INFO",
+                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    refresh.set_defaults(func=cmd_refresh)
+
+    sql = commands.add_parser("sql", help="run a read-only query on the warehouse")
+    sql.add_argument("query")
+    sql.add_argument("--format", choices=["table", "csv"], default="table")
+    sql.add_argument("--max-rows", type=int, default=200)
+    sql.set_defaults(func=cmd_sql)
+
+    ui = commands.add_parser("ui", help="start the Dagster UI on this warehouse")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # `cartwh sql ... | head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

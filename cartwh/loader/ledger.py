@@ -1,0 +1,106 @@
+"""The delivery ledger ``raw.deliveries`` and the raw tables' DDL."""
+
+from __future__ import annotations
+
+import duckdb
+
+from cartwh.warehouse import run
+
+from cartwh.loader.readers import METADATA_COLUMNS
+
+LEDGER_DDL = """
+create schema if not exists raw;
+create table if not exists raw.deliveries (
+    centre_code varchar not null,
+    delivery_id varchar not null,
+    source_file varchar not null,
+    entity varchar,
+    sha256 varchar,
+    bytes bigint,
+    rows_read bigint,
+    loaded_at timestamp not null,
+    status varchar not null,
+    message varchar,
+    delivery_fingerprint varchar not null,
+    primary key (centre_code, delivery_id, delivery_fingerprint, source_file)
+);
+create or replace view raw.current_deliveries as
+select centre_code, max(delivery_id) as delivery_id
+from raw.deliveries
+where status <> 'rejected'
+group by centre_code;
+"""
+
+# status of a ledger row:
+#   loaded   - an entity file (or Excel sheet) whose rows are in raw.<centre>__<entity>
+#   missing  - an entity the delivery has no file for ("no records of that kind")
+#   ignored  - a file no entity of the mapping claims (kept on disk, not loaded)
+#   manifest - the delivery's manifest.json, verified
+#   rejected - every file of a delivery that was refused whole (message says why)
+
+
+def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    run(conn, LEDGER_DDL)
+
+
+def raw_table_name(centre_code: str, entity: str) -> str:
+    return f"{centre_code}__{entity}"
+
+
+def accepted_fingerprint(conn, centre_code: str, delivery_id: str) -> str | None:
+    row = conn.execute(
+        "select any_value(delivery_fingerprint) from raw.deliveries "
+        "where centre_code = ? and delivery_id = ? and status <> 'rejected'",
+        [centre_code, delivery_id],
+    ).fetchall()[0]
+    return row[0] if row else None
+
+
+def accepted_files(conn, centre_code: str, delivery_id: str) -> dict[str, str]:
+    rows = conn.execute(
+        "select distinct regexp_replace(source_file, '\\[.*\\]$', ''), sha256 from raw.deliveries "
+        "where centre_code = ? and delivery_id = ? and status <> 'rejected' and sha256 is not null",
+        [centre_code, delivery_id],
+    ).fetchall()
+    return dict(rows)
+
+
+def rejected_with(conn, centre_code: str, delivery_id: str, fingerprint: str) -> str | None:
+    row = conn.execute(
+        "select any_value(message) from raw.deliveries where centre_code = ? and delivery_id = ? "
+        "and delivery_fingerprint = ? and status = 'rejected'",
+        [centre_code, delivery_id, fingerprint],
+    ).fetchall()[0]
+    return row[0] if row else None
+
+
+def record(conn, rows: list[tuple]) -> None:
+    """Upsert ledger rows (centre, delivery, file, entity, sha, bytes, rows, at, status, msg, fp)."""
+    conn.executemany(
+        "insert or replace into raw.deliveries (centre_code, delivery_id, source_file, entity, "
+        "sha256, bytes, rows_read, loaded_at, status, message, delivery_fingerprint) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    run(conn, "select 1")
+
+
+def ensure_raw_table(conn, table: str, columns: list[str]) -> None:
+    """Create ``raw.<table>`` or add the columns it lacks (a later delivery may add some)."""
+    quoted = ", ".join(f'"{c}" varchar' for c in columns)
+    run(
+        conn,
+        f'create table if not exists raw."{table}" ({quoted}, '
+        '_delivery_id varchar not null, _source_file varchar not null, _row_number bigint not null)'
+    )
+    existing = {
+        r[0].lower()
+        for r in conn.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'raw' and table_name = ?",
+            [table],
+        ).fetchall()
+    }
+    for column in columns:
+        if column.lower() not in existing and column not in METADATA_COLUMNS:
+            run(conn, f'alter table raw."{table}" add column "{column}" varchar')

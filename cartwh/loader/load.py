@@ -1,0 +1,239 @@
+"""Loading deliveries into ``raw``: one transaction per delivery, all or nothing."""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+
+from cartwh.warehouse import run
+
+from cartwh.loader import ledger
+from cartwh.loader.discovery import (
+    MANIFEST,
+    DeliveredFile,
+    DeliveryFolder,
+    DeliveryRejected,
+    delivered_files,
+    discover_deliveries,
+    fingerprint,
+    verify_manifest,
+)
+from cartwh.loader.readers import ReadError, csv_problem, read_csv, read_excel_sheet
+from cartwh.mapping import CentreMapping, MappingError, mapping_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeliveryResult:
+    centre_code: str
+    delivery_id: str
+    status: str  # loaded | unchanged | rejected | error (the centre's mapping is unusable)
+    message: str = ""
+    rows_by_entity: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.centre_code}/{self.delivery_id}"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _claims(mapping: CentreMapping, files: list[DeliveredFile]) -> dict[str, list[DeliveredFile]]:
+    claimed: dict[str, list[DeliveredFile]] = {}
+    for entity in mapping.entities:
+        pattern = mapping.file_pattern(entity)
+        claimed[entity] = [f for f in files if fnmatch.fnmatchcase(f.relative_path, pattern)]
+    return claimed
+
+
+def _insert(conn, table: str, columns: list[str], select_sql: str, delivery: DeliveryFolder,
+            source_label: str) -> int:
+    ledger.ensure_raw_table(conn, table, columns)
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    before = conn.execute(f'select count(*) from raw."{table}"').fetchall()[0][0]
+    run(
+        conn,
+        f'insert into raw."{table}" by name select {quoted}, ? as _delivery_id, '
+        f"? as _source_file, _row_number from ({select_sql})",
+        [delivery.delivery_id, source_label],
+    )
+    return conn.execute(f'select count(*) from raw."{table}"').fetchall()[0][0] - before
+
+
+def _load_entity_file(conn, delivery, mapping, entity, delivered: DeliveredFile) -> tuple[str, int]:
+    settings = mapping.settings(entity)
+    table = ledger.raw_table_name(delivery.centre_code, entity)
+    where = f"delivery {delivery.label}: file {delivered.relative_path}"
+    if settings.format == "excel":
+        sheet = mapping.entities[entity].sheet
+        label = f"{delivered.relative_path}[{sheet}]"
+        try:
+            arrow = read_excel_sheet(delivered.path, sheet, settings.header_row)
+        except ReadError as exc:
+            at = f", row {exc.line}" if exc.line else ""
+            raise DeliveryRejected(f"{where}{at}: {exc.problem}") from None
+        conn.register("_cartwh_sheet", arrow)
+        try:
+            columns = [c for c in arrow.column_names if c != "_row_number"]
+            rows = _insert(conn, table, columns, "select * from _cartwh_sheet", delivery, label)
+        finally:
+            conn.unregister("_cartwh_sheet")
+        return label, rows
+    try:
+        result = read_csv(delivered.path, settings)
+    except ReadError as exc:
+        at = f", line {exc.line}" if exc.line else ""
+        raise DeliveryRejected(f"{where}{at}: {exc.problem}") from None
+    try:
+        rows = _insert(conn, table, result.columns, result.relation_sql, delivery,
+                       delivered.relative_path)
+    except duckdb.Error as exc:
+        problem = csv_problem(str(exc))
+        at = f", line {problem.line}" if problem.line else ""
+        raise DeliveryRejected(f"{where}{at}: {problem.problem}") from None
+    finally:
+        for path in result.cleanup:
+            shutil.rmtree(path, ignore_errors=True)
+    return delivered.relative_path, rows
+
+
+def _changed_files_message(conn, delivery, files) -> str:
+    before = ledger.accepted_files(conn, delivery.centre_code, delivery.delivery_id)
+    now = {f.relative_path: f.sha256 for f in files}
+    changes = []
+    for name in sorted(set(before) | set(now)):
+        if name not in now:
+            changes.append(f"{name} removed")
+        elif name not in before:
+            changes.append(f"{name} added")
+        elif before[name] != now[name]:
+            changes.append(f"{name} changed (sha256 {before[name][:12]}… -> {now[name][:12]}…)")
+    return (
+        f"delivery {delivery.label} was already loaded with different content "
+        f"({'; '.join(changes) or 'files differ'}); a loaded delivery id is immutable: "
+        "send the new content as a new delivery id"
+    )
+
+
+def load_delivery(conn: duckdb.DuckDBPyConnection, delivery: DeliveryFolder,
+                  mapping: CentreMapping) -> DeliveryResult:
+    """Load one delivery folder, or reject it whole. Idempotent."""
+    ledger.ensure_raw_schema(conn)
+    files = delivered_files(delivery)
+    print_ = fingerprint(files)
+    accepted = ledger.accepted_fingerprint(conn, delivery.centre_code, delivery.delivery_id)
+    at = _now()
+
+    def reject(message: str) -> DeliveryResult:
+        if ledger.rejected_with(conn, delivery.centre_code, delivery.delivery_id, print_) != message:
+            rows = [(delivery.centre_code, delivery.delivery_id, f.relative_path, None, f.sha256,
+                     f.bytes, None, at, "rejected", message, print_) for f in files]
+            rows = rows or [(delivery.centre_code, delivery.delivery_id, "", None, None, None, None,
+                             at, "rejected", message, print_)]
+            run(conn, "begin")
+            run(
+                conn,
+                "delete from raw.deliveries where centre_code = ? and delivery_id = ? "
+                "and delivery_fingerprint = ? and status = 'rejected'",
+                [delivery.centre_code, delivery.delivery_id, print_],
+            )
+            ledger.record(conn, rows)
+            run(conn, "commit")
+        log.warning("rejected %s", message)
+        return DeliveryResult(delivery.centre_code, delivery.delivery_id, "rejected", message)
+
+    if accepted == print_:
+        return DeliveryResult(delivery.centre_code, delivery.delivery_id, "unchanged",
+                              "already loaded with the same content")
+    if accepted is not None:
+        return reject(_changed_files_message(conn, delivery, files))
+    if not files:
+        return reject(f"delivery {delivery.label}: the delivery folder is empty")
+    try:
+        verify_manifest(delivery, files)
+    except DeliveryRejected as exc:
+        return reject(str(exc))
+
+    claimed = _claims(mapping, files)
+    ledger_rows: list[tuple] = []
+    rows_by_entity: dict[str, int] = {}
+    run(conn, "begin")
+    try:
+        for entity, matches in claimed.items():
+            if not matches:
+                ledger_rows.append((
+                    delivery.centre_code, delivery.delivery_id, mapping.file_pattern(entity), entity,
+                    None, None, 0, at, "missing",
+                    f"no file matching {mapping.file_pattern(entity)!r}: no {entity} records", print_,
+                ))
+                continue
+            for delivered in matches:
+                label, rows = _load_entity_file(conn, delivery, mapping, entity, delivered)
+                rows_by_entity[entity] = rows_by_entity.get(entity, 0) + rows
+                ledger_rows.append((delivery.centre_code, delivery.delivery_id, label, entity,
+                                    delivered.sha256, delivered.bytes, rows, at, "loaded", None,
+                                    print_))
+        claimed_names = {f.relative_path for m in claimed.values() for f in m}
+        for f in files:
+            if f.relative_path in claimed_names:
+                continue
+            status, message = (("manifest", "checksums verified") if f.relative_path == MANIFEST
+                               else ("ignored", "no entity of the mapping claims this file"))
+            ledger_rows.append((delivery.centre_code, delivery.delivery_id, f.relative_path, None,
+                                f.sha256, f.bytes, None, at, status, message, print_))
+        run(
+            conn,
+            "delete from raw.deliveries where centre_code = ? and delivery_id = ? "
+            "and delivery_fingerprint = ? and status = 'rejected'",
+            [delivery.centre_code, delivery.delivery_id, print_],
+        )
+        ledger.record(conn, ledger_rows)
+        run(conn, "commit")
+    except DeliveryRejected as exc:
+        run(conn, "rollback")
+        return reject(str(exc))
+    except BaseException:
+        run(conn, "rollback")
+        raise
+    log.info("loaded %s: %s", delivery.label,
+             ", ".join(f"{e} {n}" for e, n in sorted(rows_by_entity.items())))
+    return DeliveryResult(delivery.centre_code, delivery.delivery_id, "loaded", "", rows_by_entity)
+
+
+def load_landing(conn: duckdb.DuckDBPyConnection, landing: Path, mappings_dir: Path | None = None,
+                 centres: list[str] | None = None,
+                 progress: Callable[[str], None] | None = None) -> list[DeliveryResult]:
+    """Load every delivery under ``landing`` (or those of ``centres``), in id order."""
+    say = progress or (lambda message: None)
+    deliveries, warnings = discover_deliveries(landing, centres)
+    for warning in warnings:
+        say(f"warning: {warning}")
+    results: list[DeliveryResult] = []
+    mappings: dict[str, CentreMapping | MappingError] = {}
+    for delivery in deliveries:
+        if delivery.centre_code not in mappings:
+            try:
+                mappings[delivery.centre_code] = mapping_for(delivery.centre_code, mappings_dir)
+            except MappingError as exc:
+                mappings[delivery.centre_code] = exc
+        mapping = mappings[delivery.centre_code]
+        if isinstance(mapping, MappingError):
+            result = DeliveryResult(delivery.centre_code, delivery.delivery_id, "error",
+                                    f"delivery {delivery.label} not loaded: {mapping}")
+        else:
+            result = load_delivery(conn, delivery, mapping)
+        say(f"{result.label}: {result.status}"
+            + (f" ({sum(result.rows_by_entity.values())} rows)" if result.rows_by_entity else "")
+            + (f" - {result.message}" if result.status in ("rejected", "error") else ""))
+        results.append(result)
+    return results

@@ -1,0 +1,185 @@
+"""Per-centre mapping files (``docs/mapping-files.md``).
+
+A centre without a mapping file delivers the canonical layout; its mapping
+is built from :mod:`models.extract_format` so that the loader and staging
+have one code path for every centre.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from models.extract_format import ENTITIES
+
+CENTRE_CODE = re.compile(r"^[a-z0-9]{2,16}$")
+DEFAULT_MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
+
+
+class MappingError(ValueError):
+    """A mapping file that cannot be used, with the file named in the message."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileSettings(_Strict):
+    format: Literal["csv", "excel"] | None = None
+    encoding: str | None = None
+    separator: str | None = None
+    quote: str | None = None
+    header_row: int | None = Field(default=None, ge=1)
+    decimal: str | None = None
+    date_format: str | None = None
+    null_values: tuple[str, ...] | None = None
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_codec(cls, value: str | None) -> str | None:
+        if value is not None:
+            import codecs
+
+            try:
+                codecs.lookup(value)
+            except LookupError as exc:
+                raise ValueError(f"unknown encoding {value!r}") from exc
+        return value
+
+
+RESOLVED_DEFAULTS = FileSettings(
+    format="csv", encoding="utf-8", separator=",", quote='"', header_row=1,
+    decimal=".", date_format="iso", null_values=("",),
+)
+
+
+class ColumnMapping(_Strict):
+    source: str | None = None
+    value: str | None = None
+    codes: dict[str, str] | None = None
+    unit: str | None = None
+    date_format: str | None = None
+    decimal: str | None = None
+
+    @model_validator(mode="after")
+    def _source_or_value(self) -> "ColumnMapping":
+        if (self.source is None) == (self.value is None):
+            raise ValueError("give exactly one of 'source' or 'value'")
+        return self
+
+
+class WideSpec(_Strict):
+    pattern: str
+    day_origin: Literal["index_infusion"] = "index_infusion"
+
+    @field_validator("pattern")
+    @classmethod
+    def _has_groups(cls, value: str) -> str:
+        compiled = re.compile(value)
+        if "measure" not in compiled.groupindex:
+            raise ValueError("pattern needs a named group 'measure'")
+        return value
+
+
+class EntityMapping(FileSettings):
+    file: str | None = None
+    sheet: str | None = None
+    wide: WideSpec | None = None
+    columns: dict[str, ColumnMapping] = Field(default_factory=dict)
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _short_form(cls, value):
+        if not isinstance(value, dict):
+            return value
+        return {k: ({"source": v} if isinstance(v, str) else v) for k, v in value.items()}
+
+
+class CentreMapping(_Strict):
+    centre_code: str
+    mapping_version: Literal[1] = 1
+    description: str = ""
+    defaults: FileSettings = FileSettings()
+    entities: dict[str, EntityMapping]
+    canonical: bool = False
+
+    @field_validator("centre_code")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        if not CENTRE_CODE.match(value):
+            raise ValueError("centre_code must be 2-16 lower-case letters or digits")
+        return value
+
+    @model_validator(mode="after")
+    def _known_names(self) -> "CentreMapping":
+        for entity_name, entity in self.entities.items():
+            if entity_name not in ENTITIES:
+                raise ValueError(f"unknown entity {entity_name!r}; known: {sorted(ENTITIES)}")
+            known = set(ENTITIES[entity_name].column_names)
+            unknown = sorted(set(entity.columns) - known)
+            if unknown:
+                raise ValueError(f"entity {entity_name}: unknown canonical columns {unknown}")
+            settings = self.settings(entity_name)
+            if settings.format == "excel" and not entity.sheet:
+                raise ValueError(f"entity {entity_name}: an excel entity needs 'sheet'")
+        return self
+
+    def settings(self, entity_name: str) -> FileSettings:
+        """File-level settings of one entity: entity > defaults > canonical defaults."""
+        entity = self.entities[entity_name]
+        merged = {}
+        for key in FileSettings.model_fields:
+            for layer in (entity, self.defaults, RESOLVED_DEFAULTS):
+                value = getattr(layer, key)
+                if value is not None:
+                    merged[key] = value
+                    break
+        return FileSettings(**merged)
+
+    def file_pattern(self, entity_name: str) -> str:
+        entity = self.entities[entity_name]
+        return entity.file or ENTITIES[entity_name].file_name
+
+
+def canonical_mapping(centre_code: str) -> CentreMapping:
+    """The mapping of a centre that delivers the canonical layout."""
+    return CentreMapping(
+        centre_code=centre_code,
+        description="canonical extract format, version 1",
+        canonical=True,
+        entities={
+            name: EntityMapping(columns={c: ColumnMapping(source=c) for c in e.column_names})
+            for name, e in ENTITIES.items()
+        },
+    )
+
+
+def load_mapping_file(path: Path) -> CentreMapping:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        mapping = CentreMapping.model_validate(data)
+    except (yaml.YAMLError, ValueError) as exc:
+        raise MappingError(f"mapping file {path}: {exc}") from exc
+    if mapping.centre_code != path.stem:
+        raise MappingError(
+            f"mapping file {path}: centre_code {mapping.centre_code!r} "
+            f"does not match the file name {path.stem!r}"
+        )
+    return mapping
+
+
+def mapping_for(centre_code: str, mappings_dir: Path | None = None) -> CentreMapping:
+    """The mapping of one centre: its file if it has one, the canonical layout otherwise."""
+    path = (mappings_dir or DEFAULT_MAPPINGS_DIR) / f"{centre_code}.yml"
+    if path.exists():
+        return load_mapping_file(path)
+    return canonical_mapping(centre_code)
+
+
+def all_mappings(mappings_dir: Path | None = None) -> dict[str, CentreMapping]:
+    directory = mappings_dir or DEFAULT_MAPPINGS_DIR
+    return {p.stem: load_mapping_file(p) for p in sorted(directory.glob("*.yml"))}

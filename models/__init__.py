@@ -1,0 +1,1 @@
+"""Data contracts shared by the loader, the checks and the tests."""

@@ -1,0 +1,44 @@
+"""Resources, configured from the ``CARTWH_*`` environment variables."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+from dagster import ConfigurableResource
+from dagster_duckdb import DuckDBResource
+
+from cartwh.config import Settings
+from cartwh.warehouse import write_lock
+
+
+class Warehouse(DuckDBResource):
+    """The DuckDB warehouse; writers hold the OS file lock beside it."""
+
+    @contextmanager
+    def write_connection(self):
+        with write_lock(Path(self.database)):
+            with self.get_connection() as conn:
+                yield conn
+
+
+class Landing(ConfigurableResource):
+    """Where centres drop deliveries, and where the mapping files live."""
+
+    landing: str
+    mappings: str
+
+    @property
+    def landing_path(self) -> Path:
+        return Path(self.landing)
+
+    @property
+    def mappings_path(self) -> Path:
+        return Path(self.mappings)
+
+
+def build_resources(settings: Settings) -> dict:
+    return {
+        "warehouse": Warehouse(database=str(settings.warehouse)),
+        "landing": Landing(landing=str(settings.landing), mappings=str(settings.mappings)),
+    }
