@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from models.extract_format import ENTITIES
 
@@ -162,8 +162,15 @@ def load_mapping_file(path: Path) -> CentreMapping:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         mapping = CentreMapping.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'file'}: "
+            f"{error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors()
+        )
+        raise MappingError(f"mapping file {path}: {problems}") from None
     except (yaml.YAMLError, ValueError) as exc:
-        raise MappingError(f"mapping file {path}: {exc}") from exc
+        raise MappingError(f"mapping file {path}: {exc}") from None
     if mapping.centre_code != path.stem:
         raise MappingError(
             f"mapping file {path}: centre_code {mapping.centre_code!r} "

@@ -171,6 +171,12 @@ def load_delivery(conn: duckdb.DuckDBPyConnection, delivery: DeliveryFolder,
     try:
         for entity, matches in claimed.items():
             if not matches:
+                entity_mapping = mapping.entities[entity]
+                if entity_mapping.wide is None:  # an empty table keeps "no records" queryable
+                    ledger.ensure_raw_table(
+                        conn, ledger.raw_table_name(delivery.centre_code, entity),
+                        [c.source for c in entity_mapping.columns.values() if c.source],
+                    )
                 ledger_rows.append((
                     delivery.centre_code, delivery.delivery_id, mapping.file_pattern(entity), entity,
                     None, None, 0, at, "missing",
@@ -215,6 +221,7 @@ def load_landing(conn: duckdb.DuckDBPyConnection, landing: Path, mappings_dir: P
                  progress: Callable[[str], None] | None = None) -> list[DeliveryResult]:
     """Load every delivery under ``landing`` (or those of ``centres``), in id order."""
     say = progress or (lambda message: None)
+    ledger.ensure_raw_schema(conn)
     deliveries, warnings = discover_deliveries(landing, centres)
     for warning in warnings:
         say(f"warning: {warning}")

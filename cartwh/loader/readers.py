@@ -88,16 +88,23 @@ def _transcode(path: Path, encoding: str, workdir: Path) -> Path:
 
 
 def _read_header(path: Path, encoding: str, settings: FileSettings) -> list[str] | None:
-    with open(path, "r", encoding=encoding, newline="") as handle:
-        reader = csv.reader(handle, delimiter=settings.separator, quotechar=settings.quote)
+    """The header row, decoding only its own bytes (a bad byte further down is DuckDB's to report)."""
+    if encoding == "utf-16":
+        with open(path, "r", encoding=encoding, newline="") as handle:
+            lines = [handle.readline() for _ in range(settings.header_row)]
+    else:
+        with open(path, "rb") as handle:
+            raw = [handle.readline() for _ in range(settings.header_row)]
         try:
-            for _ in range(settings.header_row - 1):
-                next(reader)
-            return next(reader)
-        except StopIteration:
-            return None
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise ReadError(f"header cannot be read ({exc.__class__.__name__})", settings.header_row) from None
+            lines = [line.decode(encoding) for line in raw]
+        except UnicodeDecodeError:
+            raise ReadError(f"header is not valid {encoding}", settings.header_row) from None
+    if not lines[-1].strip("\r\n\ufeff"):
+        return None
+    try:
+        return next(csv.reader([lines[-1]], delimiter=settings.separator, quotechar=settings.quote))
+    except csv.Error as exc:
+        raise ReadError(f"header cannot be parsed ({exc})", settings.header_row) from None
 
 
 def csv_problem(message: str) -> ReadError:

@@ -1,0 +1,56 @@
+"""Shared fixtures: hand-made deliveries for the loader, one demo warehouse per session."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+
+def write_delivery(landing: Path, centre: str, delivery: str, files: dict[str, str | bytes],
+                   manifest: bool = False) -> Path:
+    folder = landing / centre / delivery
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        (folder / name).write_bytes(data)
+    if manifest:
+        listing = {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in files}
+        (folder / "manifest.json").write_text(json.dumps(
+            {"centre_code": centre, "delivery_id": delivery, "extract_format": "1", "files": listing}))
+    return folder
+
+
+PATIENTS_CSV = (
+    "centre_patient_id,mrn,full_name,date_of_birth,sex,ph_status\n"
+    "p1,M001,\"Doe, Jane\",1990-01-02,f,negative\n"
+    "p2,M002,Roe Rick,1985-05-06,m,positive\n"
+)
+INFUSIONS_CSV = (
+    "centre_patient_id,infusion_number,infusion_date,cell_dose_per_kg\n"
+    "p1,1,2020-03-04,1.1e6\n"
+    "p2,1,2021-07-08,2.0e6\n"
+)
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    path = tmp_path / "landing"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def conn(tmp_path: Path):
+    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    yield connection
+    connection.close()
+
+
+def table_digest(conn, sql: str) -> str:
+    """Order-independent digest of a query result (for "nothing changed" assertions)."""
+    rows = sorted(repr(r) for r in conn.execute(sql).fetchall())
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
