@@ -80,8 +80,8 @@ class WideSpec(_Strict):
     @classmethod
     def _has_groups(cls, value: str) -> str:
         compiled = re.compile(value)
-        if "measure" not in compiled.groupindex:
-            raise ValueError("pattern needs a named group 'measure'")
+        if not {"measure", "day"} <= set(compiled.groupindex):
+            raise ValueError("pattern needs the named groups 'measure' and 'day'")
         return value
 
 
@@ -123,6 +123,15 @@ class CentreMapping(_Strict):
             unknown = sorted(set(entity.columns) - known)
             if unknown:
                 raise ValueError(f"entity {entity_name}: unknown canonical columns {unknown}")
+            for column_name, column in entity.columns.items():
+                canonical = ENTITIES[entity_name].column(column_name)
+                targets = set(column.codes.values()) if column.codes else set()
+                if column.value is not None and canonical.dtype == "code":
+                    targets.add(column.value)
+                stray = sorted(targets - set(canonical.codes)) if canonical.dtype == "code" else []
+                if stray:
+                    raise ValueError(f"entity {entity_name}, column {column_name}: "
+                                     f"{stray} are not canonical codes {list(canonical.codes)}")
             settings = self.settings(entity_name)
             if settings.format == "excel" and not entity.sheet:
                 raise ValueError(f"entity {entity_name}: an excel entity needs 'sheet'")
@@ -190,3 +199,12 @@ def mapping_for(centre_code: str, mappings_dir: Path | None = None) -> CentreMap
 def all_mappings(mappings_dir: Path | None = None) -> dict[str, CentreMapping]:
     directory = mappings_dir or DEFAULT_MAPPINGS_DIR
     return {p.stem: load_mapping_file(p) for p in sorted(directory.glob("*.yml"))}
+
+
+def known_centres(landing: Path, mappings_dir: Path | None = None) -> list[str]:
+    """Centres with a mapping file or a folder in the landing area."""
+    directory = mappings_dir or DEFAULT_MAPPINGS_DIR
+    centres = {p.stem for p in directory.glob("*.yml")}
+    if landing.is_dir():
+        centres |= {p.name for p in landing.iterdir() if p.is_dir() and CENTRE_CODE.match(p.name)}
+    return sorted(centres)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,6 +15,11 @@ from cartwh.warehouse import write_lock
 
 class Warehouse(DuckDBResource):
     """The DuckDB warehouse; writers hold the OS file lock beside it."""
+
+    @contextmanager
+    def write_lock(self):
+        with write_lock(Path(self.database)):
+            yield
 
     @contextmanager
     def write_connection(self):
@@ -38,7 +44,13 @@ class Landing(ConfigurableResource):
 
 
 def build_resources(settings: Settings) -> dict:
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.dbt_project import dbt_project
+
     return {
+        "dbt": DbtCliResource(project_dir=dbt_project,
+                              dbt_executable=str(Path(sys.executable).with_name("dbt"))),
         "warehouse": Warehouse(database=str(settings.warehouse)),
         "landing": Landing(landing=str(settings.landing), mappings=str(settings.mappings)),
     }

@@ -160,8 +160,18 @@ def test_missing_and_unclaimed_files_are_recorded(landing, conn):
     assert status[("2023-03-01", "patients.csv")] == "loaded"
     assert status[("2023-03-01", "labs.csv")] == "missing"
     assert status[("2023-03-01", "readme.txt")] == "ignored"
-    # a missing entity still has a (empty) raw table with the canonical columns
-    assert conn.execute("select count(*) from raw.xz__labs").fetchall() == [(0,)]
+
+
+def test_centre_tables_exist_even_without_deliveries(conn):
+    from cartwh.loader import ensure_centre_tables
+    from cartwh.mapping import canonical_mapping
+
+    ensure_centre_tables(conn, canonical_mapping("ab"))
+    assert conn.execute("select count(*) from raw.ab__labs").fetchall() == [(0,)]
+    columns = [r[0] for r in conn.execute(
+        "select column_name from information_schema.columns where table_name = 'ab__labs' "
+        "order by ordinal_position").fetchall()]
+    assert columns[:2] == ["centre_patient_id", "sample_date"] and "_row_number" in columns
 
 
 def test_a_rejected_delivery_can_be_fixed_under_the_same_id(landing, conn):

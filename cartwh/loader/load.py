@@ -171,12 +171,6 @@ def load_delivery(conn: duckdb.DuckDBPyConnection, delivery: DeliveryFolder,
     try:
         for entity, matches in claimed.items():
             if not matches:
-                entity_mapping = mapping.entities[entity]
-                if entity_mapping.wide is None:  # an empty table keeps "no records" queryable
-                    ledger.ensure_raw_table(
-                        conn, ledger.raw_table_name(delivery.centre_code, entity),
-                        [c.source for c in entity_mapping.columns.values() if c.source],
-                    )
                 ledger_rows.append((
                     delivery.centre_code, delivery.delivery_id, mapping.file_pattern(entity), entity,
                     None, None, 0, at, "missing",
@@ -214,6 +208,15 @@ def load_delivery(conn: duckdb.DuckDBPyConnection, delivery: DeliveryFolder,
     log.info("loaded %s: %s", delivery.label,
              ", ".join(f"{e} {n}" for e, n in sorted(rows_by_entity.items())))
     return DeliveryResult(delivery.centre_code, delivery.delivery_id, "loaded", "", rows_by_entity)
+
+
+def ensure_centre_tables(conn: duckdb.DuckDBPyConnection, mapping: CentreMapping) -> None:
+    """Every raw table of a centre exists, empty if nothing was delivered ("no records")."""
+    ledger.ensure_raw_schema(conn)
+    for entity, entity_mapping in mapping.entities.items():
+        sources = [c.source for name, c in entity_mapping.columns.items() if c.source
+                   and (entity_mapping.wide is None or name == "centre_patient_id")]
+        ledger.ensure_raw_table(conn, ledger.raw_table_name(mapping.centre_code, entity), sources)
 
 
 def load_landing(conn: duckdb.DuckDBPyConnection, landing: Path, mappings_dir: Path | None = None,

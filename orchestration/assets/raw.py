@@ -17,9 +17,9 @@ from dagster import (
     multi_asset,
 )
 
-from cartwh.loader import load_landing, raw_table_name
+from cartwh.loader import ensure_centre_tables, load_landing, raw_table_name
+from cartwh.mapping import mapping_for
 from cartwh.loader.discovery import discover_deliveries
-from cartwh.mapping import CENTRE_CODE, all_mappings
 from models.extract_format import ENTITIES
 from orchestration.resources import Landing, Warehouse
 
@@ -28,14 +28,6 @@ RAW_GROUP = "raw"
 
 def raw_asset_key(centre: str, entity: str) -> AssetKey:
     return AssetKey(["raw", raw_table_name(centre, entity)])
-
-
-def known_centres(landing, mappings_dir) -> list[str]:
-    """Centres with a mapping file or a folder in the landing area."""
-    centres = set(all_mappings(mappings_dir))
-    if landing.is_dir():
-        centres |= {p.name for p in landing.iterdir() if p.is_dir() and CENTRE_CODE.match(p.name)}
-    return sorted(centres)
 
 
 def _ledger_summary(conn, centre: str) -> list[dict]:
@@ -76,6 +68,7 @@ def build_raw_centre_asset(centre: str):
         with warehouse.write_connection() as conn:
             results = load_landing(conn, landing.landing_path, landing.mappings_path,
                                    centres=[centre], progress=context.log.info)
+            ensure_centre_tables(conn, mapping_for(centre, landing.mappings_path))
             summary = _ledger_summary(conn, centre)
             counts = {
                 entity: conn.execute(

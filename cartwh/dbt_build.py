@@ -1,0 +1,37 @@
+"""Preparing the dbt project: generated staging models, then a manifest.
+
+A clean clone has neither; the Dagster definitions call :func:`prepare` when
+they load, so that the UI, ``cartwh refresh`` and the tests all see the same
+graph for the centres of the landing folder and the mapping files.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cartwh import dbt_codegen
+from cartwh.config import Settings
+from cartwh.mapping import known_centres
+
+
+def dbt_environment(settings: Settings) -> None:
+    """Environment that dbt (and its plugin) read: the warehouse path and no telemetry."""
+    os.environ["CARTWH_WAREHOUSE"] = str(settings.warehouse)
+    os.environ["CARTWH_SECRET"] = settings.secret
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+
+def prepare(settings: Settings) -> list[str]:
+    """Generate the staging models for the known centres and parse the project."""
+    from dbt.cli.main import dbtRunner
+
+    dbt_environment(settings)
+    centres = known_centres(settings.landing, settings.mappings)
+    dbt_codegen.generate(centres, settings.mappings)
+    project_dir = str(dbt_codegen.DBT_PROJECT_DIR)
+    result = dbtRunner().invoke(
+        ["parse", "--quiet", "--project-dir", project_dir, "--profiles-dir", project_dir]
+    )
+    if not result.success:
+        raise RuntimeError(f"dbt parse failed: {result.exception}")
+    return centres

@@ -1,0 +1,43 @@
+"""dbt-duckdb plugin: the pseudonymisation UDF ``cartwh_patient_key``.
+
+``patient_key`` = hex HMAC-SHA256, keyed with ``CARTWH_SECRET``, of
+``centre_code || 0x1F || trim(centre_patient_id)``. DuckDB has no HMAC without a
+downloaded extension, and a secret inside model SQL would be written to
+``target/compiled``: the key lives only in this process's environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+
+from cartwh.config import get_settings
+
+UNIT_SEPARATOR = "\x1f"
+
+
+def patient_key(secret: str, centre_code: str, centre_patient_id: str) -> str:
+    message = f"{centre_code}{UNIT_SEPARATOR}{centre_patient_id.strip()}".encode("utf-8")
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+class Plugin(BasePlugin):
+    def initialize(self, plugin_config):
+        self._secret = get_settings().secret
+
+    def configure_connection(self, conn):
+        import pyarrow as pa
+
+        secret = self._secret
+
+        def _keys(centres, ids):
+            return pa.array(
+                [None if c is None or i is None or not i.strip() else patient_key(secret, c, i)
+                 for c, i in zip(centres.to_pylist(), ids.to_pylist())],
+                type=pa.string(),
+            )
+
+        conn.create_function("cartwh_patient_key", _keys, ["VARCHAR", "VARCHAR"], "VARCHAR",
+                             type="arrow", null_handling="special", side_effects=False)

@@ -1,0 +1,179 @@
+{#
+  Staging of one centre's entity, driven by the spec that cartwh.dbt_codegen builds from the
+  centre's mapping file (docs/mapping-files.md). Only the centre's current delivery flows on.
+  Output: centre_code, the canonical columns typed, and the row's provenance
+  (_delivery_id, _source_file, _row_number; _source_day for wide layouts).
+#}
+{% macro stage_entity(spec) %}
+{%- set raw_relation = source('raw', spec.source_table) -%}
+with
+
+current_delivery as (
+    select delivery_id
+    from {{ source('raw', 'current_deliveries') }}
+    where centre_code = '{{ spec.centre }}'
+),
+
+delivered as (
+    select raw_rows.*
+    from {{ raw_relation }} as raw_rows
+    inner join current_delivery on raw_rows._delivery_id = current_delivery.delivery_id
+),
+
+{% if spec.wide %}
+{{ wide_to_long(spec, raw_relation) }}
+{% else %}
+source_rows as (
+    select * from delivered
+),
+{% endif %}
+
+typed as (
+    select
+        '{{ spec.centre }}' as centre_code,
+        {%- for column in spec.columns %}
+        {{ stage_column(column, spec) }} as {{ column.name }},
+        {%- endfor %}
+        _delivery_id,
+        _source_file,
+        _row_number,
+        {% if spec.wide %}_source_day{% else %}cast(null as integer) as _source_day{% endif %}
+    from source_rows
+)
+
+select * from typed
+{% endmacro %}
+
+
+{# The text of one mapped column: trimmed, null tokens removed. #}
+{% macro stage_text(column) -%}
+{%- if column.value is not none -%}
+    '{{ column.value | replace("'", "''") }}'
+{%- elif column.source is none -%}
+    cast(null as varchar)
+{%- else -%}
+    case
+        when trim({{ adapter.quote(column.source) }}) in (
+            {%- for token in column.null_values %}'{{ token | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor -%}
+        ) then null
+        else trim({{ adapter.quote(column.source) }})
+    end
+{%- endif -%}
+{%- endmacro %}
+
+
+{# One canonical column: code mapping, parsing by type, unit conversion. #}
+{% macro stage_column(column, spec) -%}
+{%- set text = stage_text(column) -%}
+{%- if column.dtype == 'code' -%}
+    {%- if column.codes %}
+    case {{ text }}
+        {%- for source_code, canonical_code in column.codes.items() %}
+        when '{{ source_code | replace("'", "''") }}' then '{{ canonical_code }}'
+        {%- endfor %}
+    end
+    {%- else %}
+    case when {{ text }} in ({% for code in column.canonical_codes %}'{{ code }}'{{ ", " if not loop.last }}{% endfor %})
+        then {{ text }} end
+    {%- endif -%}
+{%- elif column.dtype == 'date' -%}
+    {%- if column.name == spec.wide_date_column and spec.wide -%}
+    _wide_date
+    {%- else -%}
+    {{ parse_date(text, column.date_format) }}
+    {%- endif -%}
+{%- elif column.dtype in ('decimal', 'integer') -%}
+    {%- set number = parse_number(text, column.decimal) -%}
+    {%- set converted = number if column.unit_scale is none else '(' ~ number ~ ' * ' ~ column.unit_scale ~ ' + ' ~ column.unit_offset ~ ')' -%}
+    {%- if column.dtype == 'integer' -%}
+    case when {{ converted }} = floor({{ converted }}) then cast({{ converted }} as integer) end
+    {%- else -%}
+    {{ converted }}
+    {%- endif -%}
+{%- else -%}
+    {{ text }}
+{%- endif -%}
+{%- endmacro %}
+
+
+{% macro parse_number(text, decimal_mark) -%}
+{%- if decimal_mark == ',' -%}
+    try_cast(replace(replace({{ text }}, '.', ''), ',', '.') as double)
+{%- else -%}
+    try_cast({{ text }} as double)
+{%- endif -%}
+{%- endmacro %}
+
+
+{% macro parse_date(text, date_format) -%}
+{%- if date_format == 'excel_serial' -%}
+    cast(date '1899-12-30' + cast(floor(try_cast({{ text }} as double)) as integer) as date)
+{%- elif date_format == 'iso' -%}
+    cast(try_strptime({{ text }}, '%Y-%m-%d') as date)
+{%- else -%}
+    cast(try_strptime({{ text }}, '{{ date_format }}') as date)
+{%- endif -%}
+{%- endmacro %}
+
+
+{#
+  Wide to long: every source column matching the pattern is one cell; the cells of a source
+  row that share a study day make one canonical row, dated index infusion + day.
+#}
+{% macro wide_to_long(spec, raw_relation) %}
+{%- set cells = [] -%}
+{%- if execute -%}
+    {%- for column in adapter.get_columns_in_relation(raw_relation) -%}
+        {%- if modules.re.match(spec.wide.pattern, column.name) -%}
+            {%- do cells.append(column.name) -%}
+        {%- endif -%}
+    {%- endfor -%}
+{%- endif -%}
+{%- set id_source = spec.wide.id_source -%}
+index_infusion as (
+    select centre_patient_id, infusion_date
+    from {{ ref('stg_' ~ spec.centre ~ '__infusions') }}
+    where infusion_number = 1
+),
+
+{% if cells %}
+cells as (
+    unpivot delivered
+    on {% for cell in cells %}{{ adapter.quote(cell) }}{{ ", " if not loop.last }}{% endfor %}
+    into name _wide_column value _wide_value
+),
+{% else %}
+cells as (
+    select *, cast(null as varchar) as _wide_column, cast(null as varchar) as _wide_value
+    from delivered where false
+),
+{% endif %}
+
+measured as (
+    select
+        *,
+        regexp_extract(_wide_column, '{{ spec.wide.pattern }}', {{ spec.wide.measure_group }}) as _measure,
+        try_cast(regexp_extract(_wide_column, '{{ spec.wide.pattern }}', {{ spec.wide.day_group }}) as integer) as _source_day
+    from cells
+    where trim(_wide_value) <> ''
+),
+
+source_rows as (
+    select
+        measured._delivery_id,
+        measured._source_file,
+        measured._row_number,
+        measured._source_day,
+        {%- for id_column in spec.wide.id_columns %}
+        any_value(measured.{{ adapter.quote(id_column) }}) as {{ adapter.quote(id_column) }},
+        {%- endfor %}
+        {%- for measure in spec.wide.measures %}
+        any_value(measured._wide_value) filter (where measured._measure = '{{ measure }}') as {{ adapter.quote(measure) }},
+        {%- endfor %}
+        any_value(index_infusion.infusion_date) + measured._source_day as _wide_date
+    from measured
+    left join index_infusion
+        on trim(measured.{{ adapter.quote(id_source) }}) = index_infusion.centre_patient_id
+    group by measured._delivery_id, measured._source_file, measured._row_number, measured._source_day
+),
+{% endmacro %}

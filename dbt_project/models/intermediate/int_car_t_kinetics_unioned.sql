@@ -1,0 +1,1 @@
+{{ union_staged('car_t_kinetics') }}

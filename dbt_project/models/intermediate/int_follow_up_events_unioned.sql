@@ -1,0 +1,1 @@
+{{ union_staged('follow_up_events') }}

@@ -1,0 +1,1 @@
+{{ union_staged('response_assessments') }}

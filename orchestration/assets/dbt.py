@@ -1,0 +1,41 @@
+"""dbt models as Dagster assets, grouped by layer; dbt tests become asset checks."""
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from orchestration.dbt_project import dbt_project
+from orchestration.resources import Warehouse
+
+LAYERS = ("staging", "intermediate", "marts", "restricted")
+
+
+class LayerTranslator(DagsterDbtTranslator):
+    """Groups: one per dbt layer (folder under models/), seeds under "reference"."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "reference"
+        parts = Path(dbt_resource_props.get("original_file_path", "")).parts
+        for layer in LAYERS:
+            if layer in parts:
+                return "mart" if layer == "marts" else layer
+        return super().get_group_name(dbt_resource_props)
+
+
+def build_dbt_assets():
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        dagster_dbt_translator=LayerTranslator(
+            settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+        ),
+    )
+    def cartwh_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
+                          warehouse: Warehouse):
+        with warehouse.write_lock():
+            yield from dbt.cli(["build"], context=context).stream()
+
+    return cartwh_dbt_models
