@@ -104,6 +104,23 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mapping_check(args: argparse.Namespace) -> int:
+    from cartwh.mapping import MappingError
+    from cartwh.mapping_check import check_mapping
+
+    try:
+        mapping, findings = check_mapping(Path(args.file), Path(args.delivery))
+    except MappingError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    blocking = [f for f in findings if f.blocking]
+    print(f"mapping {args.file} (centre {mapping.centre_code}) on delivery {args.delivery}:")
+    for finding in findings:
+        print(f"  {'ERROR' if finding.blocking else 'note '} {finding}")
+    print(f"{len(blocking)} problems, {len(findings) - len(blocking)} notes")
+    return 1 if blocking else 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     _prepare_dagster_home()
     command = [str(Path(sys.executable).with_name("dagster")), "dev",
@@ -144,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=["table", "csv"], default="table")
     sql.add_argument("--max-rows", type=int, default=200)
     sql.set_defaults(func=cmd_sql)
+
+    mapping = commands.add_parser("mapping", help="centre mapping files")
+    mapping_commands = mapping.add_subparsers(dest="mapping_command", required=True)
+    check = mapping_commands.add_parser(
+        "check", help="dry-run a mapping on a delivery: unmapped columns, unknown codes, units")
+    check.add_argument("file", help="the mapping file (mappings/<centre>.yml)")
+    check.add_argument("--delivery", required=True, help="a delivery folder")
+    check.set_defaults(func=cmd_mapping_check)
 
     ui = commands.add_parser("ui", help="start the Dagster UI on this warehouse")
     ui.add_argument("--port", type=int, default=3000)

@@ -7,6 +7,7 @@ graph for the centres of the landing folder and the mapping files.
 
 from __future__ import annotations
 
+import json
 import os
 
 from cartwh import dbt_codegen
@@ -30,7 +31,8 @@ def prepare(settings: Settings) -> list[str]:
     dbt_codegen.generate(centres, settings.mappings)
     project_dir = str(dbt_codegen.DBT_PROJECT_DIR)
     result = dbtRunner().invoke(
-        ["parse", "--quiet", "--project-dir", project_dir, "--profiles-dir", project_dir]
+        ["parse", "--quiet", "--project-dir", project_dir, "--profiles-dir", project_dir,
+         "--vars", json.dumps({"cutoff": settings.cutoff.isoformat()})]
     )
     if not result.success:
         raise RuntimeError(f"dbt parse failed: {result.exception}")

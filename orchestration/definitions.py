@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
+from dagster import (
+    AssetSelection,
+    Definitions,
+    define_asset_job,
+    definitions,
+    in_process_executor,
+)
 
 from cartwh.config import get_settings
 from cartwh.dbt_build import prepare as prepare_dbt
@@ -24,4 +30,7 @@ def build_definitions() -> Definitions:
     )
 
 
-defs = build_definitions()
+@definitions
+def defs() -> Definitions:
+    """Loaded lazily by Dagster tools, with the environment of the loading process."""
+    return build_definitions()

@@ -43,6 +43,19 @@ class Landing(ConfigurableResource):
         return Path(self.mappings)
 
 
+class Study(ConfigurableResource):
+    """Study-wide settings: the data cut-off and where outputs go."""
+
+    cutoff: str
+    output: str
+
+    @property
+    def dbt_vars(self) -> str:
+        import json
+
+        return json.dumps({"cutoff": self.cutoff})
+
+
 def build_resources(settings: Settings) -> dict:
     from dagster_dbt import DbtCliResource
 
@@ -53,4 +66,5 @@ def build_resources(settings: Settings) -> dict:
                               dbt_executable=str(Path(sys.executable).with_name("dbt"))),
         "warehouse": Warehouse(database=str(settings.warehouse)),
         "landing": Landing(landing=str(settings.landing), mappings=str(settings.mappings)),
+        "study": Study(cutoff=settings.cutoff.isoformat(), output=str(settings.output)),
     }

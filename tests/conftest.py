@@ -54,3 +54,52 @@ def table_digest(conn, sql: str) -> str:
     """Order-independent digest of a query result (for "nothing changed" assertions)."""
     rows = sorted(repr(r) for r in conn.execute(sql).fetchall())
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
+DEMO_ENV = ("CARTWH_LANDING", "CARTWH_WAREHOUSE", "CARTWH_OUTPUT", "CARTWH_DATA", "DAGSTER_HOME",
+            "CARTWH_SECRET", "CARTWH_CUTOFF")
+
+
+class Demo:
+    """The default demo consortium, generated and refreshed once per test session."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.landing = root / "landing"
+        self.truth = root / "truth"
+        self.warehouse = root / "warehouse.duckdb"
+        self.output = root / "output"
+
+    def env(self) -> dict[str, str]:
+        return {"CARTWH_LANDING": str(self.landing), "CARTWH_WAREHOUSE": str(self.warehouse),
+                "CARTWH_OUTPUT": str(self.output), "CARTWH_DATA": str(self.root),
+                "DAGSTER_HOME": str(self.root / "dagster_home"),
+                "CARTWH_SECRET": "test-secret", "CARTWH_CUTOFF": "2023-03-01"}
+
+    def connect(self):
+        return duckdb.connect(str(self.warehouse), read_only=True)
+
+    def query(self, sql: str, params=None) -> list[tuple]:
+        with self.connect() as conn:
+            return conn.execute(sql, params or []).fetchall()
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    import os
+
+    from cartwh.cli import main
+
+    built = Demo(tmp_path_factory.mktemp("demo"))
+    saved = {k: os.environ.get(k) for k in DEMO_ENV}
+    os.environ.update(built.env())
+    try:
+        assert main(["generate", "--out", str(built.landing), "--truth", str(built.truth)]) == 0
+        assert main(["refresh", "--log-level", "WARNING"]) == 0
+        yield built
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -8,7 +8,7 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from orchestration.dbt_project import dbt_project
-from orchestration.resources import Warehouse
+from orchestration.resources import Study, Warehouse
 
 LAYERS = ("staging", "intermediate", "marts", "restricted")
 
@@ -34,8 +34,8 @@ def build_dbt_assets():
         ),
     )
     def cartwh_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
-                          warehouse: Warehouse):
+                          warehouse: Warehouse, study: Study):
         with warehouse.write_lock():
-            yield from dbt.cli(["build"], context=context).stream()
+            yield from dbt.cli(["build", "--vars", study.dbt_vars], context=context).stream()
 
     return cartwh_dbt_models
