@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from datetime import date
@@ -121,6 +122,26 @@ def cmd_mapping_check(args: argparse.Namespace) -> int:
     return 1 if blocking else 0
 
 
+def cmd_dbt(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from cartwh import dbt_codegen
+    from cartwh.dbt_build import dbt_environment
+    from cartwh.mapping import known_centres
+
+    settings = get_settings()
+    dbt_environment(settings)
+    dbt_codegen.generate(known_centres(settings.landing, settings.mappings),
+                         dbt_codegen.DBT_PROJECT_DIR / settings.dbt_generated, settings.mappings)
+    project = str(dbt_codegen.DBT_PROJECT_DIR)
+    dbt_args = [a for a in args.dbt_args if a != "--"]
+    command = [str(Path(sys.executable).with_name("dbt")), *dbt_args,
+               "--project-dir", project, "--profiles-dir", project]
+    if dbt_args and dbt_args[0] in ("build", "run", "test", "compile", "parse", "seed", "docs"):
+        command += ["--vars", json.dumps({"cutoff": settings.cutoff.isoformat()})]
+    return subprocess.call(command)
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     _prepare_dagster_home()
     command = [str(Path(sys.executable).with_name("dagster")), "dev",
@@ -169,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", help="the mapping file (mappings/<centre>.yml)")
     check.add_argument("--delivery", required=True, help="a delivery folder")
     check.set_defaults(func=cmd_mapping_check)
+
+    dbt = commands.add_parser("dbt", help="run dbt on this warehouse (generated staging included)")
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt arguments, e.g. build -s x")
+    dbt.set_defaults(func=cmd_dbt)
 
     ui = commands.add_parser("ui", help="start the Dagster UI on this warehouse")
     ui.add_argument("--port", type=int, default=3000)

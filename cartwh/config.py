@@ -20,6 +20,18 @@ class Settings:
     secret: str
     mappings: Path
     dagster_home: Path
+    dbt_work: Path
+
+    @property
+    def dbt_generated(self) -> str:
+        """Folder of this warehouse's generated dbt staging, relative to dbt_project/.
+
+        Relative because dbt writes compiled tests under target/<original_file_path>.
+        """
+        import hashlib
+
+        digest = hashlib.sha256(str(self.warehouse).encode()).hexdigest()[:12]
+        return f"generated/{self.warehouse.stem}-{digest}"
 
     @property
     def lock_file(self) -> Path:
@@ -41,12 +53,14 @@ def get_settings() -> Settings:
         cutoff = date.fromisoformat(cutoff_text)
     except ValueError as exc:
         raise ValueError(f"CARTWH_CUTOFF={cutoff_text!r} is not an ISO date (YYYY-MM-DD)") from exc
+    warehouse = _path("CARTWH_WAREHOUSE", data / "warehouse.duckdb")
     return Settings(
         landing=_path("CARTWH_LANDING", data / "landing"),
-        warehouse=_path("CARTWH_WAREHOUSE", data / "warehouse.duckdb"),
+        warehouse=warehouse,
         output=_path("CARTWH_OUTPUT", data / "output"),
         cutoff=cutoff,
         secret=os.environ.get("CARTWH_SECRET", DEFAULT_SECRET),
         mappings=_path("CARTWH_MAPPINGS", DEFAULT_MAPPINGS_DIR),
         dagster_home=_path("DAGSTER_HOME", data / "dagster_home"),
+        dbt_work=_path("CARTWH_DBT_WORK", warehouse.with_name(warehouse.stem + "_dbt")),
     )

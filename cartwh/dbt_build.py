@@ -16,9 +16,12 @@ from cartwh.mapping import known_centres
 
 
 def dbt_environment(settings: Settings) -> None:
-    """Environment that dbt (and its plugin) read: the warehouse path and no telemetry."""
+    """Environment that dbt (and its plugin) read: warehouse, generated models, no telemetry."""
     os.environ["CARTWH_WAREHOUSE"] = str(settings.warehouse)
     os.environ["CARTWH_SECRET"] = settings.secret
+    os.environ["CARTWH_DBT_GENERATED"] = settings.dbt_generated
+    os.environ["DBT_LOG_PATH"] = str(settings.dbt_work / "logs")
+    os.environ["DBT_TARGET_PATH"] = str(settings.dbt_work / "target")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 
@@ -28,7 +31,8 @@ def prepare(settings: Settings) -> list[str]:
 
     dbt_environment(settings)
     centres = known_centres(settings.landing, settings.mappings)
-    dbt_codegen.generate(centres, settings.mappings)
+    dbt_codegen.generate(centres, dbt_codegen.DBT_PROJECT_DIR / settings.dbt_generated,
+                         settings.mappings)
     project_dir = str(dbt_codegen.DBT_PROJECT_DIR)
     result = dbtRunner().invoke(
         ["parse", "--quiet", "--project-dir", project_dir, "--profiles-dir", project_dir,

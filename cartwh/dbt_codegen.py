@@ -19,12 +19,12 @@ from pathlib import Path
 import yaml
 
 from cartwh.loader.ledger import raw_table_name
-from cartwh.mapping import CentreMapping, MappingError, mapping_for
+from cartwh.mapping import RESOLVED_DEFAULTS, CentreMapping, MappingError, mapping_for
 from models.extract_format import ENTITIES
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
-GENERATED_MODELS = Path("models") / "staging" / "generated"
-GENERATED_MACROS = Path("macros") / "generated"
+GENERATED_MODELS = Path("models") / "staging"
+GENERATED_MACROS = Path("macros")
 
 DATE_COLUMN = {
     "daily_observations": "obs_date",
@@ -46,8 +46,8 @@ def unit_conversions(project_dir: Path = DBT_PROJECT_DIR) -> dict[tuple[str, str
 def entity_spec(mapping: CentreMapping, entity: str,
                 units: dict[tuple[str, str], tuple[float, float]]) -> dict:
     """Everything ``stage_entity`` needs for one entity, defaults resolved."""
-    settings = mapping.settings(entity)
     entity_mapping = mapping.entities.get(entity)
+    settings = mapping.settings(entity) if entity_mapping else RESOLVED_DEFAULTS
     columns = []
     for canonical in ENTITIES[entity].columns:
         mapped = entity_mapping.columns.get(canonical.name) if entity_mapping else None
@@ -78,6 +78,7 @@ def entity_spec(mapping: CentreMapping, entity: str,
         "source_table": raw_table_name(mapping.centre_code, entity),
         "wide": None,
         "wide_date_column": DATE_COLUMN.get(entity),
+        "absent": entity_mapping is None,  # the centre does not deliver this entity at all
     }
     if entity_mapping is not None and entity_mapping.wide is not None:
         pattern = re.compile(entity_mapping.wide.pattern)
@@ -143,13 +144,13 @@ def spec_source(spec: dict, column_name: str) -> str:
     return repr(column["source"]) + (f", {column['date_format']}" if column["dtype"] == "date" else "")
 
 
-def generate(centres: list[str], mappings_dir: Path | None = None,
+def generate(centres: list[str], out_dir: Path, mappings_dir: Path | None = None,
              project_dir: Path = DBT_PROJECT_DIR) -> dict[str, CentreMapping]:
-    """Rewrite the generated staging models, sources and the centre-list macro."""
+    """Rewrite the generated staging models, sources and the centre-list macro in ``out_dir``."""
     units = unit_conversions(project_dir)
     mappings = {c: mapping_for(c, mappings_dir) for c in centres}
-    models_dir = project_dir / GENERATED_MODELS
-    macros_dir = project_dir / GENERATED_MACROS
+    models_dir = out_dir / GENERATED_MODELS
+    macros_dir = out_dir / GENERATED_MACROS
     for directory in (models_dir, macros_dir):
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
@@ -166,8 +167,9 @@ def generate(centres: list[str], mappings_dir: Path | None = None,
             properties = {"version": 2, "models": [_model_yml(mapping, entity, spec)]}
             (centre_dir / f"{name}.yml").write_text(
                 yaml.safe_dump(properties, sort_keys=False, allow_unicode=True), encoding="utf-8")
-            tables.append({"name": raw_table_name(centre, entity),
-                           "description": f"{entity} of {centre}, every delivery, as delivered."})
+            if not spec["absent"]:
+                tables.append({"name": raw_table_name(centre, entity),
+                               "description": f"{entity} of {centre}, every delivery, as delivered."})
     sources = {"version": 2, "sources": [{
         "name": "raw", "schema": "raw",
         "description": "Deliveries as delivered, loaded by the Dagster raw assets.",

@@ -1,9 +1,15 @@
-"""The dbt project as Dagster sees it (own module: dagster-dbt packaging needs this)."""
+"""The dbt project as Dagster sees it (kept in its own module, as dagster-dbt advises)."""
 
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
+from cartwh.config import Settings
+
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+def build_dbt_project(settings: Settings) -> DbtProject:
+    """The project with this warehouse's target folder (manifest of its centres)."""
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR,
+                      target_path=settings.dbt_work / "target")

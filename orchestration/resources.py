@@ -56,10 +56,8 @@ class Study(ConfigurableResource):
         return json.dumps({"cutoff": self.cutoff})
 
 
-def build_resources(settings: Settings) -> dict:
+def build_resources(settings: Settings, dbt_project) -> dict:
     from dagster_dbt import DbtCliResource
-
-    from orchestration.dbt_project import dbt_project
 
     return {
         "dbt": DbtCliResource(project_dir=dbt_project,

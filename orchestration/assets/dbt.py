@@ -5,9 +5,14 @@ from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
-from orchestration.dbt_project import dbt_project
 from orchestration.resources import Study, Warehouse
 
 LAYERS = ("staging", "intermediate", "marts", "restricted")
@@ -26,7 +31,7 @@ class LayerTranslator(DagsterDbtTranslator):
         return super().get_group_name(dbt_resource_props)
 
 
-def build_dbt_assets():
+def build_dbt_assets(dbt_project: DbtProject):
     @dbt_assets(
         manifest=dbt_project.manifest_path,
         dagster_dbt_translator=LayerTranslator(

@@ -5,6 +5,19 @@
   (_delivery_id, _source_file, _row_number; _source_day for wide layouts).
 #}
 {% macro stage_entity(spec) %}
+{%- if spec.absent %}
+{# the centre's mapping has no such entity: an empty relation of the canonical columns #}
+select
+    '{{ spec.centre }}' as centre_code,
+    {%- for column in spec.columns %}
+    cast(null as {{ canonical_sql_type(column.dtype) }}) as {{ column.name }},
+    {%- endfor %}
+    cast(null as varchar) as _delivery_id,
+    cast(null as varchar) as _source_file,
+    cast(null as bigint) as _row_number,
+    cast(null as integer) as _source_day
+where false
+{%- else %}
 {%- set raw_relation = source('raw', spec.source_table) -%}
 with
 
@@ -42,6 +55,7 @@ typed as (
 )
 
 select * from typed
+{%- endif %}
 {% endmacro %}
 
 
