@@ -68,17 +68,13 @@ def build_raw_centre_asset(centre: str):
         with warehouse.write_connection() as conn:
             results = load_landing(conn, landing.landing_path, landing.mappings_path,
                                    centres=[centre], progress=context.log.info)
-            ensure_centre_tables(conn, mapping_for(centre, landing.mappings_path))
+            mapping = mapping_for(centre, landing.mappings_path)
+            ensure_centre_tables(conn, mapping)
             summary = _ledger_summary(conn, centre)
             counts = {
                 entity: conn.execute(
-                    "select count(*) from information_schema.tables "
-                    "where table_schema = 'raw' and table_name = ?",
-                    [raw_table_name(centre, entity)],
-                ).fetchall()[0][0]
-                and conn.execute(
                     f'select count(*) from raw."{raw_table_name(centre, entity)}"'
-                ).fetchall()[0][0]
+                ).fetchall()[0][0] if entity in mapping.entities else 0
                 for entity in ENTITIES
             }
             current = conn.execute(
