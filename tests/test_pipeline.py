@@ -134,5 +134,5 @@ def test_dagster_definitions_load_with_raw_and_dbt_assets(demo):
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
     for centre in CENTRES:
         assert f"raw/{centre}__patients" in keys
-        assert f"stg_{centre}__patients" in keys
-    assert "int_patients_unioned" in keys and "patient_crosswalk" in keys
+        assert f"staging/stg_{centre}__patients" in keys
+    assert {"intermediate/int_patients_unioned", "restricted/patient_crosswalk"} <= keys
