@@ -202,9 +202,11 @@ def all_mappings(mappings_dir: Path | None = None) -> dict[str, CentreMapping]:
 
 
 def known_centres(landing: Path, mappings_dir: Path | None = None) -> list[str]:
-    """Centres with a mapping file or a folder in the landing area."""
-    directory = mappings_dir or DEFAULT_MAPPINGS_DIR
-    centres = {p.stem for p in directory.glob("*.yml")}
-    if landing.is_dir():
-        centres |= {p.name for p in landing.iterdir() if p.is_dir() and CENTRE_CODE.match(p.name)}
-    return sorted(centres)
+    """Centres with a folder in the landing area (a mapping file alone makes no centre).
+
+    ``mappings_dir`` is accepted for symmetry with the loader; a centre's mapping is looked up
+    when its first delivery arrives.
+    """
+    if not landing.is_dir():
+        return []
+    return sorted(p.name for p in landing.iterdir() if p.is_dir() and CENTRE_CODE.match(p.name))

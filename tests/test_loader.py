@@ -61,10 +61,10 @@ def test_loading_the_same_delivery_twice_changes_nothing(landing, conn):
 def test_newer_delivery_supersedes_and_history_is_kept(landing, conn):
     write_delivery(landing, "xz", "2022-09-01", {"patients.csv": PATIENTS_CSV})
     write_delivery(landing, "xz", "2023-03-01", {"patients.csv": PATIENTS_CSV + "p3,M3,Ng Al,2000-01-01,m,unknown\n"})
-    write_delivery(landing, "tj", "2022-01-01", {"patients.csv": PATIENTS_CSV})
+    write_delivery(landing, "ab", "2022-01-01", {"patients.csv": PATIENTS_CSV})
     load_landing(conn, landing)
     current = dict(conn.execute("select * from raw.current_deliveries").fetchall())
-    assert current == {"xz": "2023-03-01", "tj": "2022-01-01"}
+    assert current == {"xz": "2023-03-01", "ab": "2022-01-01"}
     per_delivery = dict(conn.execute(
         "select _delivery_id, count(*) from raw.xz__patients group by 1").fetchall())
     assert per_delivery == {"2022-09-01": 2, "2023-03-01": 3}
@@ -94,16 +94,16 @@ def test_manifest_mismatch_rejects_the_delivery_whole_and_others_still_load(land
     folder = write_delivery(landing, "xz", "2023-03-01",
                             {"patients.csv": PATIENTS_CSV, "infusions.csv": INFUSIONS_CSV}, manifest=True)
     (folder / "infusions.csv").write_text(INFUSIONS_CSV + "p3,1,2022-01-01,1e6\n")  # after the manifest
-    write_delivery(landing, "tj", "2023-03-01", {"patients.csv": PATIENTS_CSV}, manifest=True)
+    write_delivery(landing, "ab", "2023-03-01", {"patients.csv": PATIENTS_CSV}, manifest=True)
     results = {r.centre_code: r for r in load_landing(conn, landing)}
-    assert results["tj"].status == "loaded"
+    assert results["ab"].status == "loaded"
     assert results["xz"].status == "rejected"
     assert "xz/2023-03-01" in results["xz"].message
     assert "infusions.csv does not match its manifest checksum" in results["xz"].message
     assert conn.execute("select count(*) from information_schema.tables "
                         "where table_name = 'xz__patients'").fetchall() == [(0,)]
     assert set(statuses(conn).values()) == {"rejected"}
-    assert statuses(conn, "tj")[("2023-03-01", "manifest.json")] == "manifest"
+    assert statuses(conn, "ab")[("2023-03-01", "manifest.json")] == "manifest"
 
 
 def test_manifest_for_another_delivery_is_rejected(landing, conn):
@@ -116,13 +116,13 @@ def test_manifest_for_another_delivery_is_rejected(landing, conn):
 def test_unparseable_file_rejects_the_whole_delivery_naming_file_and_line(landing, conn):
     labs = "centre_patient_id,sample_date,analyte,value,unit\np1,2020-03-05,il6,10,pg/ml\np1,2020-03-06,il6,12,pg/ml,extra\n"
     write_delivery(landing, "xz", "2023-03-01", {"patients.csv": PATIENTS_CSV, "labs.csv": labs})
-    write_delivery(landing, "tj", "2023-03-01", {"patients.csv": PATIENTS_CSV})
+    write_delivery(landing, "ab", "2023-03-01", {"patients.csv": PATIENTS_CSV})
     results = {r.centre_code: r for r in load_landing(conn, landing)}
     message = results["xz"].message
     assert results["xz"].status == "rejected"
     assert "delivery xz/2023-03-01: file labs.csv, line 3" in message
     assert "Expected Number of Columns: 5 Found: 6" in message
-    assert results["tj"].status == "loaded"
+    assert results["ab"].status == "loaded"
     # all or nothing: the good patients file of the rejected delivery is not in raw either
     assert conn.execute("select count(*) from information_schema.tables "
                         "where table_name = 'xz__patients'").fetchall() == [(0,)]
@@ -146,11 +146,11 @@ def test_unterminated_quote_is_rejected_with_its_line(landing, conn):
 
 def test_empty_file_is_rejected_and_header_only_file_loads_no_rows(landing, conn):
     write_delivery(landing, "xz", "2023-03-01", {"patients.csv": ""})
-    write_delivery(landing, "tj", "2023-03-01", {"patients.csv": PATIENTS_CSV.splitlines()[0] + "\n"})
+    write_delivery(landing, "ab", "2023-03-01", {"patients.csv": PATIENTS_CSV.splitlines()[0] + "\n"})
     results = {r.centre_code: r for r in load_landing(conn, landing)}
     assert results["xz"].status == "rejected" and "patients.csv: the file is empty" in results["xz"].message
-    assert results["tj"].status == "loaded" and results["tj"].rows_by_entity == {"patients": 0}
-    assert conn.execute("select count(*) from raw.tj__patients").fetchall() == [(0,)]
+    assert results["ab"].status == "loaded" and results["ab"].rows_by_entity == {"patients": 0}
+    assert conn.execute("select count(*) from raw.ab__patients").fetchall() == [(0,)]
 
 
 def test_missing_and_unclaimed_files_are_recorded(landing, conn):

@@ -56,8 +56,9 @@ def build_raw_centre_asset(centre: str):
     ]
     anchor = raw_asset_key(centre, "patients")
     checks = [
-        AssetCheckSpec("has_current_delivery", asset=anchor, blocking=True,
-                       description=f"{centre} has at least one accepted delivery."),
+        AssetCheckSpec("has_current_delivery", asset=anchor,
+                       description=f"{centre} has at least one accepted delivery (else it "
+                                   "contributes no patients)."),
         AssetCheckSpec("latest_delivery_accepted", asset=anchor,
                        description=f"The newest delivery folder of {centre} was not rejected."),
     ]
@@ -92,6 +93,7 @@ def build_raw_centre_asset(centre: str):
         newest_rejected = [r for r in rejected if r["delivery_id"] == newest]
         yield AssetCheckResult(
             asset_key=anchor, check_name="has_current_delivery", passed=bool(current),
+            severity=AssetCheckSeverity.WARN,
             metadata={"current_delivery": current[0][0] if current else None,
                       "deliveries_seen": len(folders)},
         )
