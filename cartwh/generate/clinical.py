@@ -92,7 +92,7 @@ def treatments(rng, L: SimpleNamespace) -> pd.DataFrame:
     t_start = np.where(np.isfinite(fg2), fg2 + rng.integers(0, 2, n), onset + rng.integers(1, 3, n))
     t_start = np.clip(t_start, onset, crs_end)
     t_start = np.where(L.toci, t_start, np.inf)
-    t_days = np.where(L.toci, 1 + ((rng.random(n) < 0.25) & (t_start < WINDOW)), 0).astype(np.int64)
+    t_days = np.where(L.toci, 1 + ((rng.random(n) < 0.2) & (t_start < WINDOW)), 0).astype(np.int64)
     mgkg = np.where(L.weight < 30, 12.0, 8.0)
     t_dose = np.minimum(np.round(mgkg * L.weight / 10) * 10, 800.0)
     t_dose = np.where(rng.random(n) < 0.05, 80.0, t_dose)
@@ -112,7 +112,8 @@ def treatments(rng, L: SimpleNamespace) -> pd.DataFrame:
     s_ind = np.where(L.icans_peak > 0, "icans", "crs")
     pulse = severe & (rng.random(n) < 0.3)
     mp_low = ~severe & (rng.random(n) < 0.15)
-    d0 = np.where(severe, rng.choice([20.0, 40.0], n), rng.choice([10.0, 20.0, 40.0], n, p=[0.3, 0.45, 0.25]))
+    d0 = np.where(severe, rng.choice([20.0, 40.0], n),
+                  rng.choice([10.0, 20.0, 40.0], n, p=[0.2, 0.45, 0.35]))
     pi_s = np.flatnonzero(L.steroids)
     si, sday, j = _repeat_days(pi_s, s_start[pi_s], dur[pi_s])
     dex = np.maximum(np.round(d0[si] * 0.8 ** (j // 2) / 2.5) * 2.5, 2.5)

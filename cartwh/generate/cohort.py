@@ -67,7 +67,7 @@ def sample_patients(rng: np.random.Generator, centre: Centre, start: int, day0: 
     age = np.empty(n, dtype=np.int64)
     na = int((~child).sum())
     z = _inv_norm(stratified_uniform(rng, na))
-    age[~child] = np.clip(np.floor(21.0 + 7.0 * np.exp(0.9 * z)), 22, 70)
+    age[~child] = np.clip(np.floor(21.5 + 7.0 * np.exp(0.9 * z)), 22, 70)
     age[child] = 3 + np.floor(stratified_uniform(rng, int(child.sum())) * 15).astype(np.int64)
     L.age = age
     L.child_lt12 = age < 12
@@ -165,8 +165,8 @@ def sample_patients(rng: np.random.Generator, centre: Centre, start: int, day0: 
     L.cd19 = _pick(rng, ["positive", "negative", "unknown"], [0.55, 0.35, 0.1], n)
     reinf = np.isfinite(L.relapse_day) & (L.cd19 == "positive") & (rng.random(n) < 0.2)
     L.reinfusion_day = np.where(reinf, L.relapse_day + rng.integers(20, 61, n), INF)
-    L.last_contact_lag = rng.integers(0, 61, n)
+    L.last_contact_lag = rng.integers(0, 46, n)
     # Lee 2014 discordance of the reported grades (applied at the Lee centre only)
-    L.lee_delta_crs = rng.choice([-1, 0, 1], size=n, p=[0.15, 0.75, 0.10])
+    L.lee_delta_crs = rng.choice([-1, 0, 1], size=n, p=[0.2, 0.65, 0.15])
     L.lee_delta_icans = rng.choice([-1, 0, 1], size=n, p=[0.10, 0.80, 0.10])
     return L

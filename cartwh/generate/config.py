@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-import numpy as np
-
 EPOCH = date(1970, 1, 1)
 EXCEL_EPOCH_OFFSET = 25569  # Excel serial of 1970-01-01 (days since 1899-12-30)
 
@@ -15,11 +13,11 @@ BASE_WEIGHTS = (40, 22, 18, 13)  # the study's unequal centre sizes (93 patients
 EXTRA_WEIGHT = 15                # weight of an extra centre c05, c06, ... (small N)
 BALANCED_FROM = 1000             # from this many patients on, centres are equal-sized
 LEE_CENTRE = "zz"                # the centre that reports grades by Lee 2014
-CHUNK_PATIENTS = 4000            # patients generated at once (bounded memory)
+CHUNK_PATIENTS = 2000            # patients generated at once (bounded memory)
 
 INFUSION_START = date(2016, 5, 1)
 INFUSION_END = date(2022, 12, 31)
-INFUSION_TREND = 0.3             # density rises linearly over the period (1 + a*t)
+INFUSION_TREND = 0.2             # density rises linearly over the period (1 + a*t)
 MIN_FOLLOW_UP_DAYS = 60          # no infusion later than cut-off minus this
 DELIVERY_INTERVAL_MONTHS = 6
 WINDOW = 30                      # toxicity window: day 0..30
@@ -55,10 +53,6 @@ def epoch_day(d: date) -> int:
     return (d - EPOCH).days
 
 
-def iso(day: int) -> str:
-    return str(np.datetime64(int(day), "D"))
-
-
 @dataclass(frozen=True)
 class Centre:
     code: str
@@ -70,7 +64,7 @@ class Centre:
 
     @property
     def id_prefix(self) -> str:
-        return self.code.upper()
+        return self.code.upper() + ("-" if self.code not in BASE_CENTRES else "")
 
 
 def centre_codes(k: int) -> list[str]:

@@ -38,7 +38,7 @@ def full_names(rng: np.random.Generator, n: int, hanzi: bool) -> np.ndarray:
 def mrns(centre_index: int, start: int, n: int) -> np.ndarray:
     """Distinct 8-digit record numbers within a centre (an affine bijection mod 10^8)."""
     i = np.arange(start, start + n, dtype=np.int64)
-    v = (i * 7_919_347 + 1_234_567 * (centre_index + 1)) % 100_000_000
+    v = (i * 7_919_347 + 48_271_123 * (centre_index + 1) + 3_141_593) % 100_000_000
     return np.array([f"{x:08d}" for x in v], dtype=object)
 
 

@@ -103,7 +103,7 @@ def truth(L: SimpleNamespace, final: dict[str, pd.DataFrame], cutoff_day: int) -
     crs_max = np.where(has_obs, crs_obs, L.crs.max(axis=1)).astype(int)
     ic_max = np.where(has_obs, ic_obs, L.icans.max(axis=1)).astype(int)
     if not np.all(L.crs.max(axis=1) == crs_max) or not np.all(L.icans.max(axis=1) == ic_max):
-        raise AssertionError("observed grades differ from latent maxima")
+        raise RuntimeError("observed grades differ from latent maxima")
     crs_dur = np.where(has_obs, crs_dur, (L.crs >= 1).sum(axis=1))
     ic_dur = np.where(has_obs, ic_dur, (L.icans >= 1).sum(axis=1))
     seizure = np.zeros(n, dtype=bool)
