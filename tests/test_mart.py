@@ -76,3 +76,31 @@ def test_derived_values_equal_the_latent_truth_where_data_are_clean(versus_truth
         same |= (truth.astype(float) - derived.astype(float)).abs() < 1e-9
     differing = clean.loc[~same, ["centre_code", "centre_patient_id", f"{column}_truth", column]]
     assert differing.empty, differing.to_string()
+
+
+def test_dbt_docs_document_the_mart(demo):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from cartwh.config import get_settings
+
+    env = {**os.environ, **demo.env()}
+    result = subprocess.run([sys.executable, "-m", "cartwh.cli", "dbt", "docs", "generate"],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:]
+    old = {k: os.environ.get(k) for k in demo.env()}
+    os.environ.update(demo.env())
+    try:
+        target = get_settings().dbt_work / "target"
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    manifest = json.loads((target / "manifest.json").read_text())
+    catalog = json.loads((target / "catalog.json").read_text())
+    node = manifest["nodes"]["model.cartwh.patient_outcomes"]
+    assert node["description"]
+    documented = {c for c, meta in node["columns"].items() if meta["description"]}
+    assert {"patient_key", "toxicity_group", "os_months", "lfs_event"} <= documented
+    assert "model.cartwh.patient_outcomes" in catalog["nodes"]

@@ -24,6 +24,8 @@ class LayerTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":
             return "reference"
+        if dbt_resource_props["resource_type"] == "source":
+            return "raw"
         parts = Path(dbt_resource_props.get("original_file_path", "")).parts
         for layer in LAYERS:
             if layer in parts:
