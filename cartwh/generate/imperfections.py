@@ -19,7 +19,7 @@ KINDS = ("missing_value", "out_of_range", "duplicate_row", "conflicting_duplicat
 # canonical columns whose value is made out of range, and how
 _OUT_OF_RANGE = ("tmax_c", "bm_blasts_pct_pre", "bm_blasts_pct", "ice_score", "value")
 # the column that differs in a conflicting duplicate, per entity
-_CONFLICT = {"patients": "weight_kg", "infusions": "cell_dose_per_kg", "daily_observations": "tmax_c",
+_CONFLICT = {"patients": "weight_kg", "daily_observations": "tmax_c",
              "labs": "value", "car_t_kinetics": "copies_per_ug_gdna", "treatments": "dose",
              "response_assessments": "bm_blasts_pct"}
 _NEVER_BLANK = ("centre_patient_id", "infusion_date", "infusion_number")
@@ -80,6 +80,11 @@ class Corruptor:
     def _cols(self, entity: str, kind: str) -> list[str]:
         lf = self.frames[entity]
         cols = lf.columns
+        if entity == "infusions" and kind != "duplicate_row":
+            # The index infusion is day 0 of every clock: a quarantined infusion row takes the
+            # patient out of the study, which would make the demo cohort drift from the study's.
+            # Faults in infusions are exercised by the quality tests' bad-delivery corpus instead.
+            return []
         if kind == "missing_value":
             if self.layout.entities[entity].wide:
                 return []

@@ -23,7 +23,8 @@ staged as (
         _delivery_id,
         _source_file,
         _row_number,
-        _source_day
+        _source_day,
+        _violations
     from {{ ref('stg_' ~ centre ~ '__' ~ entity) }}
     {% if not loop.last %}union all{% endif %}
     {%- else %}
@@ -36,7 +37,8 @@ staged as (
         cast(null as varchar) as _delivery_id,
         cast(null as varchar) as _source_file,
         cast(null as bigint) as _row_number,
-        cast(null as integer) as _source_day
+        cast(null as integer) as _source_day,
+        cast([] as struct("column" varchar, "value" varchar, "rule" varchar)[]) as _violations
     where false
     {%- endfor %}
 ),

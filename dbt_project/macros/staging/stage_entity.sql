@@ -1,8 +1,11 @@
 {#
   Staging of one centre's entity, driven by the spec that cartwh.dbt_codegen builds from the
   centre's mapping file (docs/mapping-files.md). Only the centre's current delivery flows on.
-  Output: centre_code, the canonical columns typed, and the row's provenance
-  (_delivery_id, _source_file, _row_number; _source_day for wide layouts).
+  Output: centre_code, the canonical columns typed, the row's provenance
+  (_delivery_id, _source_file, _row_number; _source_day for wide layouts) and _violations,
+  the row's breaches of its contract (models/extract_format.py): a list of
+  {column, value, rule} with rule required_missing | unknown_code | unparsable | out_of_range.
+  Values of PHI columns are masked. Rows are never dropped here: intermediate decides.
 #}
 {% macro stage_entity(spec) %}
 {%- if spec.absent %}
@@ -15,7 +18,8 @@ select
     cast(null as varchar) as _delivery_id,
     cast(null as varchar) as _source_file,
     cast(null as bigint) as _row_number,
-    cast(null as integer) as _source_day
+    cast(null as integer) as _source_day,
+    cast([] as struct("column" varchar, "value" varchar, "rule" varchar)[]) as _violations
 where false
 {%- else %}
 {%- set raw_relation = source('raw', spec.source_table) -%}
@@ -46,15 +50,31 @@ typed as (
         '{{ spec.centre }}' as centre_code,
         {%- for column in spec.columns %}
         {{ stage_column(column, spec) }} as {{ column.name }},
+        {{ stage_text(column) if not (spec.wide and column.name == spec.wide_date_column) else 'cast(_wide_date as varchar)' }} as {{ column.name }}__text,
         {%- endfor %}
         _delivery_id,
         _source_file,
         _row_number,
         {% if spec.wide %}_source_day{% else %}cast(null as integer) as _source_day{% endif %}
     from source_rows
+),
+
+checked as (
+    select
+        * exclude (
+            {%- for column in spec.columns %}
+            {{ column.name }}__text{{ "," if not loop.last }}
+            {%- endfor %}
+        ),
+        list_filter([
+            {%- for column in spec.columns %}
+            {{ column_violations(column) }}{{ "," if not loop.last }}
+            {%- endfor %}
+        ], lambda v: v is not null) as _violations
+    from typed
 )
 
-select * from typed
+select * from checked
 {%- endif %}
 {% endmacro %}
 
@@ -191,3 +211,24 @@ source_rows as (
     group by measured._delivery_id, measured._source_file, measured._row_number, measured._source_day
 ),
 {% endmacro %}
+
+
+{# The contract breaches of one column, as {column, value, rule} structs (null = none). #}
+{% macro column_violations(column) -%}
+{%- set text = column.name ~ '__text' -%}
+{%- set shown = "'***'" if column.phi else text -%}
+{%- set failed_rule = 'unknown_code' if column.dtype == 'code' else 'unparsable' -%}
+    {%- if column.required %}
+            case when {{ text }} is null
+                then {'column': '{{ column.name }}', 'value': cast(null as varchar), 'rule': 'required_missing'} end,
+    {%- endif %}
+            case when {{ text }} is not null and {{ column.name }} is null
+                then {'column': '{{ column.name }}', 'value': {{ shown }}, 'rule': '{{ failed_rule }}'} end
+    {%- if column.minimum is not none or column.maximum is not none %},
+            case when
+                {%- if column.minimum is not none %} {{ column.name }} {{ '<=' if column.minimum_exclusive else '<' }} {{ column.minimum }}{% endif %}
+                {%- if column.minimum is not none and column.maximum is not none %} or{% endif %}
+                {%- if column.maximum is not none %} {{ column.name }} > {{ column.maximum }}{% endif %}
+                then {'column': '{{ column.name }}', 'value': {{ shown }}, 'rule': 'out_of_range'} end
+    {%- endif -%}
+{%- endmacro %}

@@ -15,7 +15,7 @@ labs as (
 ),
 
 kinetics as (
-    select * from {{ ref('int_car_t_kinetics_unioned') }}
+    select * from {{ ref('int_car_t_kinetics_accepted') }}
 ),
 
 lab_peaks as (

@@ -22,7 +22,7 @@
 with
 
 observations as (
-    select * from {{ ref('int_daily_observations_unioned') }}
+    select * from {{ ref('int_daily_observations_accepted') }}
 ),
 
 index_infusions as (

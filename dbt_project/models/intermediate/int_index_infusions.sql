@@ -5,7 +5,7 @@
 with
 
 infusions as (
-    select * from {{ ref('int_infusions_unioned') }}
+    select * from {{ ref('int_infusions_accepted') }}
 ),
 
 ranked as (

@@ -8,7 +8,7 @@
 with
 
 labs as (
-    select * from {{ ref('int_labs_unioned') }}
+    select * from {{ ref('int_labs_accepted') }}
 ),
 
 index_infusions as (

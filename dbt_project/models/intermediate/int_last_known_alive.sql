@@ -9,37 +9,37 @@ with
 
 infusions as (
     select patient_key, infusion_date as record_date, 'infusions' as source_entity
-    from {{ ref('int_infusions_unioned') }}
+    from {{ ref('int_infusions_accepted') }}
 ),
 
 daily_observations as (
     select patient_key, obs_date as record_date, 'daily_observations' as source_entity
-    from {{ ref('int_daily_observations_unioned') }}
+    from {{ ref('int_daily_observations_accepted') }}
 ),
 
 labs as (
     select patient_key, sample_date as record_date, 'labs' as source_entity
-    from {{ ref('int_labs_unioned') }}
+    from {{ ref('int_labs_accepted') }}
 ),
 
 car_t_kinetics as (
     select patient_key, sample_date as record_date, 'car_t_kinetics' as source_entity
-    from {{ ref('int_car_t_kinetics_unioned') }}
+    from {{ ref('int_car_t_kinetics_accepted') }}
 ),
 
 treatments as (
     select patient_key, admin_date as record_date, 'treatments' as source_entity
-    from {{ ref('int_treatments_unioned') }}
+    from {{ ref('int_treatments_accepted') }}
 ),
 
 response_assessments as (
     select patient_key, assessment_date as record_date, 'response_assessments' as source_entity
-    from {{ ref('int_response_assessments_unioned') }}
+    from {{ ref('int_response_assessments_accepted') }}
 ),
 
 follow_up_events as (
     select patient_key, event_date as record_date, 'follow_up_events' as source_entity
-    from {{ ref('int_follow_up_events_unioned') }}
+    from {{ ref('int_follow_up_events_accepted') }}
     where event_type is distinct from 'death'
 ),
 

@@ -6,7 +6,7 @@
 with
 
 patients as (
-    select * from {{ ref('int_patients_unioned') }}
+    select * from {{ ref('int_patients_accepted') }}
     where patient_key is not null
 ),
 

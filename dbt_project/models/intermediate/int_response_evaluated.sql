@@ -8,11 +8,11 @@ index_infusions as (
 ),
 
 assessments as (
-    select * from {{ ref('int_response_assessments_unioned') }}
+    select * from {{ ref('int_response_assessments_accepted') }}
 ),
 
 follow_up_events as (
-    select * from {{ ref('int_follow_up_events_unioned') }}
+    select * from {{ ref('int_follow_up_events_accepted') }}
 ),
 
 distinct_assessments as (

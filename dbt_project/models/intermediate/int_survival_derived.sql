@@ -21,7 +21,7 @@ responses as (
 ),
 
 follow_up_events as (
-    select * from {{ ref('int_follow_up_events_unioned') }}
+    select * from {{ ref('int_follow_up_events_accepted') }}
     where patient_key is not null
         and event_date is not null
 ),

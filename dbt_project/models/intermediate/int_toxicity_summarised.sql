@@ -22,7 +22,7 @@ patients as (
 ),
 
 follow_up_events as (
-    select * from {{ ref('int_follow_up_events_unioned') }}
+    select * from {{ ref('int_follow_up_events_accepted') }}
 ),
 
 deaths as (

@@ -7,7 +7,7 @@
 with
 
 treatments as (
-    select * from {{ ref('int_treatments_unioned') }}
+    select * from {{ ref('int_treatments_accepted') }}
 ),
 
 index_infusions as (

@@ -1,0 +1,109 @@
+{#
+  The quality gate of one entity. Every staged row gets one status:
+    quarantined        - it breaks its contract (_violations), or it shares its key
+                         (models/extract_format.py Config.unique) with a valid row of different
+                         content: conflicting duplicates are all quarantined;
+    duplicate_removed  - an exact copy of an earlier valid row (same centre and content);
+    passed             - everything else; only these rows flow on (int_<entity>_accepted).
+#}
+{% macro check_entity(entity) %}
+{%- set columns = canonical_columns()[entity] | rejectattr('name', 'equalto', 'centre_patient_id') | map(attribute='name') | list -%}
+{%- set key = [] -%}
+{%- for name in canonical_keys()[entity] -%}
+    {%- do key.append('patient_key' if name == 'centre_patient_id' else name) -%}
+{%- endfor -%}
+with
+
+unioned as (
+    select * from {{ ref('int_' ~ entity ~ '_unioned') }}
+),
+
+fingerprinted as (
+    select
+        *,
+        md5(concat_ws(chr(31),
+            coalesce(patient_key, chr(0)),
+            {%- for column in columns %}
+            coalesce(cast({{ column }} as varchar), chr(0)){{ "," if not loop.last }}
+            {%- endfor %}
+        )) as _fingerprint
+    from unioned
+),
+
+valid as (
+    select
+        centre_code,
+        _source_file,
+        _row_number,
+        _source_day,
+        _fingerprint,
+        {%- for column in key %}
+        {{ column }},
+        {%- endfor %}
+        row_number() over (
+            partition by centre_code, _fingerprint
+            order by _source_file, _row_number, _source_day
+        ) as _copy_rank
+    from fingerprinted
+    where len(_violations) = 0
+),
+
+key_variants as (
+    select
+        centre_code,
+        {%- for column in key %}
+        {{ column }},
+        {%- endfor %}
+        count(distinct _fingerprint) as variants
+    from valid
+    group by all
+),
+
+valid_status as (
+    select
+        valid.centre_code,
+        valid._source_file,
+        valid._row_number,
+        valid._source_day,
+        case
+            when key_variants.variants > 1 then 'conflicting_duplicate'
+            when valid._copy_rank > 1 then 'exact_duplicate'
+        end as _status_rule
+    from valid
+    inner join key_variants
+        on valid.centre_code = key_variants.centre_code
+        {%- for column in key %}
+        and valid.{{ column }} is not distinct from key_variants.{{ column }}
+        {%- endfor %}
+),
+
+checked as (
+    select
+        fingerprinted.* exclude (_fingerprint),
+        case
+            when len(fingerprinted._violations) > 0 then 'quarantined'
+            when valid_status._status_rule = 'conflicting_duplicate' then 'quarantined'
+            when valid_status._status_rule = 'exact_duplicate' then 'duplicate_removed'
+            else 'passed'
+        end as _row_status,
+        case
+            when len(fingerprinted._violations) > 0 then 'contract'
+            else valid_status._status_rule
+        end as _status_rule
+    from fingerprinted
+    left join valid_status
+        on fingerprinted.centre_code = valid_status.centre_code
+        and fingerprinted._source_file = valid_status._source_file
+        and fingerprinted._row_number = valid_status._row_number
+        and fingerprinted._source_day is not distinct from valid_status._source_day
+)
+
+select * from checked
+{% endmacro %}
+
+
+{% macro accept_entity(entity) %}
+select * exclude (_violations, _row_status, _status_rule)
+from {{ ref('int_' ~ entity ~ '_checked') }}
+where _row_status = 'passed'
+{% endmacro %}

@@ -1,0 +1,1 @@
+{{ accept_entity('car_t_kinetics') }}

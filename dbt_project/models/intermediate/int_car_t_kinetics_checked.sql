@@ -1,0 +1,1 @@
+{{ check_entity('car_t_kinetics') }}
