@@ -15,7 +15,7 @@ from dagster_dbt import (
 
 from orchestration.resources import Study, Warehouse
 
-LAYERS = ("staging", "intermediate", "marts", "restricted")
+LAYERS = ("staging", "intermediate", "marts", "restricted", "quality")
 
 
 class LayerTranslator(DagsterDbtTranslator):

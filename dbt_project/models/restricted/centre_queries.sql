@@ -1,0 +1,117 @@
+{#
+  The data queries to send back to each centre, in the centre's own patient ids and its own
+  file, row and column names: every quarantined row and every plausibility finding. Restricted:
+  the only output besides the crosswalk with centre patient ids; written per centre by the
+  Dagster asset centre_query_files and never exported to the analyst database.
+#}
+{%- set layouts = centre_layouts() -%}
+with
+
+quarantine as (
+    select * from {{ ref('quarantine') }}
+),
+
+findings as (
+    select * from {{ ref('plausibility_findings') }}
+),
+
+crosswalk as (
+    select * from {{ ref('patient_crosswalk') }}
+),
+
+catalogue as (
+    select * from {{ ref('check_catalogue') }}
+),
+
+source_columns as (
+    select * from (values
+        {%- set rows = [] -%}
+        {%- for centre, entities in layouts.items() -%}
+            {%- for entity, layout in entities.items() -%}
+                {%- for canonical, source in layout.sources.items() -%}
+                    {%- do rows.append("('" ~ centre ~ "', '" ~ entity ~ "', '" ~ canonical ~ "', '" ~ (source | replace("'", "''")) ~ "', " ~ layout.header_row ~ ")") -%}
+                {%- endfor -%}
+            {%- endfor -%}
+        {%- endfor %}
+        {{ rows | join(',\n        ') if rows else "(null, null, null, null, null)" }}
+    ) as t(centre_code, entity, column_name, source_column, header_row)
+),
+
+header_rows as (
+    select distinct centre_code, entity, header_row from source_columns
+),
+
+quarantine_queries as (
+    select
+        quarantine.centre_code,
+        quarantine.delivery_id,
+        quarantine.patient_key,
+        'quarantined' as kind,
+        quarantine.rule,
+        quarantine.message as what,
+        quarantine.entity,
+        quarantine.source_file,
+        quarantine.source_row_number,
+        quarantine.source_row_number + coalesce(header_rows.header_row, 1) as source_line,
+        coalesce(source_columns.source_column, quarantine.column_name) as source_column,
+        quarantine.source_day,
+        quarantine."value"
+    from quarantine
+    left join source_columns
+        on quarantine.centre_code = source_columns.centre_code
+        and quarantine.entity = source_columns.entity
+        and quarantine.column_name = source_columns.column_name
+    left join header_rows
+        on quarantine.centre_code = header_rows.centre_code
+        and quarantine.entity = header_rows.entity
+),
+
+finding_queries as (
+    select
+        findings.centre_code,
+        coalesce(findings.delivery_id, (
+            select delivery_id from {{ source('raw', 'current_deliveries') }} as current
+            where current.centre_code = findings.centre_code)) as delivery_id,
+        findings.patient_key,
+        'plausibility' as kind,
+        findings.check_name as rule,
+        findings.detail as what,
+        findings.entity,
+        findings.source_file,
+        findings.source_row_number,
+        findings.source_row_number + coalesce(header_rows.header_row, 1) as source_line,
+        cast(null as varchar) as source_column,
+        cast(null as integer) as source_day,
+        findings."value"
+    from findings
+    left join header_rows
+        on findings.centre_code = header_rows.centre_code
+        and findings.entity = header_rows.entity
+),
+
+queries as (
+    select * from quarantine_queries
+    union all
+    select * from finding_queries
+),
+
+final as (
+    select
+        queries.centre_code,
+        queries.delivery_id,
+        crosswalk.centre_patient_id,
+        queries.kind,
+        queries.rule,
+        queries.what,
+        queries.entity,
+        queries.source_file,
+        queries.source_row_number,
+        queries.source_line,
+        queries.source_column,
+        queries.source_day,
+        queries."value"
+    from queries
+    left join crosswalk on queries.patient_key = crosswalk.patient_key
+)
+
+select * from final
