@@ -122,6 +122,51 @@ def cmd_mapping_check(args: argparse.Namespace) -> int:
     return 1 if blocking else 0
 
 
+def cmd_quality(args: argparse.Namespace) -> int:
+    from cartwh.warehouse import read_connection
+
+    settings = get_settings()
+    try:
+        conn = read_connection(settings.warehouse)
+    except FileNotFoundError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    with conn:
+        summary = conn.execute("""
+            with results as (
+                select centre_code, delivery_id,
+                    count(*) filter (where status <> 'not_applicable') as checks_run,
+                    count(*) filter (where status = 'failed') as failed,
+                    count(*) filter (where status = 'failed' and severity = 'blocking')
+                        as blocking_failed,
+                    count(*) filter (where status = 'not_applicable') as not_applicable
+                from quality.check_results group by all
+            ),
+            held as (
+                select centre_code,
+                    count(*) filter (where status = 'quarantined') as rows_quarantined,
+                    count(*) filter (where status = 'duplicate_removed') as rows_duplicate_removed,
+                    count(*) as source_rows
+                from quality.reconciliation group by all
+            )
+            select results.*, held.source_rows, held.rows_quarantined, held.rows_duplicate_removed
+            from results left join held using (centre_code) order by centre_code""").df()
+        failures = conn.execute(
+            "select centre_code, check_name, table_name, severity, numerator, denominator, "
+            "pct_failing from quality.check_results where status = 'failed' "
+            "order by severity, centre_code, check_name, table_name").df()
+    print(summary.to_string(index=False))
+    if len(failures):
+        print("\nfailed checks:")
+        print(failures.to_string(index=False))
+    blocking = int(summary["blocking_failed"].sum()) if len(summary) else 1
+    if not len(summary):
+        print("no quality results: run `cartwh refresh` first", file=sys.stderr)
+    elif blocking:
+        print(f"\n{blocking} blocking check(s) failed: the analyses will not run", file=sys.stderr)
+    return 1 if blocking else 0
+
+
 def cmd_dbt(args: argparse.Namespace) -> int:
     import subprocess
 
@@ -190,6 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", help="the mapping file (mappings/<centre>.yml)")
     check.add_argument("--delivery", required=True, help="a delivery folder")
     check.set_defaults(func=cmd_mapping_check)
+
+    quality = commands.add_parser(
+        "quality", help="per-centre quality summary; exits non-zero when a blocking check fails")
+    quality.set_defaults(func=cmd_quality)
 
     dbt = commands.add_parser("dbt", help="run dbt on this warehouse (generated staging included)")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt arguments, e.g. build -s x")

@@ -219,8 +219,8 @@ final as (
         current_deliveries.delivery_id,
         catalogue.threshold_pct,
         catalogue.severity,
-        measures.numerator,
-        measures.denominator,
+        cast(measures.numerator as bigint) as numerator,
+        cast(measures.denominator as bigint) as denominator,
         case when measures.denominator > 0
             then round(100.0 * measures.numerator / measures.denominator, 2) end as pct_failing,
         case

@@ -5,6 +5,7 @@
   Dagster asset centre_query_files and never exported to the analyst database.
 #}
 {%- set layouts = centre_layouts() -%}
+{%- set entities = canonical_columns().keys() | list -%}
 with
 
 quarantine as (
@@ -89,10 +90,37 @@ finding_queries as (
         and findings.entity = header_rows.entity
 ),
 
+duplicate_queries as (
+    {%- for entity in entities %}
+    select
+        checked.centre_code,
+        checked._delivery_id as delivery_id,
+        checked.patient_key,
+        'duplicate_removed' as kind,
+        'exact_duplicate' as rule,
+        'exact copy of an earlier row of the same file; the copy was removed' as what,
+        '{{ entity }}' as entity,
+        checked._source_file as source_file,
+        checked._row_number as source_row_number,
+        checked._row_number + coalesce(header_rows.header_row, 1) as source_line,
+        cast(null as varchar) as source_column,
+        checked._source_day as source_day,
+        cast(null as varchar) as "value"
+    from {{ ref('int_' ~ entity ~ '_checked') }} as checked
+    left join header_rows
+        on checked.centre_code = header_rows.centre_code
+        and header_rows.entity = '{{ entity }}'
+    where checked._status_rule = 'exact_duplicate'
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+),
+
 queries as (
     select * from quarantine_queries
     union all
     select * from finding_queries
+    union all
+    select * from duplicate_queries
 ),
 
 final as (
