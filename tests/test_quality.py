@@ -1,0 +1,145 @@
+"""Quality layer on the demo consortium: every injected imperfection is caught by a named check
+and lands in the right centre's query file; the rest of the data flows on."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pandera.errors
+import pytest
+
+from models.patient_outcomes import PatientOutcomes
+
+RULE_OF_KIND = {
+    "missing_value": {"required_missing"},
+    "out_of_range": {"out_of_range"},
+    "duplicate_row": {"exact_duplicate"},
+    "conflicting_duplicate": {"conflicting_duplicate"},
+    "unknown_code": {"unknown_code"},
+    "date_before_infusion": {"event_before_infusion", "assessment_before_infusion"},
+    "mg_per_kg_without_weight": {"mg_per_kg_without_weight"},
+}
+
+
+@pytest.fixture(scope="module")
+def injected(demo) -> pd.DataFrame:
+    truth = pd.read_csv(demo.truth / "imperfections.csv", dtype=str, keep_default_na=False)
+    last = truth[truth["delivery_id"] == "2023-03-01"].copy()
+    last["source_file"] = last["file"] + last["sheet"].map(lambda s: f"[{s}]" if s else "")
+    last["row_number"] = last["row_number"].astype(int)
+    return last
+
+
+@pytest.fixture(scope="module")
+def query_files(demo) -> dict[str, pd.DataFrame]:
+    folder = demo.output / "queries"
+    return {path.parent.name: pd.read_csv(path, dtype=str, keep_default_na=False)
+            for path in folder.glob("*/queries_*.csv")}
+
+
+def test_every_kind_of_imperfection_was_injected(injected):
+    assert set(injected["kind"]) == set(RULE_OF_KIND)
+
+
+def test_each_imperfection_is_in_its_centres_query_file_under_its_rule(injected, query_files):
+    assert set(query_files) == {"xz", "tj", "zz", "zj"}
+    missed = []
+    for item in injected.itertuples():
+        queries = query_files[item.centre_code]
+        found = queries[(queries["source_file"] == item.source_file)
+                        & (queries["source_row_number"] == str(item.row_number))
+                        & (queries["rule"].isin(RULE_OF_KIND[item.kind]))]
+        if found.empty:
+            missed.append((item.centre_code, item.source_file, item.row_number, item.kind))
+    assert not missed, missed
+
+
+def test_query_files_name_the_centres_own_patients_only(demo, query_files):
+    with demo.connect() as conn:
+        crosswalk = conn.execute("select centre_code, centre_patient_id from restricted.patient_crosswalk").df()
+    for centre, queries in query_files.items():
+        own = set(crosswalk.loc[crosswalk["centre_code"] == centre, "centre_patient_id"])
+        named = set(queries["centre_patient_id"]) - {""}
+        assert named and named <= own, centre
+
+
+def test_phi_values_are_masked_in_quarantine(demo):
+    rows = demo.query("select count(*) filter (where value <> '***') from quality.quarantine "
+                      "where column_name in ('mrn', 'full_name', 'date_of_birth')")
+    assert rows == [(0,)]
+
+
+def test_the_rest_flows_and_every_row_is_accounted_for(demo):
+    assert demo.query("select count(*) from mart.patient_outcomes") == [(93,)]
+    statuses = dict(demo.query("select status, count(*) from quality.reconciliation group by 1"))
+    assert set(statuses) <= {"passed", "quarantined", "duplicate_removed", "empty"}
+    assert statuses["quarantined"] > 10 and statuses["duplicate_removed"] > 5
+    raw_rows = demo.query(
+        "select sum(rows_read) from raw.deliveries d join raw.current_deliveries c "
+        "using (centre_code, delivery_id) where d.status = 'loaded'")[0][0]
+    assert sum(statuses.values()) == raw_rows
+
+
+def test_check_results_have_dqd_shape_and_no_blocking_failure(demo):
+    frame = demo.query("select check_name, category, context, numerator, denominator, status, severity "
+                       "from quality.check_results")
+    results = pd.DataFrame(frame, columns=["check_name", "category", "context", "numerator",
+                                           "denominator", "status", "severity"])
+    assert set(results["category"]) == {"conformance", "completeness", "plausibility"}
+    assert set(results["context"]) == {"verification", "validation"}
+    assert (results.loc[results["denominator"] == 0, "status"] == "not_applicable").all()
+    assert not ((results["status"] == "failed") & (results["severity"] == "blocking")).any()
+    assert ((results["status"] == "failed") & (results["severity"] == "warn")).sum() >= 7
+
+
+def test_cartwh_quality_summarises_per_centre(demo):
+    env = {**os.environ, **demo.env()}
+    result = subprocess.run([sys.executable, "-m", "cartwh.cli", "quality"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for centre in ("xz", "tj", "zz", "zj"):
+        assert f"\n{centre:>11}" in result.stdout or f" {centre} " in result.stdout
+    assert "rows_quarantined" in result.stdout and "failed checks:" in result.stdout
+
+
+def test_the_mart_satisfies_its_contract_and_the_contract_can_fail(demo):
+    with demo.connect() as conn:
+        frame = conn.execute("select * from mart.patient_outcomes").df()
+    PatientOutcomes.validate(frame, lazy=True)
+    broken = frame.copy()
+    broken.loc[broken.index[0], "crs_max_grade"] = 7
+    not_in_cr = broken.index[broken["cr_day30"] != True][0]  # noqa: E712
+    broken.loc[not_in_cr, "lfs_days"] = 100
+    with pytest.raises(pandera.errors.SchemaErrors) as errors:
+        PatientOutcomes.validate(broken, lazy=True)
+    failed = set(errors.value.failure_cases["check"].astype(str))
+    assert any("less_than_or_equal_to(5)" in f for f in failed)
+    assert "lfs_only_for_complete_responders" in failed
+
+
+def test_asset_checks_report_counts_and_pseudonymous_samples(demo):
+    from dagster import build_asset_check_context
+
+    from orchestration.checks.quality import (
+        blocking_quality_checks_pass,
+        every_row_accounted_for,
+        patient_outcomes_contract,
+        quarantined_rows,
+    )
+    from orchestration.resources import Warehouse
+
+    warehouse = Warehouse(database=str(demo.warehouse), connection_config={"access_mode": "READ_ONLY"})
+    context = build_asset_check_context()
+    assert blocking_quality_checks_pass(context, warehouse=warehouse).passed
+    assert every_row_accounted_for(context, warehouse=warehouse).passed
+    assert patient_outcomes_contract(context, warehouse=warehouse).passed
+    quarantine = quarantined_rows(context, warehouse=warehouse)
+    assert not quarantine.passed and quarantine.metadata["quarantined_source_rows"].value > 10
+    sample = quarantine.metadata["sample"].value
+    assert "patient_key" in sample
+    with demo.connect() as conn:
+        ids = [i for (i,) in conn.execute("select centre_patient_id from restricted.patient_crosswalk").fetchall()]
+    assert not any(f" {i} " in sample for i in ids)
