@@ -143,3 +143,38 @@ def test_asset_checks_report_counts_and_pseudonymous_samples(demo):
     with demo.connect() as conn:
         ids = [i for (i,) in conn.execute("select centre_patient_id from restricted.patient_crosswalk").fetchall()]
     assert not any(f" {i} " in sample for i in ids)
+
+
+def test_data_docs_are_built_and_load_nothing_from_the_network(demo):
+    import re
+
+    docs = demo.output / "data_docs"
+    pages = list(docs.rglob("*.html"))
+    assert (docs / "index.html") in pages and len(pages) >= 7  # index, 3 suites, 3 validations
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        remote = re.findall(r"<(?:script|link|img)\b[^>]*\b(?:src|href)=[\"'](https?://[^\"']+)", html)
+        assert not remote, (page, remote)
+        for local in re.findall(r"<(?:script|link|img)\b[^>]*\b(?:src|href)=[\"']([^\"'#?]+)", html):
+            if "static/vendor/" in local or "logo-long" in local:  # what make_offline rewrote
+                assert (page.parent / local).resolve().exists(), (page, local)
+    assert "bootstrap.min.css" in (docs / "index.html").read_text(encoding="utf-8")
+
+
+def test_expectation_suites_catch_implausible_marts(demo, tmp_path):
+    import duckdb
+
+    from cartwh.expectations import validate_mart
+
+    conn = duckdb.connect()
+    conn.execute(f"attach '{demo.warehouse}' as demo (read_only)")
+    conn.execute("create schema mart")
+    conn.execute("create table mart.time_to_event as select * from demo.mart.time_to_event")
+    conn.execute("create table mart.daily_toxicity as select * from demo.mart.daily_toxicity")
+    conn.execute("create table mart.patient_outcomes as select * replace ("
+                 "case when lfs_days is not null then lfs_days - 400 else os_days end as os_days) "
+                 "from demo.mart.patient_outcomes")
+    results = {r.suite: r for r in validate_mart(conn, tmp_path / "docs")}
+    assert results["time_to_event"].success and results["daily_toxicity"].success
+    failed = {f["expectation"] for f in results["patient_outcomes"].failed}
+    assert "expect_column_pair_values_a_to_be_greater_than_b" in failed

@@ -2,10 +2,20 @@
 
 from pathlib import Path
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
-from orchestration.resources import Study, Warehouse
+from cartwh.expectations import validate_mart
 from cartwh.queries import write_centre_queries
+from orchestration.resources import Study, Warehouse
 
 
 @asset(
@@ -26,3 +36,34 @@ def centre_query_files(context: AssetExecutionContext, warehouse: Warehouse, stu
                                   or "none"),
         "queries": sum(written.values()),
     })
+
+
+MART_TABLES = ("patient_outcomes", "time_to_event", "daily_toxicity")
+
+
+@asset(
+    key=AssetKey(["quality", "mart_expectations"]),
+    deps=[AssetKey(["mart", table]) for table in MART_TABLES],
+    group_name="quality",
+    description="great-expectations suites on the mart (distributions, cross-column plausibility) "
+                "and their Data Docs in CARTWH_OUTPUT/data_docs, readable offline.",
+    kinds={"great_expectations"},
+    check_specs=[AssetCheckSpec("expectations_met", asset=AssetKey(["quality", "mart_expectations"]),
+                                description="Every expectation of the mart suites is met.")],
+)
+def mart_expectations(context: AssetExecutionContext, warehouse: Warehouse, study: Study):
+    docs = Path(study.output) / "data_docs"
+    with warehouse.get_connection() as conn:
+        results = validate_mart(conn, docs)
+    failed = [dict(suite=r.suite, **f) for r in results for f in r.failed]
+    yield MaterializeResult(metadata={
+        "data_docs": MetadataValue.path(str(docs / "index.html")),
+        "suites": MetadataValue.md("\n".join(
+            f"- {r.suite}: {r.successful}/{r.evaluated} expectations met on {r.rows} rows"
+            for r in results)),
+    })
+    yield AssetCheckResult(
+        check_name="expectations_met", passed=not failed, severity=AssetCheckSeverity.WARN,
+        metadata={"failed_expectations": len(failed),
+                  "failures": MetadataValue.json(failed)},
+    )
