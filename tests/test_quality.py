@@ -178,3 +178,35 @@ def test_expectation_suites_catch_implausible_marts(demo, tmp_path):
     assert results["time_to_event"].success and results["daily_toxicity"].success
     failed = {f["expectation"] for f in results["patient_outcomes"].failed}
     assert "expect_column_pair_values_a_to_be_greater_than_b" in failed
+
+
+@pytest.mark.parametrize("entity", ["patients", "infusions", "daily_observations", "labs",
+                                    "car_t_kinetics", "treatments", "response_assessments",
+                                    "follow_up_events"])
+def test_staging_rules_agree_with_the_pandera_contract(demo, entity):
+    """The SQL quarantine rules are generated from the pandera models: rows staging accepts
+    satisfy the model; rows it flags as required_missing or out_of_range fail it; and a value it
+    flags as unknown_code or unparsable did not survive typing (it is null in the typed column,
+    which is why the rule needs the delivered text and runs in staging)."""
+    from models.extract_format import CONTRACTS, ENTITIES
+
+    columns = ", ".join(ENTITIES[entity].column_names)
+    union = " union all ".join(
+        f"select {columns}, _violations from staging.stg_{c}__{entity}"
+        for c in ("xz", "tj", "zz", "zj"))
+    with demo.connect() as conn:
+        frame = conn.execute(union).df()
+    schema = CONTRACTS[entity].to_schema()
+    schema.unique = None  # duplicates are a separate rule (conflicting / exact)
+    violations = frame.pop("_violations")
+    flagged = violations.map(len) > 0
+    schema.validate(frame[~flagged], lazy=True)
+    visible = violations.map(lambda vs: any(v["rule"] in ("required_missing", "out_of_range")
+                                            for v in vs))
+    if visible.any():
+        with pytest.raises(pandera.errors.SchemaErrors) as errors:
+            schema.validate(frame[visible], lazy=True)
+        assert set(frame.index[visible]) <= set(errors.value.failure_cases["index"].dropna().astype(int))
+    for index, row_violations in violations[flagged & ~visible].items():
+        for violation in row_violations:
+            assert pd.isna(frame.at[index, violation["column"]]), (index, violation)
