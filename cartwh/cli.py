@@ -77,16 +77,22 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_warehouse():
+    """A read-only connection, or None after telling the user to refresh first."""
+    from cartwh.warehouse import read_connection
+
+    try:
+        return read_connection(get_settings().warehouse)
+    except FileNotFoundError as exc:
+        print(exc, file=sys.stderr)
+        return None
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
-    from cartwh.warehouse import read_connection
-
-    settings = get_settings()
-    try:
-        conn = read_connection(settings.warehouse)
-    except FileNotFoundError as exc:
-        print(exc, file=sys.stderr)
+    conn = _open_warehouse()
+    if conn is None:
         return 2
     try:
         frame = conn.execute(args.query).df()
@@ -123,13 +129,8 @@ def cmd_mapping_check(args: argparse.Namespace) -> int:
 
 
 def cmd_quality(args: argparse.Namespace) -> int:
-    from cartwh.warehouse import read_connection
-
-    settings = get_settings()
-    try:
-        conn = read_connection(settings.warehouse)
-    except FileNotFoundError as exc:
-        print(exc, file=sys.stderr)
+    conn = _open_warehouse()
+    if conn is None:
         return 2
     with conn:
         summary = conn.execute("""

@@ -207,6 +207,8 @@ def generate(centres: list[str], out_dir: Path, mappings_dir: Path | None = None
         "{% endmacro %}\n"
         f"{{% macro delivered_raw_tables() %}}{{{{ return({json.dumps(delivered)}) }}}}"
         "{% endmacro %}\n"
+        f"{{% macro entity_date_columns() %}}{{{{ return({json.dumps(DATE_COLUMN)}) }}}}"
+        "{% endmacro %}\n"
         f"{{% macro centre_layouts() %}}"
         f"{{{{ return(fromjson({repr(json.dumps(layouts, ensure_ascii=False))})) }}}}"
         "{% endmacro %}\n",

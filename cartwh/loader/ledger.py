@@ -74,6 +74,15 @@ def rejected_with(conn, centre_code: str, delivery_id: str, fingerprint: str) ->
     return row[0] if row else None
 
 
+def replace_attempt(conn, centre_code: str, delivery_id: str, fingerprint: str,
+                    rows: list[tuple]) -> None:
+    """Record an attempt at a delivery content, replacing an earlier rejection of that content."""
+    run(conn, "delete from raw.deliveries where centre_code = ? and delivery_id = ? "
+              "and delivery_fingerprint = ? and status = 'rejected'",
+        [centre_code, delivery_id, fingerprint])
+    record(conn, rows)
+
+
 def record(conn, rows: list[tuple]) -> None:
     """Upsert ledger rows (centre, delivery, file, entity, sha, bytes, rows, at, status, msg, fp)."""
     conn.executemany(

@@ -141,13 +141,7 @@ def load_delivery(conn: duckdb.DuckDBPyConnection, delivery: DeliveryFolder,
             rows = rows or [(delivery.centre_code, delivery.delivery_id, "", None, None, None, None,
                              at, "rejected", message, print_)]
             run(conn, "begin")
-            run(
-                conn,
-                "delete from raw.deliveries where centre_code = ? and delivery_id = ? "
-                "and delivery_fingerprint = ? and status = 'rejected'",
-                [delivery.centre_code, delivery.delivery_id, print_],
-            )
-            ledger.record(conn, rows)
+            ledger.replace_attempt(conn, delivery.centre_code, delivery.delivery_id, print_, rows)
             run(conn, "commit")
         log.warning("rejected %s", message)
         return DeliveryResult(delivery.centre_code, delivery.delivery_id, "rejected", message)
@@ -191,13 +185,8 @@ def load_delivery(conn: duckdb.DuckDBPyConnection, delivery: DeliveryFolder,
                                else ("ignored", "no entity of the mapping claims this file"))
             ledger_rows.append((delivery.centre_code, delivery.delivery_id, f.relative_path, None,
                                 f.sha256, f.bytes, None, at, status, message, print_))
-        run(
-            conn,
-            "delete from raw.deliveries where centre_code = ? and delivery_id = ? "
-            "and delivery_fingerprint = ? and status = 'rejected'",
-            [delivery.centre_code, delivery.delivery_id, print_],
-        )
-        ledger.record(conn, ledger_rows)
+        ledger.replace_attempt(conn, delivery.centre_code, delivery.delivery_id, print_,
+                               ledger_rows)
         run(conn, "commit")
     except DeliveryRejected as exc:
         run(conn, "rollback")

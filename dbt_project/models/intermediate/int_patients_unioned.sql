@@ -2,7 +2,6 @@
   Patients of every centre's current delivery. Direct identifiers stop at staging: the date of
   birth is read here only to derive the age at the index infusion, and is not selected.
 #}
-{%- set centres = cartwh_centres() -%}
 with
 
 unioned as (
@@ -10,15 +9,7 @@ unioned as (
 ),
 
 birth_dates as (
-    {%- for centre in centres %}
-    select centre_code, centre_patient_id, date_of_birth
-    from {{ ref('stg_' ~ centre ~ '__patients') }}
-    {% if not loop.last %}union all{% endif %}
-    {%- else %}
-    select cast(null as varchar) as centre_code, cast(null as varchar) as centre_patient_id,
-        cast(null as date) as date_of_birth
-    where false
-    {%- endfor %}
+    {{ staged_birth_dates() }}
 ),
 
 index_infusions as (

@@ -4,10 +4,7 @@
   when nothing was checked, failed when the percent exceeds the threshold, else passed.
 #}
 {%- set entities = canonical_columns().keys() | list -%}
-{%- set dated = {
-    'daily_observations': 'obs_date', 'labs': 'sample_date', 'car_t_kinetics': 'sample_date',
-    'treatments': 'admin_date', 'response_assessments': 'assessment_date',
-    'follow_up_events': 'event_date', 'infusions': 'infusion_date'} -%}
+{%- set dated = entity_date_columns() -%}
 with
 
 catalogue as (

@@ -5,10 +5,7 @@
   Baseline labs and observations before day 0 are legitimate and not flagged.
 #}
 {%- set cutoff = "date '" ~ var('cutoff', '2023-03-01') ~ "'" -%}
-{%- set dated = {
-    'daily_observations': 'obs_date', 'labs': 'sample_date', 'car_t_kinetics': 'sample_date',
-    'treatments': 'admin_date', 'response_assessments': 'assessment_date',
-    'follow_up_events': 'event_date', 'infusions': 'infusion_date'} -%}
+{%- set dated = entity_date_columns() -%}
 with
 
 index_infusions as (

@@ -4,20 +4,10 @@
   (same_patient_two_centres). Flag only: no record is changed. Restricted because it reads
   dates of birth; its output carries pseudonymous keys and no identifier.
 #}
-{%- set centres = cartwh_centres() -%}
 with
 
 birth_dates as (
-    {%- for centre in centres %}
-    select centre_code, centre_patient_id, date_of_birth, sex
-    from {{ ref('stg_' ~ centre ~ '__patients') }}
-    where len(_violations) = 0
-    {% if not loop.last %}union all{% endif %}
-    {%- else %}
-    select cast(null as varchar) as centre_code, cast(null as varchar) as centre_patient_id,
-        cast(null as date) as date_of_birth, cast(null as varchar) as sex
-    where false
-    {%- endfor %}
+    {{ staged_birth_dates('len(_violations) = 0') }}
 ),
 
 crosswalk as (
