@@ -1,0 +1,25 @@
+"""Writing analysis tables: DuckDB schema ``analysis`` and CSV under ``<output>/tables``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+
+def write_tables(conn: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame],
+                 csv_folder: Path) -> dict[str, int]:
+    """Replace each ``analysis.<name>`` table and ``<csv_folder>/<name>.csv``; rows per table."""
+    conn.execute("create schema if not exists analysis").fetchall()
+    csv_folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, frame in tables.items():
+        conn.register("_analysis_frame", frame)
+        try:
+            conn.execute(f'create or replace table analysis."{name}" as select * from _analysis_frame').fetchall()
+        finally:
+            conn.unregister("_analysis_frame")
+        frame.to_csv(csv_folder / f"{name}.csv", index=False)
+        written[name] = len(frame)
+    return written
