@@ -95,3 +95,90 @@ def test_tables_are_written_as_csv_too(demo, analysis_tables):
     for name, frame in analysis_tables.items():
         written = pd.read_csv(demo.output / "tables" / f"{name}.csv")
         assert len(written) == len(frame)
+
+
+TABLES_SCRIPT = Path(__file__).parent / "reference" / "demo_tables.R"
+
+
+@pytest.fixture(scope="module")
+def r_tables(demo, tmp_path_factory) -> dict:
+    from analysis_assets.biomarker_tables import BIOMARKER_COMPARISONS, _labels
+    from analysis_assets.cox_tables import model_frame
+    from analysis_assets.response_tables import BASES, RESPONSES
+
+    with demo.connect() as conn:
+        mart = conn.execute("select * from mart.patient_outcomes").df()
+    tables = []
+    for response in RESPONSES:
+        for basis in BASES:
+            data = mart if basis == "all_infused" else mart[mart["response_evaluable"] == True]  # noqa: E712
+            responded = data[response].astype("boolean").fillna(False).astype(bool)
+            for comparison, (_, order) in COMPARISONS.items():
+                labels = group_labels(data, comparison)
+                groups = [g for g in order if (labels == g).any()]
+                matrix = [[int((responded & (labels == g)).sum()), int((~responded & (labels == g)).sum())]
+                          for g in groups]
+                if len(groups) >= 2 and min(sum(r[0] for r in matrix), sum(r[1] for r in matrix)) > 0:
+                    tables.append({"key": f"{response}|{basis}|{comparison}", "matrix": matrix})
+    groups = []
+    for variable, comparison in BIOMARKER_COMPARISONS:
+        labels, order = _labels(mart, comparison)
+        values = pd.to_numeric(mart[variable], errors="coerce")
+        samples = [values[labels.notna() & values.notna() & (labels == g)].tolist() for g in order]
+        samples = [s for s in samples if s]
+        if len(samples) >= 2:
+            groups.append({"key": f"{variable}|{comparison}", "samples": samples})
+    folder = tmp_path_factory.mktemp("r_tables")
+    (folder / "input.json").write_text(json.dumps({"tables": tables, "groups": groups}))
+    for endpoint in ENDPOINTS:
+        frame = model_frame(mart, endpoint)[["months", "event", "bm_blasts_ge_20", "received_steroids",
+                                            "received_tocilizumab", "toxicity_group"]].dropna()
+        frame.to_csv(folder / f"{endpoint}.csv", index=False)
+    subprocess.run(["Rscript", str(TABLES_SCRIPT), str(folder / "input.json"), str(folder / "OS.csv"),
+                    str(folder / "LFS.csv"), str(folder / "out.json")],
+                   check=True, capture_output=True, timeout=300)
+    return json.loads((folder / "out.json").read_text())
+
+
+def test_response_rate_tests_match_r(demo, r_tables):
+    with demo.connect() as conn:
+        rates = conn.execute("select * from analysis.response_rates").df()
+    tested = rates.dropna(subset=["p_value"]).drop_duplicates(["response", "basis", "comparison"])
+    assert len(tested) == len(r_tables["tables"]) >= 20
+    for row in tested.itertuples():
+        reference = r_tables["tables"][f"{row.response}|{row.basis}|{row.comparison}"]
+        assert row.test == reference["test"]
+        assert row.p_value == pytest.approx(reference["p"], abs=1e-9)  # exact r x c included
+
+
+def test_biomarker_tests_match_r(demo, r_tables):
+    with demo.connect() as conn:
+        tests = conn.execute("select * from analysis.biomarker_tests").df()
+    tested = tests.drop_duplicates(["variable", "comparison"])
+    assert len(tested) == len(r_tables["groups"]) == 10
+    for row in tested.itertuples():
+        reference = r_tables["groups"][f"{row.variable}|{row.comparison}"]
+        assert row.statistic == pytest.approx(reference["statistic"], abs=1e-9)
+        assert row.p_value == pytest.approx(reference["p"], abs=1e-12)
+
+
+def test_multivariate_cox_matches_r_coxph_efron(demo, r_tables):
+    with demo.connect() as conn:
+        cox = conn.execute("select * from analysis.cox_multivariate").df()
+    r_term = {"bm_blasts_ge_20": "bm_blasts_ge_20", "received_steroids": "received_steroids",
+              "received_tocilizumab": "received_tocilizumab",
+              "toxicity_group[grade_3_plus]": "toxicity_groupgrade_3_plus",
+              "toxicity_group[other]": "toxicity_groupother"}
+    for endpoint in ENDPOINTS:
+        reference = r_tables["cox"][endpoint]
+        rows = cox[cox["endpoint"] == endpoint].set_index("term")
+        assert rows["n"].iloc[0] == reference["n"] and rows["events"].iloc[0] == reference["events"]
+        for i, r_name in enumerate(reference["terms"]):
+            term = next(t for t, r in r_term.items() if r == r_name)
+            assert rows.at[term, "hazard_ratio"] == pytest.approx(reference["hr"][i], rel=1e-6)
+            assert rows.at[term, "ci_lower"] == pytest.approx(reference["lower"][i], rel=1e-6)
+            assert rows.at[term, "ci_upper"] == pytest.approx(reference["upper"][i], rel=1e-6)
+            assert rows.at[term, "p_value"] == pytest.approx(reference["p"][i], abs=1e-6)
+        wald = rows.loc["toxicity_group (overall Wald test)"]
+        assert wald["wald_chi_square"] == pytest.approx(reference["wald"], rel=1e-6)
+        assert wald["p_value"] == pytest.approx(reference["wald_p"], abs=1e-6)
