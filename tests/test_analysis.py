@@ -182,3 +182,42 @@ def test_multivariate_cox_matches_r_coxph_efron(demo, r_tables):
         wald = rows.loc["toxicity_group (overall Wald test)"]
         assert wald["wald_chi_square"] == pytest.approx(reference["wald"], rel=1e-6)
         assert wald["p_value"] == pytest.approx(reference["wald_p"], abs=1e-6)
+
+
+def test_toxicity_summary_counts_and_percentages(demo):
+    from decimal import ROUND_HALF_UP, Decimal
+
+    with demo.connect() as conn:
+        summary = conn.execute("select * from analysis.toxicity_summary").df().set_index("measure")
+        [(crs, graded, toci, infused)] = conn.execute(
+            "select count(*) filter (where crs_max_grade >= 1), count(crs_max_grade), "
+            "count(*) filter (where received_tocilizumab), count(received_tocilizumab) "
+            "from mart.patient_outcomes").fetchall()
+    assert summary.at["CRS (any grade)", "n"] == crs and summary.at["CRS (any grade)", "denominator"] == graded
+    expected = float(Decimal(100 * crs / graded).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    assert summary.at["CRS (any grade)", "pct"] == expected
+    assert summary.at["tocilizumab", "n"] == toci and summary.at["tocilizumab", "denominator"] == infused
+    assert summary.at["tocilizumab", "cumulative_dose_mg_median_range"].count("(") == 1
+
+
+def test_table1_has_every_characteristic_with_a_test_per_comparison(demo):
+    from analysis_assets.descriptive_tables import CATEGORICAL, CONTINUOUS
+
+    with demo.connect() as conn:
+        table = conn.execute("select * from analysis.table1").df()
+    for comparison in ("toxicity_group", "crs", "icans"):
+        part = table[table["comparison"] == comparison]
+        assert set(part["characteristic"]) == set(CONTINUOUS.values()) | set(CATEGORICAL.values())
+        tested = part.dropna(subset=["p_value"])
+        assert set(tested["test"]) <= {"Mann-Whitney U", "Kruskal-Wallis", "chi-squared", "fisher"}
+        assert tested["characteristic"].nunique() == len(CONTINUOUS) + len(CATEGORICAL)
+    overall_sex = table[(table["comparison"] == "overall") & (table["characteristic"] == "sex")]
+    assert overall_sex["n"].sum() == 93  # f + m + missing
+
+
+def test_cohort_flow_percentages(demo):
+    with demo.connect() as conn:
+        flow = conn.execute("select * from analysis.cohort_flow where centre_code = 'all' "
+                            "order by step_order").df()
+    assert flow["n"].iloc[0] == 93 and flow["pct_of_delivered"].iloc[0] == 100.0
+    assert flow["pct_of_delivered"].iloc[-1] == round(100 * flow["n"].iloc[-1] / 93 + 1e-9, 1)

@@ -11,34 +11,54 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResul
 
 from analysis_assets.biomarker_tables import biomarker_tests
 from analysis_assets.cox_tables import cox_tables
+from analysis_assets.descriptive_tables import cohort_flow, table1, toxicity_summary
 from analysis_assets.response_tables import response_rates
 from analysis_assets.survival_tables import follow_up_table, survival_tables
 from analysis_assets.tables import write_tables
 from orchestration.resources import Study, Warehouse
 
-UPSTREAM = [AssetKey(["mart", "patient_outcomes"]), AssetKey(["quality", "check_results"])]
+UPSTREAM = [AssetKey(["mart", "patient_outcomes"]), AssetKey(["mart", "cohort_flow"]),
+            AssetKey(["quality", "check_results"])]
 
 
-def _survival(mart: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def _mart(conn) -> pd.DataFrame:
+    return conn.execute("select * from mart.patient_outcomes").df()
+
+
+def _survival(conn) -> dict[str, pd.DataFrame]:
+    mart = _mart(conn)
     return {**survival_tables(mart), "follow_up": follow_up_table(mart)}
 
 
-ANALYSES: dict[str, tuple[Callable[[pd.DataFrame], dict[str, pd.DataFrame]], dict[str, str]]] = {
+def _descriptive(conn) -> dict[str, pd.DataFrame]:
+    mart = _mart(conn)
+    return {"cohort_flow": cohort_flow(conn.execute("select * from mart.cohort_flow").df()),
+            "table1": table1(mart), "toxicity_summary": toxicity_summary(mart)}
+
+
+ANALYSES: dict[str, tuple[Callable[..., dict[str, pd.DataFrame]], dict[str, str]]] = {
+    "descriptive_analysis": (_descriptive, {
+        "cohort_flow": "CONSORT-style cohort flow, overall and by centre, with percentages.",
+        "table1": "Table 1: characteristics overall and by toxicity group, CRS and ICANS, "
+                  "with the test used and p.",
+        "toxicity_summary": "Incidence, onset and duration of CRS/ICANS; tocilizumab and "
+                            "corticosteroid use and doses (dexamethasone equivalents).",
+    }),
     "survival_analysis": (_survival, {
         "km_estimates": "Kaplan-Meier estimates (log-log 95% CI) of OS and LFS by every comparison.",
         "survival_medians": "Median OS/LFS with 95% CI (R's rules) and survival at 12/24/36 months.",
         "logrank_tests": "Log-rank tests of OS and LFS for every comparison of the study.",
         "follow_up": "Median follow-up by reverse Kaplan-Meier with 95% CI.",
     }),
-    "response_analysis": (lambda mart: {"response_rates": response_rates(mart)}, {
+    "response_analysis": (lambda conn: {"response_rates": response_rates(_mart(conn))}, {
         "response_rates": "CR and MRD-negative CR at day 30 by every comparison (Figure 1): "
                           "n, responders, rate, chi-squared or exact Fisher p.",
     }),
-    "biomarker_analysis": (lambda mart: {"biomarker_tests": biomarker_tests(mart)}, {
+    "biomarker_analysis": (lambda conn: {"biomarker_tests": biomarker_tests(_mart(conn))}, {
         "biomarker_tests": "Peak IL-6, cell dose and peak CAR copies by group: median (range), "
                            "Mann-Whitney U or Kruskal-Wallis.",
     }),
-    "cox_analysis": (cox_tables, {
+    "cox_analysis": (lambda conn: cox_tables(_mart(conn)), {
         "cox_univariate": "Univariate Cox models (Efron) for OS and LFS: HR, 95% Wald CI, p.",
         "cox_multivariate": "Table 2: multivariate Cox for OS and LFS with the group's Wald test.",
         "ph_assumption": "Proportional-hazards test of each multivariate model.",
@@ -56,8 +76,7 @@ def build_analysis_asset(name: str, compute, tables: dict[str, str]):
     )
     def _analysis(context: AssetExecutionContext, warehouse: Warehouse, study: Study):
         with warehouse.write_connection() as conn:
-            mart = conn.execute("select * from mart.patient_outcomes").df()
-            written = write_tables(conn, compute(mart), Path(study.output) / "tables")
+            written = write_tables(conn, compute(conn), Path(study.output) / "tables")
         for table, rows in written.items():
             yield MaterializeResult(asset_key=AssetKey(["analysis", table]), metadata={"rows": rows})
 

@@ -1,0 +1,142 @@
+"""Descriptive tables: the cohort flow, Table 1 (characteristics by group) and the toxicity
+and treatment summary. n and denominators everywhere; percentages computed (half-up)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis_assets.categorical import compare_categorical
+from analysis_assets.comparisons import COMPARISONS, group_labels
+from analysis_assets.formatting import percent
+from analysis_assets.rank_tests import kruskal_wallis, mann_whitney
+
+CONTINUOUS = {
+    "age_at_infusion": "age at infusion, years",
+    "prior_therapy_lines": "prior therapy lines",
+    "relapse_count": "relapses before CAR-T",
+    "bm_blasts_pct_pre": "BM blasts before lymphodepletion, %",
+    "cell_dose_per_kg": "CAR-T cells per kg",
+}
+CATEGORICAL = {
+    "sex": "sex",
+    "ph_status": "Philadelphia chromosome",
+    "disease_status": "disease status",
+    "prior_hsct": "allogeneic HSCT before CAR-T",
+    "bm_blasts_ge_20": "BM blasts >= 20%",
+    "extramedullary_pre": "extramedullary disease before CAR-T",
+}
+TABLE1_COMPARISONS = ("toxicity_group", "crs", "icans")
+
+
+def _median_range(values: pd.Series) -> str:
+    values = values.dropna()
+    if values.empty:
+        return "-"
+    return f"{values.median():.4g} ({values.min():.4g}-{values.max():.4g})"
+
+
+def cohort_flow(flow: pd.DataFrame) -> pd.DataFrame:
+    """``mart.cohort_flow`` with the percentage of the delivered patients kept at each step."""
+    flow = flow.sort_values(["centre_code", "step_order"]).copy()
+    first = flow.groupby("centre_code")["n"].transform("first")
+    flow["denominator"] = first
+    flow["pct_of_delivered"] = [percent(int(n), int(d)) for n, d in zip(flow["n"], first)]
+    return flow.reset_index(drop=True)
+
+
+def table1(mart: pd.DataFrame) -> pd.DataFrame:
+    """Patient characteristics overall and by toxicity group, CRS and ICANS.
+
+    Continuous: median (range), Mann-Whitney U / Kruskal-Wallis; categorical: n (%) over the
+    patients with a known value, chi-squared or exact Fisher (study rule). Missing values are
+    counted in their own row and left out of the tests.
+    """
+    rows = []
+    overall = pd.Series("all patients", index=mart.index, dtype=object)
+    for comparison in ("overall", *TABLE1_COMPARISONS):
+        labels = overall if comparison == "overall" else group_labels(mart, comparison)
+        order = ("all patients",) if comparison == "overall" else COMPARISONS[comparison][1]
+        groups = [g for g in order if (labels == g).any()]
+        for column, description in CONTINUOUS.items():
+            values = pd.to_numeric(mart[column], errors="coerce")
+            samples = [values[labels == g].dropna().to_numpy() for g in groups]
+            result = None
+            if comparison != "overall" and sum(len(s) > 0 for s in samples) >= 2:
+                present = [s for s in samples if len(s)]
+                result = mann_whitney(*present) if len(present) == 2 else kruskal_wallis(*present)
+            for group, sample in zip(groups, samples):
+                members = labels == group
+                rows.append({"comparison": comparison, "characteristic": description,
+                             "level": "median (range)", "group": group, "n": len(sample),
+                             "denominator": int(members.sum()),
+                             "value": _median_range(values[members]),
+                             "test": result.test if result else None,
+                             "p_value": result.p if result else None})
+        for column, description in CATEGORICAL.items():
+            values = mart[column].astype(object).where(mart[column].notna())
+            values = values.map(lambda v: {True: "yes", False: "no"}.get(v, v) if isinstance(v, (bool, np.bool_)) else v)
+            levels = sorted({str(v) for v in values.dropna()})
+            known = values.notna()
+            counts = np.array([[int(((labels == g) & known & (values.astype(str) == level)).sum())
+                                for g in groups] for level in levels])
+            result = None
+            if comparison != "overall" and counts.size and counts.sum(axis=1).min() > 0 \
+                    and (counts.sum(axis=0) > 0).sum() >= 2 and len(levels) >= 2:
+                used = counts[:, counts.sum(axis=0) > 0]
+                result = compare_categorical(used)
+            for level_index, level in enumerate([*levels, "missing"]):
+                for group_index, group in enumerate(groups):
+                    members = labels == group
+                    denominator = int((members & known).sum())
+                    if level == "missing":
+                        n, shown_denominator = int((members & ~known).sum()), int(members.sum())
+                    else:
+                        n, shown_denominator = int(counts[level_index, group_index]), denominator
+                    pct = percent(n, shown_denominator)
+                    rows.append({"comparison": comparison, "characteristic": description,
+                                 "level": level, "group": group, "n": n,
+                                 "denominator": shown_denominator,
+                                 "value": f"{n} ({pct if pct is not None else '-'}%)",
+                                 "test": result.test if result else None,
+                                 "p_value": result.p if result else None})
+    return pd.DataFrame(rows)
+
+
+def toxicity_summary(mart: pd.DataFrame) -> pd.DataFrame:
+    """Incidence, onset and duration of CRS, severe CRS, ICANS, severe ICANS and both; use and
+    doses of tocilizumab and corticosteroids (dexamethasone equivalents)."""
+    gradable = mart["crs_max_grade"].notna() & mart["icans_max_grade"].notna()
+    crs = pd.to_numeric(mart["crs_max_grade"], errors="coerce")
+    icans = pd.to_numeric(mart["icans_max_grade"], errors="coerce")
+    measures = [
+        ("CRS (any grade)", crs >= 1, crs.notna(), "crs_onset_day", "crs_duration_days"),
+        ("severe CRS (grade >= 3)", crs >= 3, crs.notna(), "severe_crs_onset_day", None),
+        ("ICANS (any grade)", icans >= 1, icans.notna(), "icans_onset_day", "icans_duration_days"),
+        ("severe ICANS (grade >= 3 or seizure)", mart["severe_icans"].astype("boolean").fillna(False),
+         mart["severe_icans"].notna(), "severe_icans_onset_day", None),
+        ("CRS and ICANS", mart["concurrent_crs_icans"].astype("boolean").fillna(False), gradable,
+         None, None),
+        ("tocilizumab", mart["received_tocilizumab"].astype("boolean").fillna(False),
+         mart["received_tocilizumab"].notna(), "tocilizumab_first_day", "tocilizumab_duration_days"),
+        ("corticosteroids", mart["received_steroids"].astype("boolean").fillna(False),
+         mart["received_steroids"].notna(), "steroid_first_day", "steroid_duration_days"),
+    ]
+    rows = []
+    for name, has, known, onset, duration in measures:
+        has = has.fillna(False).astype(bool) & known
+        n, denominator = int(has.sum()), int(known.sum())
+        row = {"measure": name, "n": n, "denominator": denominator, "pct": percent(n, denominator),
+               "first_day_median_range": _median_range(pd.to_numeric(mart.loc[has, onset]))
+               if onset else None,
+               "duration_days_median_range": _median_range(pd.to_numeric(mart.loc[has, duration]))
+               if duration else None,
+               "cumulative_dose_mg_median_range": None, "dose_known": None}
+        dose_column = {"tocilizumab": "tocilizumab_total_mg",
+                       "corticosteroids": "steroid_dex_equiv_mg"}.get(name)
+        if dose_column:
+            doses = pd.to_numeric(mart.loc[has, dose_column])
+            row["cumulative_dose_mg_median_range"] = _median_range(doses)
+            row["dose_known"] = int(doses.notna().sum())
+        rows.append(row)
+    return pd.DataFrame(rows)
