@@ -235,3 +235,14 @@ def compare_categorical(table: Sequence[Sequence[int]] | np.ndarray, **fisher_kw
         fi = fisher_test(table, **fisher_kwargs)  # type: ignore[arg-type]
         return CategoricalResult(test="fisher", p=fi.p, min_expected=ch.min_expected, chisq=ch, fisher=fi)
     return CategoricalResult(test="chi-squared", p=ch.p, min_expected=ch.min_expected, chisq=ch, fisher=None)
+
+
+def describe_test(result: CategoricalResult) -> str:
+    """The test as a reader should see it, incl. how a Fisher p-value was obtained."""
+    if result.fisher is None:
+        return f"Pearson chi-squared without Yates (df {result.chisq.df})"
+    fisher = result.fisher
+    if fisher.method == "exact":
+        return "Fisher's exact test" + (" (Freeman-Halton, r x c)" if fisher.odds_ratio is None else "")
+    return (f"Fisher's test by Monte Carlo (exact computation too large: {fisher.n_resamples} "
+            f"resamples, seed {fisher.seed}, Monte Carlo SE {fisher.mc_se:.2g})")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis_assets.categorical import compare_categorical
+from analysis_assets.categorical import compare_categorical, describe_test
 from analysis_assets.comparisons import COMPARISONS, group_labels
 from analysis_assets.formatting import percent
 from analysis_assets.rank_tests import kruskal_wallis, mann_whitney
@@ -72,6 +72,7 @@ def table1(mart: pd.DataFrame) -> pd.DataFrame:
                              "denominator": int(members.sum()),
                              "value": _median_range(values[members]),
                              "test": result.test if result else None,
+                             "test_detail": result.test if result else None,
                              "p_value": result.p if result else None})
         for column, description in CATEGORICAL.items():
             values = mart[column].astype(object).where(mart[column].notna())
@@ -99,6 +100,7 @@ def table1(mart: pd.DataFrame) -> pd.DataFrame:
                                  "denominator": shown_denominator,
                                  "value": f"{n} ({pct if pct is not None else '-'}%)",
                                  "test": result.test if result else None,
+                                 "test_detail": describe_test(result) if result else None,
                                  "p_value": result.p if result else None})
     return pd.DataFrame(rows)
 

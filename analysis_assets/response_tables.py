@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis_assets.categorical import compare_categorical
+from analysis_assets.categorical import compare_categorical, describe_test
 from analysis_assets.comparisons import COMPARISONS, group_labels
 from analysis_assets.formatting import percent
 
@@ -44,6 +44,7 @@ def response_rates(mart: pd.DataFrame) -> pd.DataFrame:
                         "n": int(yes + no), "responders": int(yes),
                         "rate_pct": percent(int(yes), int(yes + no)),
                         "test": result.test if result else "not applicable (one outcome only)",
+                        "test_detail": describe_test(result) if result else None,
                         "p_value": result.p if result else None,
                     })
     return pd.DataFrame(rows)
