@@ -146,7 +146,12 @@ def cox_fit(df: pd.DataFrame, duration_col: str, event_col: str, covariates: Seq
         ``estimable=False`` with a ``reason`` when the model cannot be estimated.
     """
     categorical = dict(categorical or {})
-    data, groups = _design(df, duration_col, event_col, covariates, categorical)
+    try:
+        data, groups = _design(df, duration_col, event_col, covariates, categorical)
+    except ValueError as exc:  # e.g. the reference level has no complete case
+        complete = df[[duration_col, event_col, *covariates]].dropna()
+        return CoxResult(estimable=False, n=len(complete), events=int(complete[event_col].sum()),
+                         reason=str(exc))
     n, events = len(data), int(data[event_col].sum())
     X = data.drop(columns=[duration_col, event_col])
     reason = _not_estimable_reason(X, data[event_col].to_numpy())

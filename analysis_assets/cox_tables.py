@@ -20,6 +20,9 @@ COVARIATES = {
     "received_tocilizumab": ("received tocilizumab", None),
     "toxicity_group": ("three-level toxicity group", "none"),
 }
+COX_COLUMNS = ["endpoint", "model", "covariates", "n", "events", "term", "description",
+               "hazard_ratio", "ci_lower", "ci_upper", "p_value", "wald_chi_square", "wald_df",
+               "estimable", "note"]
 MULTIVARIATE = ["bm_blasts_ge_20", "received_steroids", "received_tocilizumab", "toxicity_group"]
 
 
@@ -80,6 +83,7 @@ def cox_tables(mart: pd.DataFrame) -> dict[str, pd.DataFrame]:
             ph_rows.append({"endpoint": endpoint, "model": "multivariate", "term": "GLOBAL",
                             "chi_square": check.global_chisq, "df": check.global_df,
                             "p_value": check.global_p, "method": check.method})
-    return {"cox_univariate": pd.DataFrame(univariate),
-            "cox_multivariate": pd.DataFrame(multivariate),
-            "ph_assumption": pd.DataFrame(ph_rows)}
+    return {"cox_univariate": pd.DataFrame(univariate, columns=COX_COLUMNS),
+            "cox_multivariate": pd.DataFrame(multivariate, columns=COX_COLUMNS),
+            "ph_assumption": pd.DataFrame(ph_rows, columns=["endpoint", "model", "term", "chi_square",
+                                                            "df", "p_value", "method"])}

@@ -68,7 +68,9 @@ def survival_tables(mart: pd.DataFrame) -> dict[str, pd.DataFrame]:
     km = km[["endpoint", "comparison", "group", "time_months", "n_risk", "n_event", "n_censor",
              "survival", "ci_lower", "ci_upper"]]
     return {"km_estimates": km, "survival_medians": pd.DataFrame(median_rows),
-            "logrank_tests": pd.DataFrame(logrank_rows)}
+            "logrank_tests": pd.DataFrame(logrank_rows, columns=[
+                "endpoint", "comparison", "description", "n", "groups", "chi_square", "df",
+                "p_value"])}
 
 
 def follow_up_table(mart: pd.DataFrame) -> pd.DataFrame:

@@ -15,6 +15,8 @@ def write_tables(conn: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame
     csv_folder.mkdir(parents=True, exist_ok=True)
     written = {}
     for name, frame in tables.items():
+        if len(frame.columns) == 0:
+            raise ValueError(f"analysis table {name} has no columns")
         conn.register("_analysis_frame", frame)
         try:
             conn.execute(f'create or replace table analysis."{name}" as select * from _analysis_frame').fetchall()

@@ -13,7 +13,7 @@ from dagster import (
 from cartwh.config import get_settings
 from cartwh.dbt_build import prepare as prepare_dbt
 from orchestration.assets.dbt import build_dbt_assets
-from orchestration.assets.analysis import ANALYSIS_ASSETS
+from orchestration.assets.analysis import ANALYSIS_ASSETS, report
 from orchestration.assets.quality import centre_query_files, mart_expectations
 from orchestration.assets.raw import build_raw_centre_asset
 from orchestration.checks.quality import QUALITY_CHECKS
@@ -28,7 +28,7 @@ def build_definitions() -> Definitions:
     raw_assets = [build_raw_centre_asset(centre) for centre in centres]
     return Definitions(
         assets=[*raw_assets, build_dbt_assets(dbt_project), centre_query_files, mart_expectations,
-                *ANALYSIS_ASSETS],
+                *ANALYSIS_ASSETS, report],
         asset_checks=QUALITY_CHECKS,
         resources=build_resources(settings, dbt_project),
         jobs=[define_asset_job("refresh_all", selection=AssetSelection.all())],

@@ -221,3 +221,22 @@ def test_cohort_flow_percentages(demo):
                             "order by step_order").df()
     assert flow["n"].iloc[0] == 93 and flow["pct_of_delivered"].iloc[0] == 100.0
     assert flow["pct_of_delivered"].iloc[-1] == round(100 * flow["n"].iloc[-1] / 93 + 1e-9, 1)
+
+
+def test_make_demo_outputs_report_and_figures(demo):
+    import re
+
+    report = demo.output / "report.html"
+    html = report.read_text(encoding="utf-8")
+    assert not re.findall(r"(?:src|href)=[\"']https?://", html)
+    for needle in ("Table 2. Multivariate Cox models", "Table 1. Patient characteristics",
+                   "Number at risk" if "Number at risk" in html else "data:image/png;base64",
+                   "deliveries used", "xz 2023-03-01", "2023-03-01", "code version", "generated at"):
+        assert needle in html, needle
+    figures = {p.name for p in (demo.output / "figures").iterdir()}
+    for stem in ("figure1_cr_day30", "km_OS_crs", "km_LFS_toxicity_group", "figure4_car_copies",
+                 "table2_forest", "swimmer_first_30_days"):
+        assert {f"{stem}.png", f"{stem}.svg"} <= figures, stem
+    with demo.connect() as conn:
+        [(patients,)] = conn.execute("select count(*) from mart.patient_outcomes").fetchall()
+    assert f"Of {patients} infused patients" in html

@@ -233,3 +233,6 @@ def test_missing_infusion_dates_block_the_analyses(corpus):
     assert ("sm", "index_infusion_missing") in blocking
     assert quality.returncode == 1 and "blocking check(s) failed" in quality.stderr
     assert "check failed: quality/check_results blocking_quality_checks_pass" in refresh.stdout
+    analysis_tables = conn.execute("select count(*) from information_schema.tables "
+                                   "where table_schema = 'analysis'").fetchall()
+    assert analysis_tables == [(0,)]  # the blocking check stopped the analysis assets

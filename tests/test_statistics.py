@@ -401,3 +401,15 @@ def test_reference_is_reproducible(tmp_path: Path) -> None:
     subprocess.run(["Rscript", str(REF_DIR / "make_reference.R"), str(out)], check=True, timeout=120,
                    capture_output=True)
     _close_json(json.loads(out.read_text()), REF)
+
+
+def test_cox_without_the_reference_level_is_not_estimable():
+    import pandas as pd
+
+    from analysis_assets.cox import cox_fit
+
+    data = pd.DataFrame({"t": [1.0, 2.0, 3.0, 4.0], "e": [1, 0, 1, 1],
+                         "g": ["other", "other", "grade_3_plus", "grade_3_plus"]})
+    result = cox_fit(data, "t", "e", ["g"], categorical={"g": "none"})
+    assert not result.estimable and "reference level 'none'" in result.reason
+    assert result.n == 4 and result.events == 3

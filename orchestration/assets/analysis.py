@@ -4,17 +4,29 @@ analysis_assets and write the results (DuckDB schema analysis, CSV under CARTWH_
 They depend on the quality results, so a failing blocking check stops them."""
 
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, multi_asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
 
 from analysis_assets.biomarker_tables import biomarker_tests
 from analysis_assets.cox_tables import cox_tables
 from analysis_assets.descriptive_tables import cohort_flow, table1, toxicity_summary
+from analysis_assets.figures import all_figures
+from analysis_assets.report import build_report
 from analysis_assets.response_tables import response_rates
 from analysis_assets.survival_tables import follow_up_table, survival_tables
 from analysis_assets.tables import write_tables
+from cartwh.version import code_version
 from orchestration.resources import Study, Warehouse
 
 UPSTREAM = [AssetKey(["mart", "patient_outcomes"]), AssetKey(["mart", "cohort_flow"]),
@@ -85,3 +97,39 @@ def build_analysis_asset(name: str, compute, tables: dict[str, str]):
 
 ANALYSIS_ASSETS = [build_analysis_asset(name, compute, tables)
                    for name, (compute, tables) in ANALYSES.items()]
+
+
+REPORT_INPUTS = [table for _, tables in ANALYSES.values() for table in tables]
+
+
+@asset(
+    key=AssetKey(["analysis", "report"]),
+    deps=[AssetKey(["analysis", t]) for t in REPORT_INPUTS]
+    + [AssetKey(["mart", "patient_outcomes"]), AssetKey(["mart", "daily_toxicity"])],
+    group_name="analysis",
+    description="Figures (PNG and SVG) under CARTWH_OUTPUT/figures and the self-contained "
+                "results report CARTWH_OUTPUT/report.html, with provenance.",
+    kinds={"html"},
+)
+def report(context: AssetExecutionContext, warehouse: Warehouse, study: Study):
+    output = Path(study.output)
+    with warehouse.get_connection() as conn:
+        tables = {f"analysis.{t}": conn.execute(f"select * from analysis.{t}").df()
+                  for t in REPORT_INPUTS}
+        tables["mart.patient_outcomes"] = conn.execute("select * from mart.patient_outcomes").df()
+        tables["mart.daily_toxicity"] = conn.execute("select * from mart.daily_toxicity").df()
+        deliveries = conn.execute(
+            "select c.centre_code, c.delivery_id, sum(d.rows_read) as rows_read "
+            "from raw.current_deliveries c join raw.deliveries d using (centre_code, delivery_id) "
+            "where d.status = 'loaded' group by all order by 1").fetchall()
+    figures = all_figures(tables, output / "figures")
+    provenance = {
+        "cut-off": study.cutoff,
+        "deliveries used": [f"{c} {d} ({n} rows)" for c, d, n in deliveries],
+        "code version": code_version(),
+        "generated at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+    }
+    path = build_report(tables, figures, provenance, output / "report.html")
+    context.log.info(f"report: {path}")
+    return MaterializeResult(metadata={"report": MetadataValue.path(str(path)),
+                                       "figures": len({f.stem for f in figures})})
