@@ -31,7 +31,8 @@ demo: install
 	@echo
 	@echo "landing:   $$(pwd)/data/landing"
 	@echo "warehouse: $$(pwd)/data/warehouse.duckdb   (try: $(BIN)/cartwh sql \"select * from raw.deliveries\")"
-	@echo "output:    $$(pwd)/data/output   (queries/, data_docs/index.html)"
+	@echo "report:    $$(pwd)/data/output/report.html"
+	@echo "output:    $$(pwd)/data/output   (tables/, figures/, queries/, data_docs/index.html)"
 	@$(BIN)/cartwh quality || true
 
 test: sysdeps install
