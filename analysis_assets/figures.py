@@ -373,10 +373,37 @@ def swimmer_plot(mart: pd.DataFrame, daily_toxicity: pd.DataFrame, out_dir: Path
     return _save(fig, out_dir, "swimmer_first_30_days")
 
 
+def cohort_flow_figure(cohort_flow: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """CONSORT-style flow: one box per step (overall n, % of delivered, n per centre)."""
+    overall = cohort_flow[cohort_flow["centre_code"] == "all"].sort_values("step_order")
+    centres = cohort_flow[cohort_flow["centre_code"] != "all"]
+    steps = len(overall)
+    fig, ax = plt.subplots(figsize=(7.0, 1.3 * max(steps, 1) + 0.4))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, steps)
+    ax.axis("off")
+    for i, row in enumerate(overall.itertuples()):
+        y = steps - i - 0.5
+        per_centre = centres[centres["step_order"] == row.step_order].sort_values("centre_code")
+        detail = ", ".join(f"{c} {n}" for c, n in zip(per_centre["centre_code"], per_centre["n"]))
+        pct = getattr(row, "pct_of_delivered", None)
+        text = f"{row.step}\nn = {row.n}" + (f" ({pct}% of delivered)" if pct is not None else "")
+        ax.text(0.5, y, text + (f"\n{detail}" if detail else ""), ha="center", va="center",
+                fontsize=9, bbox={"boxstyle": "round,pad=0.5", "facecolor": "#f4f6fa",
+                                  "edgecolor": "#4a5a75"})
+        if i < steps - 1:
+            ax.annotate("", xy=(0.5, y - 0.62), xytext=(0.5, y - 0.38),
+                        arrowprops={"arrowstyle": "->", "color": "#4a5a75"})
+    ax.set_title("Cohort flow")
+    return _save(fig, out_dir, "cohort_flow")
+
+
 def all_figures(tables: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
     """Every figure, from tables keyed by table name (``schema.`` prefix optional)."""
     t = {k.split(".")[-1]: v for k, v in tables.items()}
     paths: list[Path] = []
+    if "cohort_flow" in t:
+        paths += cohort_flow_figure(t["cohort_flow"], out_dir)
     paths += figure1_response_bars(t["response_rates"], out_dir)
     paths += km_figures(t["km_estimates"], t["logrank_tests"], out_dir,
                         survival_medians=t.get("survival_medians"))

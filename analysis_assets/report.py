@@ -42,6 +42,7 @@ TABLE_TITLES = {
     "ph_assumption": "Proportional-hazards checks (multivariate models)",
 }
 FIGURE_CAPTIONS = {
+    "cohort_flow": "Cohort flow: patients delivered, infused, gradable, evaluable and in CR.",
     "figure1_cr_day30": "Figure 1a. CR at day 30 by toxicity and treatment (all infused patients).",
     "figure1_mrd_negative_cr": "Figure 1b. MRD-negative CR by toxicity and treatment (all infused patients).",
     "figure4_car_copies": "Figure 4. Peak CAR copies by toxicity and treatment.",

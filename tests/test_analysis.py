@@ -234,7 +234,7 @@ def test_make_demo_outputs_report_and_figures(demo):
                    "deliveries used", "xz 2023-03-01", "2023-03-01", "code version", "generated at"):
         assert needle in html, needle
     figures = {p.name for p in (demo.output / "figures").iterdir()}
-    for stem in ("figure1_cr_day30", "km_OS_crs", "km_LFS_toxicity_group", "figure4_car_copies",
+    for stem in ("cohort_flow", "figure1_cr_day30", "km_OS_crs", "km_LFS_toxicity_group", "figure4_car_copies",
                  "table2_forest", "swimmer_first_30_days"):
         assert {f"{stem}.png", f"{stem}.svg"} <= figures, stem
     with demo.connect() as conn:
