@@ -177,7 +177,7 @@ def cmd_dbt(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     dbt_environment(settings)
-    dbt_codegen.generate(known_centres(settings.landing, settings.mappings),
+    dbt_codegen.generate(known_centres(settings.landing),
                          dbt_codegen.DBT_PROJECT_DIR / settings.dbt_generated, settings.mappings)
     project = str(dbt_codegen.DBT_PROJECT_DIR)
     dbt_args = [a for a in args.dbt_args if a != "--"]

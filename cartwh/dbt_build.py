@@ -30,7 +30,7 @@ def prepare(settings: Settings) -> list[str]:
     from dbt.cli.main import dbtRunner
 
     dbt_environment(settings)
-    centres = known_centres(settings.landing, settings.mappings)
+    centres = known_centres(settings.landing)
     dbt_codegen.generate(centres, dbt_codegen.DBT_PROJECT_DIR / settings.dbt_generated,
                          settings.mappings)
     project_dir = str(dbt_codegen.DBT_PROJECT_DIR)

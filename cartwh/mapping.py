@@ -201,12 +201,8 @@ def all_mappings(mappings_dir: Path | None = None) -> dict[str, CentreMapping]:
     return {p.stem: load_mapping_file(p) for p in sorted(directory.glob("*.yml"))}
 
 
-def known_centres(landing: Path, mappings_dir: Path | None = None) -> list[str]:
-    """Centres with a folder in the landing area (a mapping file alone makes no centre).
-
-    ``mappings_dir`` is accepted for symmetry with the loader; a centre's mapping is looked up
-    when its first delivery arrives.
-    """
+def known_centres(landing: Path) -> list[str]:
+    """Centres with a folder in the landing area (a mapping file alone makes no centre)."""
     if not landing.is_dir():
         return []
     return sorted(p.name for p in landing.iterdir() if p.is_dir() and CENTRE_CODE.match(p.name))

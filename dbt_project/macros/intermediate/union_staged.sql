@@ -34,11 +34,7 @@ staged as (
         {%- for column in columns %}
         cast(null as {{ canonical_sql_type(column.dtype) }}) as {{ column.name }},
         {%- endfor %}
-        cast(null as varchar) as _delivery_id,
-        cast(null as varchar) as _source_file,
-        cast(null as bigint) as _row_number,
-        cast(null as integer) as _source_day,
-        cast([] as struct("column" varchar, "value" varchar, "rule" varchar)[]) as _violations
+        {{ null_provenance_columns() }}
     where false
     {%- endfor %}
 ),

@@ -15,11 +15,7 @@ select
     {%- for column in spec.columns %}
     cast(null as {{ canonical_sql_type(column.dtype) }}) as {{ column.name }},
     {%- endfor %}
-    cast(null as varchar) as _delivery_id,
-    cast(null as varchar) as _source_file,
-    cast(null as bigint) as _row_number,
-    cast(null as integer) as _source_day,
-    cast([] as struct("column" varchar, "value" varchar, "rule" varchar)[]) as _violations
+    {{ null_provenance_columns() }}
 where false
 {%- else %}
 {%- set raw_relation = source('raw', spec.source_table) -%}
@@ -231,4 +227,14 @@ source_rows as (
                 {%- if column.maximum is not none %} {{ column.name }} > {{ column.maximum }}{% endif %}
                 then {'column': '{{ column.name }}', 'value': {{ shown }}, 'rule': 'out_of_range'} end
     {%- endif -%}
+{%- endmacro %}
+
+
+{# The provenance columns of a staged row, typed, for relations that have no rows. #}
+{% macro null_provenance_columns() -%}
+    cast(null as varchar) as _delivery_id,
+    cast(null as varchar) as _source_file,
+    cast(null as bigint) as _row_number,
+    cast(null as integer) as _source_day,
+    cast([] as struct("column" varchar, "value" varchar, "rule" varchar)[]) as _violations
 {%- endmacro %}

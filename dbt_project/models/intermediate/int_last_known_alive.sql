@@ -7,50 +7,15 @@
 #}
 with
 
-infusions as (
-    select patient_key, infusion_date as record_date, 'infusions' as source_entity
-    from {{ ref('int_infusions_accepted') }}
-),
-
-daily_observations as (
-    select patient_key, obs_date as record_date, 'daily_observations' as source_entity
-    from {{ ref('int_daily_observations_accepted') }}
-),
-
-labs as (
-    select patient_key, sample_date as record_date, 'labs' as source_entity
-    from {{ ref('int_labs_accepted') }}
-),
-
-car_t_kinetics as (
-    select patient_key, sample_date as record_date, 'car_t_kinetics' as source_entity
-    from {{ ref('int_car_t_kinetics_accepted') }}
-),
-
-treatments as (
-    select patient_key, admin_date as record_date, 'treatments' as source_entity
-    from {{ ref('int_treatments_accepted') }}
-),
-
-response_assessments as (
-    select patient_key, assessment_date as record_date, 'response_assessments' as source_entity
-    from {{ ref('int_response_assessments_accepted') }}
-),
-
-follow_up_events as (
-    select patient_key, event_date as record_date, 'follow_up_events' as source_entity
-    from {{ ref('int_follow_up_events_accepted') }}
-    where event_type is distinct from 'death'
-),
-
 records as (
-    select * from infusions
-    union all select * from daily_observations
-    union all select * from labs
-    union all select * from car_t_kinetics
-    union all select * from treatments
-    union all select * from response_assessments
-    union all select * from follow_up_events
+    {%- for entity, date_column in entity_date_columns().items() %}
+    select patient_key, {{ date_column }} as record_date, '{{ entity }}' as source_entity
+    from {{ ref('int_' ~ entity ~ '_accepted') }}
+    {%- if entity == 'follow_up_events' %}
+    where event_type is distinct from 'death'
+    {%- endif %}
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 ),
 
 ranked as (
