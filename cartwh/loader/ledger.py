@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import duckdb
 
 from cartwh.warehouse import run
@@ -113,3 +115,25 @@ def ensure_raw_table(conn, table: str, columns: list[str]) -> None:
     for column in columns:
         if column.lower() not in existing and column not in METADATA_COLUMNS:
             run(conn, f'alter table raw."{table}" add column "{column}" varchar')
+
+
+@dataclass(frozen=True)
+class CurrentDelivery:
+    """The delivery of a centre that the warehouse uses downstream (its newest accepted one)."""
+
+    centre_code: str
+    delivery_id: str
+    fingerprint: str  # sha256 over the delivery's file names and their sha256
+    files: int
+    rows_read: int
+
+
+def current_deliveries(conn: duckdb.DuckDBPyConnection) -> list[CurrentDelivery]:
+    """Each centre's current delivery with its fingerprint and the rows loaded from it."""
+    rows = conn.execute(
+        "select c.centre_code, c.delivery_id, any_value(d.delivery_fingerprint), "
+        "count(*) filter (where d.status = 'loaded'), "
+        "coalesce(sum(d.rows_read) filter (where d.status = 'loaded'), 0) "
+        "from raw.current_deliveries c join raw.deliveries d using (centre_code, delivery_id) "
+        "where d.status <> 'rejected' group by all order by 1").fetchall()
+    return [CurrentDelivery(c, d, f, int(n), int(r)) for c, d, f, n, r in rows]
