@@ -10,10 +10,15 @@ from analysis_assets.rank_tests import kruskal_wallis, mann_whitney
 
 #: (variable, comparison) pairs of the study
 BIOMARKER_COMPARISONS = [
-    ("peak_il6_pg_ml", "crs"), ("peak_il6_pg_ml", "icans"), ("peak_il6_pg_ml", "bm_blasts_ge_20"),
+    ("peak_il6_pg_ml", "crs"),
+    ("peak_il6_pg_ml", "icans"),
+    ("peak_il6_pg_ml", "bm_blasts_ge_20"),
     ("cell_dose_per_kg", "crs"),
-    ("peak_car_copies", "crs"), ("peak_car_copies", "icans"), ("peak_car_copies", "toxicity_group"),
-    ("peak_car_copies", "crs_and_icans"), ("peak_car_copies", "tocilizumab"),
+    ("peak_car_copies", "crs"),
+    ("peak_car_copies", "icans"),
+    ("peak_car_copies", "toxicity_group"),
+    ("peak_car_copies", "crs_and_icans"),
+    ("peak_car_copies", "tocilizumab"),
     ("peak_car_copies", "steroids"),
 ]
 BLAST_LABELS = ("BM blasts <20%", "BM blasts >=20%")
@@ -45,12 +50,18 @@ def biomarker_tests(mart: pd.DataFrame) -> pd.DataFrame:
         else:
             result = None
         for group, sample in samples.items():
-            rows.append({
-                "variable": variable, "comparison": comparison, "group": group, "n": len(sample),
-                "median": float(pd.Series(sample).median()), "min": float(sample.min()),
-                "max": float(sample.max()),
-                "test": result.test if result else "not applicable (one group)",
-                "statistic": result.stat if result else None,
-                "p_value": result.p if result else None,
-            })
+            rows.append(
+                {
+                    "variable": variable,
+                    "comparison": comparison,
+                    "group": group,
+                    "n": len(sample),
+                    "median": float(pd.Series(sample).median()),
+                    "min": float(sample.min()),
+                    "max": float(sample.max()),
+                    "test": result.test if result else "not applicable (one group)",
+                    "statistic": result.stat if result else None,
+                    "p_value": result.p if result else None,
+                }
+            )
     return pd.DataFrame(rows)

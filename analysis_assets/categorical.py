@@ -22,15 +22,21 @@ information; R's ``chisq.test`` would give NaN).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy import stats
 from scipy.special import gammaln
 
-__all__ = ["ChisqResult", "FisherResult", "CategoricalResult", "chisq_test", "fisher_test",
-           "compare_categorical"]
+__all__ = [
+    "ChisqResult",
+    "FisherResult",
+    "CategoricalResult",
+    "chisq_test",
+    "fisher_test",
+    "compare_categorical",
+]
 
 #: R fisher.test's relative tolerance when collecting tables "as or less likely".
 R_FISHER_RELERR = 1 + 1e-7
@@ -105,8 +111,12 @@ def chisq_test(table: Sequence[Sequence[int]] | np.ndarray) -> ChisqResult:
     """
     m = _as_table(table)
     res = stats.chi2_contingency(m, correction=False)
-    return ChisqResult(stat=float(res.statistic), df=int(res.dof), p=float(res.pvalue),
-                       min_expected=float(res.expected_freq.min()))
+    return ChisqResult(
+        stat=float(res.statistic),
+        df=int(res.dof),
+        p=float(res.pvalue),
+        min_expected=float(res.expected_freq.min()),
+    )
 
 
 def _oriented(m: np.ndarray) -> np.ndarray:
@@ -140,7 +150,7 @@ def _fisher_rxc_exact(m: np.ndarray, max_tables: int) -> tuple[float, int] | Non
     for c in cols[:-1]:
         colrem = np.full(len(states), int(c), dtype=np.int64)
         for i in range(r - 1):
-            below = states[:, i + 1:].sum(axis=1)
+            below = states[:, i + 1 :].sum(axis=1)
             lo = np.maximum(0, colrem - below)
             hi = np.minimum(states[:, i], colrem)
             k = hi - lo + 1
@@ -182,8 +192,12 @@ def _n_2x2(m: np.ndarray) -> int:
     return min(r1, c1) - max(0, r1 + c1 - n) + 1
 
 
-def fisher_test(table: Sequence[Sequence[int]] | np.ndarray, max_tables: int = 2_000_000,
-                n_resamples: int = 100_000, seed: int = 20240501) -> FisherResult:
+def fisher_test(
+    table: Sequence[Sequence[int]] | np.ndarray,
+    max_tables: int = 2_000_000,
+    n_resamples: int = 100_000,
+    seed: int = 20240501,
+) -> FisherResult:
     """Fisher's exact test (= R ``fisher.test``), 2x2 and r x c.
 
     Parameters
@@ -207,16 +221,26 @@ def fisher_test(table: Sequence[Sequence[int]] | np.ndarray, max_tables: int = 2
         p = float(stats.fisher_exact(m, alternative="two-sided").pvalue)
         orr = stats.contingency.odds_ratio(m, kind="conditional")
         ci = orr.confidence_interval(0.95)
-        return FisherResult(p=p, method="exact", n_tables=_n_2x2(m),
-                            odds_ratio=float(orr.statistic), or_lower=float(ci.low), or_upper=float(ci.high))
+        return FisherResult(
+            p=p,
+            method="exact",
+            n_tables=_n_2x2(m),
+            odds_ratio=float(orr.statistic),
+            or_lower=float(ci.low),
+            or_upper=float(ci.high),
+        )
     exact = _fisher_rxc_exact(m, max_tables)
     if exact is not None:
         return FisherResult(p=exact[0], method="exact", n_tables=exact[1])
     p, se = _fisher_rxc_mc(m, n_resamples, seed)
-    return FisherResult(p=p, method="monte-carlo", n_tables=None, n_resamples=n_resamples, mc_se=se, seed=seed)
+    return FisherResult(
+        p=p, method="monte-carlo", n_tables=None, n_resamples=n_resamples, mc_se=se, seed=seed
+    )
 
 
-def compare_categorical(table: Sequence[Sequence[int]] | np.ndarray, **fisher_kwargs: object) -> CategoricalResult:
+def compare_categorical(
+    table: Sequence[Sequence[int]] | np.ndarray, **fisher_kwargs: object
+) -> CategoricalResult:
     """Study rule: Pearson chi-squared without Yates, or Fisher's exact test
     when any expected cell count is below 5 (r x c: Fisher–Freeman–Halton).
 
@@ -233,8 +257,12 @@ def compare_categorical(table: Sequence[Sequence[int]] | np.ndarray, **fisher_kw
     ch = chisq_test(table)
     if ch.min_expected < 5:
         fi = fisher_test(table, **fisher_kwargs)  # type: ignore[arg-type]
-        return CategoricalResult(test="fisher", p=fi.p, min_expected=ch.min_expected, chisq=ch, fisher=fi)
-    return CategoricalResult(test="chi-squared", p=ch.p, min_expected=ch.min_expected, chisq=ch, fisher=None)
+        return CategoricalResult(
+            test="fisher", p=fi.p, min_expected=ch.min_expected, chisq=ch, fisher=fi
+        )
+    return CategoricalResult(
+        test="chi-squared", p=ch.p, min_expected=ch.min_expected, chisq=ch, fisher=None
+    )
 
 
 def describe_test(result: CategoricalResult) -> str:
@@ -243,6 +271,10 @@ def describe_test(result: CategoricalResult) -> str:
         return f"Pearson chi-squared without Yates (df {result.chisq.df})"
     fisher = result.fisher
     if fisher.method == "exact":
-        return "Fisher's exact test" + (" (Freeman-Halton, r x c)" if fisher.odds_ratio is None else "")
-    return (f"Fisher's test by Monte Carlo (exact computation too large: {fisher.n_resamples} "
-            f"resamples, seed {fisher.seed}, Monte Carlo SE {fisher.mc_se:.2g})")
+        return "Fisher's exact test" + (
+            " (Freeman-Halton, r x c)" if fisher.odds_ratio is None else ""
+        )
+    return (
+        f"Fisher's test by Monte Carlo (exact computation too large: {fisher.n_resamples} "
+        f"resamples, seed {fisher.seed}, Monte Carlo SE {fisher.mc_se:.2g})"
+    )

@@ -16,8 +16,10 @@ COMPARISONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "crs_and_icans": ("CRS and ICANS vs others", ("others", "CRS and ICANS")),
     "crs_grade": ("CRS grade", ("none", "grade 1-2", "grade >=3")),
     "icans_grade": ("ICANS grade", ("none", "grade 1-2", "grade >=3")),
-    "toxicity_group": ("three-level toxicity group",
-                       ("no CRS/ICANS", "other", "grade >=3 CRS or ICANS")),
+    "toxicity_group": (
+        "three-level toxicity group",
+        ("no CRS/ICANS", "other", "grade >=3 CRS or ICANS"),
+    ),
     "tocilizumab": ("tocilizumab vs none", ("no tocilizumab", "tocilizumab")),
     "steroids": ("corticosteroids vs none", ("no steroids", "steroids")),
 }
@@ -25,8 +27,11 @@ COMPARISONS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 def _yes_no(flag: pd.Series, labels: tuple[str, str]) -> pd.Series:
     values = flag.astype("boolean")
-    return pd.Series(np.where(values.isna(), None, np.where(values.fillna(False), labels[1], labels[0])),
-                     index=flag.index, dtype=object)
+    return pd.Series(
+        np.where(values.isna(), None, np.where(values.fillna(False), labels[1], labels[0])),
+        index=flag.index,
+        dtype=object,
+    )
 
 
 def _grade_strata(grade: pd.Series, labels: tuple[str, ...]) -> pd.Series:
@@ -42,9 +47,13 @@ def group_labels(mart: pd.DataFrame, comparison: str) -> pd.Series:
     """Group label of every patient of ``mart.patient_outcomes`` for one comparison."""
     labels = COMPARISONS[comparison][1]
     if comparison == "crs":
-        return _yes_no(pd.to_numeric(mart["crs_max_grade"]) >= 1, labels).where(mart["crs_max_grade"].notna())
+        return _yes_no(pd.to_numeric(mart["crs_max_grade"]) >= 1, labels).where(
+            mart["crs_max_grade"].notna()
+        )
     if comparison == "icans":
-        return _yes_no(pd.to_numeric(mart["icans_max_grade"]) >= 1, labels).where(mart["icans_max_grade"].notna())
+        return _yes_no(pd.to_numeric(mart["icans_max_grade"]) >= 1, labels).where(
+            mart["icans_max_grade"].notna()
+        )
     if comparison == "crs_and_icans":
         return _yes_no(mart["concurrent_crs_icans"], labels)
     if comparison == "crs_grade":

@@ -17,8 +17,8 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -79,8 +79,13 @@ class CoxResult:
         return pd.DataFrame([t.__dict__ for t in self.terms])
 
 
-def _design(df: pd.DataFrame, duration_col: str, event_col: str, covariates: Sequence[str],
-            categorical: Mapping[str, object]) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+def _design(
+    df: pd.DataFrame,
+    duration_col: str,
+    event_col: str,
+    covariates: Sequence[str],
+    categorical: Mapping[str, object],
+) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Complete cases + treatment-coded dummies named ``col[level]`` (reference dropped)."""
     cols = [duration_col, event_col, *covariates]
     data = df[cols].dropna().copy()
@@ -122,8 +127,14 @@ def _not_estimable_reason(X: pd.DataFrame, e: np.ndarray) -> str | None:
     return None
 
 
-def cox_fit(df: pd.DataFrame, duration_col: str, event_col: str, covariates: Sequence[str],
-            categorical: Mapping[str, object] | None = None, alpha: float = 0.05) -> CoxResult:
+def cox_fit(
+    df: pd.DataFrame,
+    duration_col: str,
+    event_col: str,
+    covariates: Sequence[str],
+    categorical: Mapping[str, object] | None = None,
+    alpha: float = 0.05,
+) -> CoxResult:
     """Fit a Cox model with Efron ties (= R ``coxph(..., ties = "efron")``).
 
     Parameters
@@ -150,8 +161,9 @@ def cox_fit(df: pd.DataFrame, duration_col: str, event_col: str, covariates: Seq
         data, groups = _design(df, duration_col, event_col, covariates, categorical)
     except ValueError as exc:  # e.g. the reference level has no complete case
         complete = df[[duration_col, event_col, *covariates]].dropna()
-        return CoxResult(estimable=False, n=len(complete), events=int(complete[event_col].sum()),
-                         reason=str(exc))
+        return CoxResult(
+            estimable=False, n=len(complete), events=int(complete[event_col].sum()), reason=str(exc)
+        )
     n, events = len(data), int(data[event_col].sum())
     X = data.drop(columns=[duration_col, event_col])
     reason = _not_estimable_reason(X, data[event_col].to_numpy())
@@ -169,22 +181,37 @@ def cox_fit(df: pd.DataFrame, duration_col: str, event_col: str, covariates: Seq
     # is not a failure of the fit and is ignored; real separation is caught above
     # or by a diverging coefficient)
     fatal = ("suspiciously close to 0", "norm(delta) is still high", "failed to converge")
-    conv = [w for w in caught if issubclass(w.category, ConvergenceWarning)
-            and any(f in str(w.message) for f in fatal)]
+    conv = [
+        w
+        for w in caught
+        if issubclass(w.category, ConvergenceWarning) and any(f in str(w.message) for f in fatal)
+    ]
     b = cph.params_.to_numpy()
     V = cph.variance_matrix_.to_numpy()
     if not (np.all(np.isfinite(b)) and np.all(np.isfinite(V))):
         return CoxResult(estimable=False, n=n, events=events, reason="non-finite estimates")
     if conv or np.any(np.abs(b * X.std(ddof=0).to_numpy()) > _DIVERGENT_COEF):
         msg = "; ".join(str(w.message).splitlines()[0] for w in conv) or "coefficient diverging"
-        return CoxResult(estimable=False, n=n, events=events,
-                         reason=f"monotone likelihood / complete separation ({msg})")
+        return CoxResult(
+            estimable=False,
+            n=n,
+            events=events,
+            reason=f"monotone likelihood / complete separation ({msg})",
+        )
 
     s = cph.summary
-    terms = [CoxTerm(term=str(t), coef=float(s.loc[t, "coef"]), se=float(s.loc[t, "se(coef)"]),
-                     hr=float(s.loc[t, "exp(coef)"]), hr_lower=float(s.loc[t, f"exp(coef) lower {100 * (1 - alpha):g}%"]),
-                     hr_upper=float(s.loc[t, f"exp(coef) upper {100 * (1 - alpha):g}%"]), p=float(s.loc[t, "p"]))
-             for t in cph.params_.index]
+    terms = [
+        CoxTerm(
+            term=str(t),
+            coef=float(s.loc[t, "coef"]),
+            se=float(s.loc[t, "se(coef)"]),
+            hr=float(s.loc[t, "exp(coef)"]),
+            hr_lower=float(s.loc[t, f"exp(coef) lower {100 * (1 - alpha):g}%"]),
+            hr_upper=float(s.loc[t, f"exp(coef) upper {100 * (1 - alpha):g}%"]),
+            p=float(s.loc[t, "p"]),
+        )
+        for t in cph.params_.index
+    ]
     wald = {}
     for c in categorical:
         names = groups[c]
@@ -192,10 +219,23 @@ def cox_fit(df: pd.DataFrame, duration_col: str, event_col: str, covariates: Seq
         bb = b[idx]
         VV = V[np.ix_(idx, idx)]
         stat = float(bb @ np.linalg.solve(VV, bb))
-        wald[c] = WaldTest(term=c, coefficients=tuple(names), stat=stat, df=len(idx),
-                           p=float(stats.chi2.sf(stat, len(idx))))
-    return CoxResult(estimable=True, n=n, events=events, terms=terms, wald=wald,
-                     loglik=float(cph.log_likelihood_), model=cph, data=data)
+        wald[c] = WaldTest(
+            term=c,
+            coefficients=tuple(names),
+            stat=stat,
+            df=len(idx),
+            p=float(stats.chi2.sf(stat, len(idx))),
+        )
+    return CoxResult(
+        estimable=True,
+        n=n,
+        events=events,
+        terms=terms,
+        wald=wald,
+        loglik=float(cph.log_likelihood_),
+        model=cph,
+        data=data,
+    )
 
 
 @dataclass(frozen=True)
@@ -218,7 +258,11 @@ def _left_km_transform(durations: pd.Series, events: pd.Series, weights: pd.Seri
     just before each death, which is what this reproduces.
     """
     t = np.asarray(durations, dtype=float)
-    sf = KaplanMeierFitter().fit(t, np.asarray(events), weights=np.asarray(weights)).survival_function_.iloc[:, 0]
+    sf = (
+        KaplanMeierFitter()
+        .fit(t, np.asarray(events), weights=np.asarray(weights))
+        .survival_function_.iloc[:, 0]
+    )
     times = sf.index.to_numpy()
     vals = sf.to_numpy()
     pos = np.searchsorted(times, t, side="left") - 1  # last curve time strictly before t
@@ -265,8 +309,14 @@ def ph_test(result: CoxResult) -> PHTest:
     d = E.sum()
     u = xx @ S
     V = cph.variance_matrix_.to_numpy()
-    gz = float(u @ V @ u * d / np.sum(xx ** 2))
+    gz = float(u @ V @ u * d / np.sum(xx**2))
     k = len(terms)
-    return PHTest(method="Grambsch-Therneau scaled Schoenfeld test as in survival<3.0 cox.zph(transform='km')",
-                  terms=terms, chisq=chisq, p=p, global_chisq=gz, global_df=k,
-                  global_p=float(stats.chi2.sf(gz, k)))
+    return PHTest(
+        method="Grambsch-Therneau scaled Schoenfeld test as in survival<3.0 cox.zph(transform='km')",
+        terms=terms,
+        chisq=chisq,
+        p=p,
+        global_chisq=gz,
+        global_df=k,
+        global_p=float(stats.chi2.sf(gz, k)),
+    )

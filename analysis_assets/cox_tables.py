@@ -20,17 +20,33 @@ COVARIATES = {
     "received_tocilizumab": ("received tocilizumab", None),
     "toxicity_group": ("three-level toxicity group", "none"),
 }
-COX_COLUMNS = ["endpoint", "model", "covariates", "n", "events", "term", "description",
-               "hazard_ratio", "ci_lower", "ci_upper", "p_value", "wald_chi_square", "wald_df",
-               "estimable", "note"]
+COX_COLUMNS = [
+    "endpoint",
+    "model",
+    "covariates",
+    "n",
+    "events",
+    "term",
+    "description",
+    "hazard_ratio",
+    "ci_lower",
+    "ci_upper",
+    "p_value",
+    "wald_chi_square",
+    "wald_df",
+    "estimable",
+    "note",
+]
 MULTIVARIATE = ["bm_blasts_ge_20", "received_steroids", "received_tocilizumab", "toxicity_group"]
 
 
 def model_frame(mart: pd.DataFrame, endpoint: str) -> pd.DataFrame:
     """The endpoint's patients with the covariates coded for the models (0/1, numbers)."""
     data = endpoint_frame(mart, endpoint)
-    out = pd.DataFrame({"months": data["months"].astype(float), "event": data["event"].astype(float)},
-                       index=data.index)
+    out = pd.DataFrame(
+        {"months": data["months"].astype(float), "event": data["event"].astype(float)},
+        index=data.index,
+    )
     out["age_at_infusion"] = pd.to_numeric(data["age_at_infusion"], errors="coerce")
     out["male"] = data["sex"].map({"m": 1.0, "f": 0.0})
     out["prior_therapy_lines"] = pd.to_numeric(data["prior_therapy_lines"], errors="coerce")
@@ -42,19 +58,48 @@ def model_frame(mart: pd.DataFrame, endpoint: str) -> pd.DataFrame:
 
 
 def _rows(result: CoxResult, endpoint: str, model: str, covariates: list[str]) -> list[dict]:
-    base = {"endpoint": endpoint, "model": model, "covariates": " + ".join(covariates),
-            "n": result.n, "events": result.events}
+    base = {
+        "endpoint": endpoint,
+        "model": model,
+        "covariates": " + ".join(covariates),
+        "n": result.n,
+        "events": result.events,
+    }
     if not result.estimable:
-        return [{**base, "term": " + ".join(covariates), "estimable": False,
-                 "note": f"not estimable: {result.reason}"}]
-    rows = [{**base, "term": t.term, "description": COVARIATES.get(t.term.split("[")[0], ("",))[0],
-             "hazard_ratio": t.hr, "ci_lower": t.hr_lower, "ci_upper": t.hr_upper,
-             "p_value": t.p, "estimable": True} for t in result.terms]
+        return [
+            {
+                **base,
+                "term": " + ".join(covariates),
+                "estimable": False,
+                "note": f"not estimable: {result.reason}",
+            }
+        ]
+    rows = [
+        {
+            **base,
+            "term": t.term,
+            "description": COVARIATES.get(t.term.split("[")[0], ("",))[0],
+            "hazard_ratio": t.hr,
+            "ci_lower": t.hr_lower,
+            "ci_upper": t.hr_upper,
+            "p_value": t.p,
+            "estimable": True,
+        }
+        for t in result.terms
+    ]
     for name, wald in result.wald.items():
         if wald.df > 1:
-            rows.append({**base, "term": f"{name} (overall Wald test)",
-                         "description": COVARIATES[name][0], "wald_chi_square": wald.stat,
-                         "wald_df": wald.df, "p_value": wald.p, "estimable": True})
+            rows.append(
+                {
+                    **base,
+                    "term": f"{name} (overall Wald test)",
+                    "description": COVARIATES[name][0],
+                    "wald_chi_square": wald.stat,
+                    "wald_df": wald.df,
+                    "p_value": wald.p,
+                    "estimable": True,
+                }
+            )
     return rows
 
 
@@ -69,21 +114,51 @@ def cox_tables(mart: pd.DataFrame) -> dict[str, pd.DataFrame]:
         frame = model_frame(mart, endpoint)
         categorical = {c: ref for c, (_, ref) in COVARIATES.items() if ref is not None}
         for covariate in COVARIATES:
-            result = cox_fit(frame, "months", "event", [covariate],
-                             categorical={k: v for k, v in categorical.items() if k == covariate})
+            result = cox_fit(
+                frame,
+                "months",
+                "event",
+                [covariate],
+                categorical={k: v for k, v in categorical.items() if k == covariate},
+            )
             univariate += _rows(result, endpoint, "univariate", [covariate])
-        result = cox_fit(frame, "months", "event", MULTIVARIATE,
-                         categorical={k: v for k, v in categorical.items() if k in MULTIVARIATE})
+        result = cox_fit(
+            frame,
+            "months",
+            "event",
+            MULTIVARIATE,
+            categorical={k: v for k, v in categorical.items() if k in MULTIVARIATE},
+        )
         multivariate += _rows(result, endpoint, "multivariate", MULTIVARIATE)
         if result.estimable:
             check = ph_test(result)
             for term, stat, p in zip(check.terms, check.chisq, check.p):
-                ph_rows.append({"endpoint": endpoint, "model": "multivariate", "term": term,
-                                "chi_square": stat, "df": 1, "p_value": p, "method": check.method})
-            ph_rows.append({"endpoint": endpoint, "model": "multivariate", "term": "GLOBAL",
-                            "chi_square": check.global_chisq, "df": check.global_df,
-                            "p_value": check.global_p, "method": check.method})
-    return {"cox_univariate": pd.DataFrame(univariate, columns=COX_COLUMNS),
-            "cox_multivariate": pd.DataFrame(multivariate, columns=COX_COLUMNS),
-            "ph_assumption": pd.DataFrame(ph_rows, columns=["endpoint", "model", "term", "chi_square",
-                                                            "df", "p_value", "method"])}
+                ph_rows.append(
+                    {
+                        "endpoint": endpoint,
+                        "model": "multivariate",
+                        "term": term,
+                        "chi_square": stat,
+                        "df": 1,
+                        "p_value": p,
+                        "method": check.method,
+                    }
+                )
+            ph_rows.append(
+                {
+                    "endpoint": endpoint,
+                    "model": "multivariate",
+                    "term": "GLOBAL",
+                    "chi_square": check.global_chisq,
+                    "df": check.global_df,
+                    "p_value": check.global_p,
+                    "method": check.method,
+                }
+            )
+    return {
+        "cox_univariate": pd.DataFrame(univariate, columns=COX_COLUMNS),
+        "cox_multivariate": pd.DataFrame(multivariate, columns=COX_COLUMNS),
+        "ph_assumption": pd.DataFrame(
+            ph_rows, columns=["endpoint", "model", "term", "chi_square", "df", "p_value", "method"]
+        ),
+    }

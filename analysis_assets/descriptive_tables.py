@@ -67,23 +67,46 @@ def table1(mart: pd.DataFrame) -> pd.DataFrame:
                 result = mann_whitney(*present) if len(present) == 2 else kruskal_wallis(*present)
             for group, sample in zip(groups, samples):
                 members = labels == group
-                rows.append({"comparison": comparison, "characteristic": description,
-                             "level": "median (range)", "group": group, "n": len(sample),
-                             "denominator": int(members.sum()),
-                             "value": _median_range(values[members]),
-                             "test": result.test if result else None,
-                             "test_detail": result.test if result else None,
-                             "p_value": result.p if result else None})
+                rows.append(
+                    {
+                        "comparison": comparison,
+                        "characteristic": description,
+                        "level": "median (range)",
+                        "group": group,
+                        "n": len(sample),
+                        "denominator": int(members.sum()),
+                        "value": _median_range(values[members]),
+                        "test": result.test if result else None,
+                        "test_detail": result.test if result else None,
+                        "p_value": result.p if result else None,
+                    }
+                )
         for column, description in CATEGORICAL.items():
             values = mart[column].astype(object).where(mart[column].notna())
-            values = values.map(lambda v: {True: "yes", False: "no"}.get(v, v) if isinstance(v, (bool, np.bool_)) else v)
+            values = values.map(
+                lambda v: (
+                    {True: "yes", False: "no"}.get(v, v) if isinstance(v, (bool, np.bool_)) else v
+                )
+            )
             levels = sorted({str(v) for v in values.dropna()})
             known = values.notna()
-            counts = np.array([[int(((labels == g) & known & (values.astype(str) == level)).sum())
-                                for g in groups] for level in levels])
+            counts = np.array(
+                [
+                    [
+                        int(((labels == g) & known & (values.astype(str) == level)).sum())
+                        for g in groups
+                    ]
+                    for level in levels
+                ]
+            )
             result = None
-            if comparison != "overall" and counts.size and counts.sum(axis=1).min() > 0 \
-                    and (counts.sum(axis=0) > 0).sum() >= 2 and len(levels) >= 2:
+            if (
+                comparison != "overall"
+                and counts.size
+                and counts.sum(axis=1).min() > 0
+                and (counts.sum(axis=0) > 0).sum() >= 2
+                and len(levels) >= 2
+            ):
                 used = counts[:, counts.sum(axis=0) > 0]
                 result = compare_categorical(used)
             for level_index, level in enumerate([*levels, "missing"]):
@@ -95,13 +118,20 @@ def table1(mart: pd.DataFrame) -> pd.DataFrame:
                     else:
                         n, shown_denominator = int(counts[level_index, group_index]), denominator
                     pct = percent(n, shown_denominator)
-                    rows.append({"comparison": comparison, "characteristic": description,
-                                 "level": level, "group": group, "n": n,
-                                 "denominator": shown_denominator,
-                                 "value": f"{n} ({pct if pct is not None else '-'}%)",
-                                 "test": result.test if result else None,
-                                 "test_detail": describe_test(result) if result else None,
-                                 "p_value": result.p if result else None})
+                    rows.append(
+                        {
+                            "comparison": comparison,
+                            "characteristic": description,
+                            "level": level,
+                            "group": group,
+                            "n": n,
+                            "denominator": shown_denominator,
+                            "value": f"{n} ({pct if pct is not None else '-'}%)",
+                            "test": result.test if result else None,
+                            "test_detail": describe_test(result) if result else None,
+                            "p_value": result.p if result else None,
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -115,27 +145,57 @@ def toxicity_summary(mart: pd.DataFrame) -> pd.DataFrame:
         ("CRS (any grade)", crs >= 1, crs.notna(), "crs_onset_day", "crs_duration_days"),
         ("severe CRS (grade >= 3)", crs >= 3, crs.notna(), "severe_crs_onset_day", None),
         ("ICANS (any grade)", icans >= 1, icans.notna(), "icans_onset_day", "icans_duration_days"),
-        ("severe ICANS (grade >= 3 or seizure)", mart["severe_icans"].astype("boolean").fillna(False),
-         mart["severe_icans"].notna(), "severe_icans_onset_day", None),
-        ("CRS and ICANS", mart["concurrent_crs_icans"].astype("boolean").fillna(False), gradable,
-         None, None),
-        ("tocilizumab", mart["received_tocilizumab"].astype("boolean").fillna(False),
-         mart["received_tocilizumab"].notna(), "tocilizumab_first_day", "tocilizumab_duration_days"),
-        ("corticosteroids", mart["received_steroids"].astype("boolean").fillna(False),
-         mart["received_steroids"].notna(), "steroid_first_day", "steroid_duration_days"),
+        (
+            "severe ICANS (grade >= 3 or seizure)",
+            mart["severe_icans"].astype("boolean").fillna(False),
+            mart["severe_icans"].notna(),
+            "severe_icans_onset_day",
+            None,
+        ),
+        (
+            "CRS and ICANS",
+            mart["concurrent_crs_icans"].astype("boolean").fillna(False),
+            gradable,
+            None,
+            None,
+        ),
+        (
+            "tocilizumab",
+            mart["received_tocilizumab"].astype("boolean").fillna(False),
+            mart["received_tocilizumab"].notna(),
+            "tocilizumab_first_day",
+            "tocilizumab_duration_days",
+        ),
+        (
+            "corticosteroids",
+            mart["received_steroids"].astype("boolean").fillna(False),
+            mart["received_steroids"].notna(),
+            "steroid_first_day",
+            "steroid_duration_days",
+        ),
     ]
     rows = []
     for name, has, known, onset, duration in measures:
         has = has.fillna(False).astype(bool) & known
         n, denominator = int(has.sum()), int(known.sum())
-        row = {"measure": name, "n": n, "denominator": denominator, "pct": percent(n, denominator),
-               "first_day_median_range": _median_range(pd.to_numeric(mart.loc[has, onset]))
-               if onset else None,
-               "duration_days_median_range": _median_range(pd.to_numeric(mart.loc[has, duration]))
-               if duration else None,
-               "cumulative_dose_mg_median_range": None, "dose_known": None}
-        dose_column = {"tocilizumab": "tocilizumab_total_mg",
-                       "corticosteroids": "steroid_dex_equiv_mg"}.get(name)
+        row = {
+            "measure": name,
+            "n": n,
+            "denominator": denominator,
+            "pct": percent(n, denominator),
+            "first_day_median_range": _median_range(pd.to_numeric(mart.loc[has, onset]))
+            if onset
+            else None,
+            "duration_days_median_range": _median_range(pd.to_numeric(mart.loc[has, duration]))
+            if duration
+            else None,
+            "cumulative_dose_mg_median_range": None,
+            "dose_known": None,
+        }
+        dose_column = {
+            "tocilizumab": "tocilizumab_total_mg",
+            "corticosteroids": "steroid_dex_equiv_mg",
+        }.get(name)
         if dose_column:
             doses = pd.to_numeric(mart.loc[has, dose_column])
             row["cumulative_dose_mg_median_range"] = _median_range(doses)

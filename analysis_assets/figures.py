@@ -25,8 +25,16 @@ from matplotlib.patches import Patch  # noqa: E402
 from analysis_assets.comparisons import COMPARISONS, group_labels  # noqa: E402
 
 __all__ = [
-    "RISK_TIMES", "number_at_risk", "format_p", "figure1_response_bars", "km_figure",
-    "km_figures", "figure4_car_copies", "forest_plot", "swimmer_plot", "all_figures",
+    "RISK_TIMES",
+    "number_at_risk",
+    "format_p",
+    "figure1_response_bars",
+    "km_figure",
+    "km_figures",
+    "figure4_car_copies",
+    "forest_plot",
+    "swimmer_plot",
+    "all_figures",
 ]
 
 matplotlib.rcParams["svg.hashsalt"] = "cartwh"
@@ -34,8 +42,16 @@ matplotlib.rcParams["svg.hashsalt"] = "cartwh"
 #: months at which the number at risk is shown under the KM curves
 RISK_TIMES: tuple[int, ...] = (0, 12, 24, 36, 48, 60)
 #: comparisons of Figure 1 (CR / MRD-negative CR) and of Figure 4 (CAR copies)
-FIG1_COMPARISONS = ("crs", "icans", "crs_and_icans", "crs_grade", "icans_grade", "toxicity_group",
-                    "tocilizumab", "steroids")
+FIG1_COMPARISONS = (
+    "crs",
+    "icans",
+    "crs_and_icans",
+    "crs_grade",
+    "icans_grade",
+    "toxicity_group",
+    "tocilizumab",
+    "steroids",
+)
 FIG4_COMPARISONS = ("crs", "icans", "toxicity_group", "crs_and_icans", "tocilizumab", "steroids")
 #: (endpoint, comparison) of Figures 2-3 and of the treatment curves
 KM_PANELS = tuple((e, c) for e in ("OS", "LFS") for c in FIG1_COMPARISONS)
@@ -77,8 +93,12 @@ def _title(comparison: str) -> str:
 
 
 # --------------------------------------------------------------------------- Figure 1
-def figure1_response_bars(response_rates: pd.DataFrame, out_dir: Path, basis: str = "all_infused",
-                          comparisons=FIG1_COMPARISONS) -> list[Path]:
+def figure1_response_bars(
+    response_rates: pd.DataFrame,
+    out_dir: Path,
+    basis: str = "all_infused",
+    comparisons=FIG1_COMPARISONS,
+) -> list[Path]:
     """Figure 1: CR and MRD-negative CR rates by each comparison.
 
     One figure per response (``figure1_cr_day30``, ``figure1_mrd_negative_cr``), one panel per
@@ -95,18 +115,28 @@ def figure1_response_bars(response_rates: pd.DataFrame, out_dir: Path, basis: st
         ncol = 4
         nrow = math.ceil(len(comps) / ncol)
         fig, axes = plt.subplots(nrow, ncol, figsize=(16, 4.2 * nrow), squeeze=False)
-        for ax in axes.flat[len(comps):]:
+        for ax in axes.flat[len(comps) :]:
             ax.set_visible(False)
         for ax, comp in zip(axes.flat, comps):
             rows = sub[sub["comparison"] == comp].set_index("group")
             groups = _ordered_groups(comp, rows.index)
             rows = rows.loc[groups]
             x = np.arange(len(groups))
-            ax.bar(x, rows["rate_pct"].astype(float), color=[COLOURS[i % len(COLOURS)] for i in x],
-                   width=0.6)
+            ax.bar(
+                x,
+                rows["rate_pct"].astype(float),
+                color=[COLOURS[i % len(COLOURS)] for i in x],
+                width=0.6,
+            )
             for xi, (_, r) in zip(x, rows.iterrows()):
-                ax.text(xi, float(r["rate_pct"]) + 1.5, f"{int(r['responders'])}/{int(r['n'])}",
-                        ha="center", va="bottom", fontsize=9)
+                ax.text(
+                    xi,
+                    float(r["rate_pct"]) + 1.5,
+                    f"{int(r['responders'])}/{int(r['n'])}",
+                    ha="center",
+                    va="bottom",
+                    fontsize=9,
+                )
             ax.set_xticks(x, [str(g) for g in groups], fontsize=8)
             ax.set_ylim(0, 115)
             ax.set_ylabel(f"{RESPONSE_LABELS[response]} (%)")
@@ -146,8 +176,14 @@ def _km_steps(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return t, s
 
 
-def km_figure(km: pd.DataFrame, logrank: pd.DataFrame, endpoint: str, comparison: str,
-              out_dir: Path, group_n: dict[str, int] | None = None) -> list[Path]:
+def km_figure(
+    km: pd.DataFrame,
+    logrank: pd.DataFrame,
+    endpoint: str,
+    comparison: str,
+    out_dir: Path,
+    group_n: dict[str, int] | None = None,
+) -> list[Path]:
     """One Kaplan-Meier figure (``km_{endpoint}_{comparison}``).
 
     Step curves per group, '+' at censoring times, the log-rank test in the panel and the
@@ -164,11 +200,22 @@ def km_figure(km: pd.DataFrame, logrank: pd.DataFrame, endpoint: str, comparison
         rows = sub[sub["group"] == g].sort_values("time_months")
         colour = COLOURS[i % len(COLOURS)]
         t, s = _km_steps(rows)
-        ax.step(np.append(t, t[-1]), np.append(s, s[-1]), where="post", color=colour,
-                label=f"{g} (n={number_at_risk(rows, (0,), (group_n or {}).get(g))[0]})")
+        ax.step(
+            np.append(t, t[-1]),
+            np.append(s, s[-1]),
+            where="post",
+            color=colour,
+            label=f"{g} (n={number_at_risk(rows, (0,), (group_n or {}).get(g))[0]})",
+        )
         cens = rows[rows["n_censor"] > 0]
-        ax.plot(cens["time_months"].astype(float), cens["survival"].astype(float), "+",
-                color=colour, markersize=8, linestyle="none")
+        ax.plot(
+            cens["time_months"].astype(float),
+            cens["survival"].astype(float),
+            "+",
+            color=colour,
+            markersize=8,
+            linestyle="none",
+        )
     ax.set_xlim(0, xmax)
     ax.set_ylim(0, 1.05)
     ax.set_xticks(list(RISK_TIMES))
@@ -178,29 +225,58 @@ def km_figure(km: pd.DataFrame, logrank: pd.DataFrame, endpoint: str, comparison
     lr = logrank[(logrank["endpoint"] == endpoint) & (logrank["comparison"] == comparison)]
     if len(lr):
         r = lr.iloc[0]
-        ax.text(0.98, 0.97, f"log-rank chi2 = {float(r['chi_square']):.2f}, df = {int(r['df'])}\n"
-                f"{format_p(r['p_value'])}", transform=ax.transAxes, ha="right", va="top", fontsize=9)
+        ax.text(
+            0.98,
+            0.97,
+            f"log-rank chi2 = {float(r['chi_square']):.2f}, df = {int(r['df'])}\n"
+            f"{format_p(r['p_value'])}",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=9,
+        )
     ax.set_title(f"{endpoint} by {_title(comparison)}", fontsize=11)
     # number-at-risk table: same x axis, one text row per group
     bottom = ax.get_position()
     tab = fig.add_axes([bottom.x0, 0.02, bottom.width, 0.04 * nlines + 0.02], sharex=ax)
     tab.set_ylim(-0.5, nlines + 0.5)
     tab.axis("off")
-    tab.text(-0.02, nlines, "Number at risk", transform=tab.get_yaxis_transform(),
-             ha="right", va="center", fontsize=9, fontweight="bold")
+    tab.text(
+        -0.02,
+        nlines,
+        "Number at risk",
+        transform=tab.get_yaxis_transform(),
+        ha="right",
+        va="center",
+        fontsize=9,
+        fontweight="bold",
+    )
     for i, g in enumerate(groups):
         rows = sub[sub["group"] == g]
         counts = number_at_risk(rows, RISK_TIMES, (group_n or {}).get(g))
         y = nlines - 1 - i
-        tab.text(-0.02, y, str(g), transform=tab.get_yaxis_transform(), ha="right", va="center",
-                 fontsize=8, color=COLOURS[i % len(COLOURS)])
+        tab.text(
+            -0.02,
+            y,
+            str(g),
+            transform=tab.get_yaxis_transform(),
+            ha="right",
+            va="center",
+            fontsize=8,
+            color=COLOURS[i % len(COLOURS)],
+        )
         for t, c in zip(RISK_TIMES, counts):
             tab.text(t, y, str(c), ha="center", va="center", fontsize=8)
     return _save(fig, out_dir, f"km_{endpoint}_{comparison}")
 
 
-def km_figures(km: pd.DataFrame, logrank: pd.DataFrame, out_dir: Path,
-               panels=KM_PANELS, survival_medians: pd.DataFrame | None = None) -> list[Path]:
+def km_figures(
+    km: pd.DataFrame,
+    logrank: pd.DataFrame,
+    out_dir: Path,
+    panels=KM_PANELS,
+    survival_medians: pd.DataFrame | None = None,
+) -> list[Path]:
     """Figures 2-3 and OS/LFS by tocilizumab and steroids: one figure per endpoint x comparison."""
     paths: list[Path] = []
     present = set(zip(km["endpoint"], km["comparison"]))
@@ -209,20 +285,27 @@ def km_figures(km: pd.DataFrame, logrank: pd.DataFrame, out_dir: Path,
             continue
         group_n = None
         if survival_medians is not None:
-            m = survival_medians[(survival_medians["endpoint"] == endpoint)
-                                 & (survival_medians["comparison"] == comparison)]
+            m = survival_medians[
+                (survival_medians["endpoint"] == endpoint)
+                & (survival_medians["comparison"] == comparison)
+            ]
             group_n = {g: int(n) for g, n in zip(m["group"], m["n"])}
         paths += km_figure(km, logrank, endpoint, comparison, out_dir, group_n)
     return paths
 
 
 # --------------------------------------------------------------------------- Figure 4
-def figure4_car_copies(mart: pd.DataFrame, biomarker_tests: pd.DataFrame, out_dir: Path,
-                       comparisons=FIG4_COMPARISONS, variable: str = "peak_car_copies") -> list[Path]:
+def figure4_car_copies(
+    mart: pd.DataFrame,
+    biomarker_tests: pd.DataFrame,
+    out_dir: Path,
+    comparisons=FIG4_COMPARISONS,
+    variable: str = "peak_car_copies",
+) -> list[Path]:
     """Figure 4: box-and-point plots of peak CAR copies (log scale), one panel per comparison."""
     values = pd.to_numeric(mart[variable], errors="coerce")
     fig, axes = plt.subplots(2, 3, figsize=(14, 8), squeeze=False)
-    for ax in axes.flat[len(comparisons):]:
+    for ax in axes.flat[len(comparisons) :]:
         ax.set_visible(False)
     rng = np.random.default_rng(20240101)
     for ax, comp in zip(axes.flat, comparisons):
@@ -234,12 +317,16 @@ def figure4_car_copies(mart: pd.DataFrame, biomarker_tests: pd.DataFrame, out_di
             ax.boxplot(data, positions=range(len(groups)), widths=0.5, showfliers=False)
             for i, d in enumerate(data):
                 jitter = rng.uniform(-0.12, 0.12, size=len(d))
-                ax.plot(i + jitter, d, "o", color=COLOURS[i % len(COLOURS)], alpha=0.7, markersize=4)
-            ax.set_xticks(range(len(groups)), [f"{g}\n(n={len(d)})" for g, d in zip(groups, data)],
-                          fontsize=8)
+                ax.plot(
+                    i + jitter, d, "o", color=COLOURS[i % len(COLOURS)], alpha=0.7, markersize=4
+                )
+            ax.set_xticks(
+                range(len(groups)), [f"{g}\n(n={len(d)})" for g, d in zip(groups, data)], fontsize=8
+            )
             ax.set_yscale("log")
-        t = biomarker_tests[(biomarker_tests["variable"] == variable)
-                            & (biomarker_tests["comparison"] == comp)]
+        t = biomarker_tests[
+            (biomarker_tests["variable"] == variable) & (biomarker_tests["comparison"] == comp)
+        ]
         test = str(t["test"].iloc[0]) if len(t) else "no test"
         p = t["p_value"].iloc[0] if len(t) else None
         ax.set_title(f"{_title(comp)}\n{test}, {format_p(p)}", fontsize=9)
@@ -255,7 +342,7 @@ TERM_LEVELS = {"grade_3_plus": "grade >=3 CRS or ICANS", "other": "other CRS/ICA
 
 def _term_label(term: str, description: str) -> str:
     if "[" in term and term.endswith("]"):
-        level = term[term.index("[") + 1:-1]
+        level = term[term.index("[") + 1 : -1]
         return f"{TERM_LEVELS.get(level, level)} vs none"
     if "overall" in term:
         return f"{description} (overall)"
@@ -297,21 +384,28 @@ def forest_plot(cox_multivariate: pd.DataFrame, out_dir: Path) -> list[Path]:
         lo = min(finite + [0.5]) / 1.3
         hi = max(finite + [2.0]) * 1.3
         ax.set_xlim(lo, hi)
-        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(
-            [v for v in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20) if lo <= v <= hi]))
+        ax.xaxis.set_major_locator(
+            matplotlib.ticker.FixedLocator(
+                [v for v in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20) if lo <= v <= hi]
+            )
+        )
         ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
-        ax.set_yticks(y, [_term_label(str(t), str(d)) for t, d in zip(rows["term"], rows["description"])],
-                      fontsize=8)
+        ax.set_yticks(
+            y,
+            [_term_label(str(t), str(d)) for t, d in zip(rows["term"], rows["description"])],
+            fontsize=8,
+        )
         ax.set_ylim(-0.7, len(rows) - 0.3)
         n = int(rows["n"].iloc[0]) if len(rows) else 0
         ev = int(rows["events"].iloc[0]) if len(rows) else 0
         ax.set_title(f"{endpoint}: multivariate Cox (n = {n}, events = {ev})", fontsize=10)
         ax.set_xlabel("hazard ratio (95% CI), log scale")
     fig.suptitle("Table 2. Multivariate Cox models")
-    fig.subplots_adjust(left=0.30, right=0.68, hspace=0.35,
-                        top=1 - 0.6 / height, bottom=0.7 / height)
+    fig.subplots_adjust(
+        left=0.30, right=0.68, hspace=0.35, top=1 - 0.6 / height, bottom=0.7 / height
+    )
     return _save(fig, out_dir, "table2_forest")
 
 
@@ -323,13 +417,17 @@ def swimmer_order(mart: pd.DataFrame) -> pd.Series:
     m["_icans"] = pd.to_numeric(m["icans_max_grade"], errors="coerce").fillna(-1)
     m["_worst"] = m[["_crs", "_icans"]].max(axis=1)
     m["_onset"] = pd.to_numeric(m["crs_onset_day"], errors="coerce").fillna(999)
-    m = m.sort_values(["_worst", "_crs", "_icans", "_onset", "patient_key"],
-                      ascending=[False, False, False, True, True], kind="mergesort")
+    m = m.sort_values(
+        ["_worst", "_crs", "_icans", "_onset", "patient_key"],
+        ascending=[False, False, False, True, True],
+        kind="mergesort",
+    )
     return m["patient_key"].reset_index(drop=True)
 
 
-def swimmer_plot(mart: pd.DataFrame, daily_toxicity: pd.DataFrame, out_dir: Path,
-                 days: int = 30) -> list[Path]:
+def swimmer_plot(
+    mart: pd.DataFrame, daily_toxicity: pd.DataFrame, out_dir: Path, days: int = 30
+) -> list[Path]:
     """Swimmer plot of days 0..``days``: one lane per patient (sorted by toxicity).
 
     Upper half of a lane: daily CRS grade, lower half: daily ICANS grade (colour = grade);
@@ -339,35 +437,65 @@ def swimmer_plot(mart: pd.DataFrame, daily_toxicity: pd.DataFrame, out_dir: Path
     lane = {k: i for i, k in enumerate(order)}
     n = len(order)
     fig, ax = plt.subplots(figsize=(10, 14))
-    dt = daily_toxicity[daily_toxicity["study_day"].between(0, days)
-                        & daily_toxicity["patient_key"].isin(lane)]
-    for kind, offset, palette in (("crs_grade", 0.0, GRADE_COLOURS), ("icans_grade", -0.4, ICANS_COLOURS)):
+    dt = daily_toxicity[
+        daily_toxicity["study_day"].between(0, days) & daily_toxicity["patient_key"].isin(lane)
+    ]
+    for kind, offset, palette in (
+        ("crs_grade", 0.0, GRADE_COLOURS),
+        ("icans_grade", -0.4, ICANS_COLOURS),
+    ):
         grades = pd.to_numeric(dt[kind], errors="coerce")
         for grade, colour in palette.items():
             hit = dt[grades == grade]
             if len(hit):
                 ys = (n - 1 - hit["patient_key"].map(lane)).to_numpy(dtype=float) + offset
-                ax.barh(ys, 1.0, left=hit["study_day"].to_numpy(dtype=float), height=0.4,
-                        align="edge", color=colour, linewidth=0)
+                ax.barh(
+                    ys,
+                    1.0,
+                    left=hit["study_day"].to_numpy(dtype=float),
+                    height=0.4,
+                    align="edge",
+                    color=colour,
+                    linewidth=0,
+                )
     obs = dt.groupby("patient_key")["study_day"].max()
     for key, last in obs.items():
-        ax.plot([0, float(last) + 1], [n - 1 - lane[key] + 0.0] * 2, color="#cccccc", linewidth=0.4,
-                zorder=0)
+        ax.plot(
+            [0, float(last) + 1],
+            [n - 1 - lane[key] + 0.0] * 2,
+            color="#cccccc",
+            linewidth=0.4,
+            zorder=0,
+        )
     cr = mart[["patient_key", "cr_day"]].copy()
     cr["cr_day"] = pd.to_numeric(cr["cr_day"], errors="coerce")
     cr = cr[cr["cr_day"].notna() & (cr["cr_day"] <= days)]
-    ax.plot(cr["cr_day"].astype(float) + 0.5, (n - 1 - cr["patient_key"].map(lane)).astype(float),
-            "D", color="black", markersize=3.5, linestyle="none")
+    ax.plot(
+        cr["cr_day"].astype(float) + 0.5,
+        (n - 1 - cr["patient_key"].map(lane)).astype(float),
+        "D",
+        color="black",
+        markersize=3.5,
+        linestyle="none",
+    )
     ax.set_xlim(0, days + 1)
     ax.set_ylim(-0.7, n)
     ax.set_yticks([])
     ax.set_ylabel(f"patients (n = {n}), sorted by toxicity")
     ax.set_xlabel("day after infusion")
     handles = [Patch(color=c, label=f"CRS grade {g}") for g, c in GRADE_COLOURS.items() if g <= 4]
-    handles += [Patch(color=c, label=f"ICANS grade {g}") for g, c in ICANS_COLOURS.items() if g <= 4]
+    handles += [
+        Patch(color=c, label=f"ICANS grade {g}") for g, c in ICANS_COLOURS.items() if g <= 4
+    ]
     handles.append(Line2D([], [], marker="D", color="black", linestyle="none", label="CR reached"))
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.04), ncol=5, fontsize=8,
-              frameon=False)
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.04),
+        ncol=5,
+        fontsize=8,
+        frameon=False,
+    )
     ax.set_title(f"CRS and ICANS over the first {days} days")
     fig.tight_layout()
     return _save(fig, out_dir, "swimmer_first_30_days")
@@ -388,12 +516,22 @@ def cohort_flow_figure(cohort_flow: pd.DataFrame, out_dir: Path) -> list[Path]:
         detail = ", ".join(f"{c} {n}" for c, n in zip(per_centre["centre_code"], per_centre["n"]))
         pct = getattr(row, "pct_of_delivered", None)
         text = f"{row.step}\nn = {row.n}" + (f" ({pct}% of delivered)" if pct is not None else "")
-        ax.text(0.5, y, text + (f"\n{detail}" if detail else ""), ha="center", va="center",
-                fontsize=9, bbox={"boxstyle": "round,pad=0.5", "facecolor": "#f4f6fa",
-                                  "edgecolor": "#4a5a75"})
+        ax.text(
+            0.5,
+            y,
+            text + (f"\n{detail}" if detail else ""),
+            ha="center",
+            va="center",
+            fontsize=9,
+            bbox={"boxstyle": "round,pad=0.5", "facecolor": "#f4f6fa", "edgecolor": "#4a5a75"},
+        )
         if i < steps - 1:
-            ax.annotate("", xy=(0.5, y - 0.62), xytext=(0.5, y - 0.38),
-                        arrowprops={"arrowstyle": "->", "color": "#4a5a75"})
+            ax.annotate(
+                "",
+                xy=(0.5, y - 0.62),
+                xytext=(0.5, y - 0.38),
+                arrowprops={"arrowstyle": "->", "color": "#4a5a75"},
+            )
     ax.set_title("Cohort flow")
     return _save(fig, out_dir, "cohort_flow")
 
@@ -405,8 +543,9 @@ def all_figures(tables: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
     if "cohort_flow" in t:
         paths += cohort_flow_figure(t["cohort_flow"], out_dir)
     paths += figure1_response_bars(t["response_rates"], out_dir)
-    paths += km_figures(t["km_estimates"], t["logrank_tests"], out_dir,
-                        survival_medians=t.get("survival_medians"))
+    paths += km_figures(
+        t["km_estimates"], t["logrank_tests"], out_dir, survival_medians=t.get("survival_medians")
+    )
     paths += figure4_car_copies(t["patient_outcomes"], t["biomarker_tests"], out_dir)
     paths += forest_plot(t["cox_multivariate"], out_dir)
     paths += swimmer_plot(t["patient_outcomes"], t["daily_toxicity"], out_dir)

@@ -30,10 +30,16 @@ def round_half_up(value: float | int | Fraction | Decimal, digits: int = 1) -> f
     q = Decimal(1).scaleb(-digits)
     if isinstance(value, Fraction):
         # exact: scale, round half up on the rational, rescale
-        scaled = value * 10 ** digits
+        scaled = value * 10**digits
         n = round_half_up_int(abs(scaled)) * (1 if scaled >= 0 else -1)
         return float(Decimal(n).scaleb(-digits))
-    d = value if isinstance(value, Decimal) else Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    d = (
+        value
+        if isinstance(value, Decimal)
+        else Decimal(repr(value))
+        if isinstance(value, float)
+        else Decimal(value)
+    )
     return float(d.quantize(q, rounding=ROUND_HALF_UP))
 
 

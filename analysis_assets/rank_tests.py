@@ -10,8 +10,8 @@ Missing values are dropped.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy import stats
@@ -51,8 +51,13 @@ def mann_whitney(x: Sequence[float], y: Sequence[float]) -> GroupTestResult:
     if len(a) == 0 or len(b) == 0:
         raise ValueError("both groups need observations")
     r = stats.mannwhitneyu(a, b, use_continuity=True, alternative="two-sided", method="asymptotic")
-    return GroupTestResult(test="Mann-Whitney U", stat=float(r.statistic), p=float(r.pvalue), df=None,
-                           n=(len(a), len(b)))
+    return GroupTestResult(
+        test="Mann-Whitney U",
+        stat=float(r.statistic),
+        p=float(r.pvalue),
+        df=None,
+        n=(len(a), len(b)),
+    )
 
 
 def kruskal_wallis(*groups: Sequence[float]) -> GroupTestResult:
@@ -71,5 +76,10 @@ def kruskal_wallis(*groups: Sequence[float]) -> GroupTestResult:
     if len(gs) < 2:
         raise ValueError("need at least two non-empty groups")
     r = stats.kruskal(*gs)
-    return GroupTestResult(test="Kruskal-Wallis", stat=float(r.statistic), p=float(r.pvalue), df=len(gs) - 1,
-                           n=tuple(len(g) for g in gs))
+    return GroupTestResult(
+        test="Kruskal-Wallis",
+        stat=float(r.statistic),
+        p=float(r.pvalue),
+        df=len(gs) - 1,
+        n=tuple(len(g) for g in gs),
+    )

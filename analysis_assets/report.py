@@ -115,7 +115,7 @@ def _term(term: str, description: str) -> str:
     """Cox term in words: ``toxicity_group[other]`` -> ``three-level toxicity group: other``."""
     term = str(term)
     if "[" in term and term.endswith("]"):
-        return f"{description}: {term[term.index('[') + 1:-1]} (vs reference)"
+        return f"{description}: {term[term.index('[') + 1 : -1]} (vs reference)"
     if "overall" in term:
         return f"{description} (overall Wald test)"
     return str(description)
@@ -133,28 +133,42 @@ def results_sentences(tables: dict[str, pd.DataFrame]) -> dict[str, list[str]]:
     po = t.get("patient_outcomes")
     if po is not None and len(po):
         n = len(po)
-        cohort = [f"{n} patients received an index CAR-T infusion at "
-                  f"{po['centre_code'].nunique()} centres"
-                  + (f" between {int(po['infusion_year'].min())} and {int(po['infusion_year'].max())}"
-                     if "infusion_year" in po else "") + "."]
+        cohort = [
+            f"{n} patients received an index CAR-T infusion at "
+            f"{po['centre_code'].nunique()} centres"
+            + (
+                f" between {int(po['infusion_year'].min())} and {int(po['infusion_year'].max())}"
+                if "infusion_year" in po
+                else ""
+            )
+            + "."
+        ]
         if "age_at_infusion" in po:
-            cohort.append(f"Median age at infusion was {_median_range(po['age_at_infusion'], 'years')}.")
+            cohort.append(
+                f"Median age at infusion was {_median_range(po['age_at_infusion'], 'years')}."
+            )
         if "sex" in po:
             males = int((po["sex"] == "m").sum())
             cohort.append(f"{males} of {n} patients ({_pct(males, n)}) were male.")
         if "cell_dose_per_kg" in po:
             dose = pd.to_numeric(po["cell_dose_per_kg"], errors="coerce") / 1e6
-            cohort.append(f"The median cell dose was {_median_range(dose, 'x 10^6 CAR-T cells/kg')}.")
+            cohort.append(
+                f"The median cell dose was {_median_range(dose, 'x 10^6 CAR-T cells/kg')}."
+            )
         out["Cohort"] = cohort
 
         tox = []
-        for name, col, onset in (("CRS", "crs_max_grade", "crs_onset_day"),
-                                 ("ICANS", "icans_max_grade", "icans_onset_day")):
+        for name, col, onset in (
+            ("CRS", "crs_max_grade", "crs_onset_day"),
+            ("ICANS", "icans_max_grade", "icans_onset_day"),
+        ):
             grade = pd.to_numeric(po[col], errors="coerce")
             any_ = grade >= 1
             severe = grade >= 3
-            s = (f"Of {n} infused patients, {int(any_.sum())} ({_pct(any_.sum(), n)}) developed {name} "
-                 f"and {int(severe.sum())} ({_pct(severe.sum(), n)}) severe {name} (grade >= 3)")
+            s = (
+                f"Of {n} infused patients, {int(any_.sum())} ({_pct(any_.sum(), n)}) developed {name} "
+                f"and {int(severe.sum())} ({_pct(severe.sum(), n)}) severe {name} (grade >= 3)"
+            )
             if grade.isna().any():
                 s += f"; {int(grade.isna().sum())} could not be graded"
             s += "."
@@ -166,47 +180,77 @@ def results_sentences(tables: dict[str, pd.DataFrame]) -> dict[str, list[str]]:
             icans = pd.to_numeric(po["icans_max_grade"], errors="coerce") >= 1
             crs = pd.to_numeric(po["crs_max_grade"], errors="coerce") >= 1
             also = int((icans & crs).sum())
-            tox.append(f"{both} patients ({_pct(both, n)}) had both CRS and ICANS; {also} of "
-                       f"{int(icans.sum())} patients with ICANS also had CRS.")
+            tox.append(
+                f"{both} patients ({_pct(both, n)}) had both CRS and ICANS; {also} of "
+                f"{int(icans.sum())} patients with ICANS also had CRS."
+            )
         for name, flag, dose, first, unit in (
-                ("tocilizumab", "received_tocilizumab", "tocilizumab_total_mg", "tocilizumab_first_day", "mg"),
-                ("corticosteroids", "received_steroids", "steroid_dex_equiv_mg", "steroid_first_day",
-                 "mg dexamethasone-equivalent")):
+            (
+                "tocilizumab",
+                "received_tocilizumab",
+                "tocilizumab_total_mg",
+                "tocilizumab_first_day",
+                "mg",
+            ),
+            (
+                "corticosteroids",
+                "received_steroids",
+                "steroid_dex_equiv_mg",
+                "steroid_first_day",
+                "mg dexamethasone-equivalent",
+            ),
+        ):
             if flag not in po:
                 continue
             got = po[flag].fillna(False).astype(bool)
             s = f"{int(got.sum())} of {n} patients ({_pct(got.sum(), n)}) received {name}"
             if got.any():
-                s += (f"; the median cumulative dose was {_median_range(po.loc[got, dose], unit)}, "
-                      f"started at a median of day {_median_range(po.loc[got, first])}")
+                s += (
+                    f"; the median cumulative dose was {_median_range(po.loc[got, dose], unit)}, "
+                    f"started at a median of day {_median_range(po.loc[got, first])}"
+                )
             tox.append(s + ".")
         out["Toxicity and its treatment"] = tox
 
         resp = []
         cr = po["cr_day30"].fillna(False).astype(bool)
-        resp.append(f"At day 30, {int(cr.sum())} of {n} infused patients ({_pct(cr.sum(), n)}) were in CR.")
+        resp.append(
+            f"At day 30, {int(cr.sum())} of {n} infused patients ({_pct(cr.sum(), n)}) were in CR."
+        )
         if "mrd_negative_cr" in po:
             mrd = po["mrd_negative_cr"].fillna(False).astype(bool)
-            resp.append(f"{int(mrd.sum())} of {n} ({_pct(mrd.sum(), n)}) reached an MRD-negative CR.")
+            resp.append(
+                f"{int(mrd.sum())} of {n} ({_pct(mrd.sum(), n)}) reached an MRD-negative CR."
+            )
         out["Response"] = resp
         if "peak_car_copies" in po:
             car = int(pd.to_numeric(po["peak_car_copies"], errors="coerce").notna().sum())
             out.setdefault("Biomarkers", []).append(
-                f"Peak CAR copies were available for {car} of {n} patients ({_pct(car, n)}).")
+                f"Peak CAR copies were available for {car} of {n} patients ({_pct(car, n)})."
+            )
 
     rr = t.get("response_rates")
     if rr is not None and len(rr):
         lines = out.setdefault("Response", [])
         sub = rr[rr["basis"] == "all_infused"] if "basis" in rr else rr
-        for response, label in (("cr_day30", "CR at day 30"), ("mrd_negative_cr", "MRD-negative CR")):
+        for response, label in (
+            ("cr_day30", "CR at day 30"),
+            ("mrd_negative_cr", "MRD-negative CR"),
+        ):
             tests = sub[sub["response"] == response].drop_duplicates("comparison")
             if tests.empty:
                 continue
             sig = tests[tests["p_value"] < 0.05]
-            parts = "; ".join(f"{_comparison_label(r.comparison)}: {r.test} {_p(r.p_value)}"
-                              for r in tests.itertuples())
-            verdict = ("differed significantly by " + ", ".join(_comparison_label(c) for c in sig["comparison"])
-                       if len(sig) else "did not differ significantly by any grouping")
+            parts = "; ".join(
+                f"{_comparison_label(r.comparison)}: {r.test} {_p(r.p_value)}"
+                for r in tests.itertuples()
+            )
+            verdict = (
+                "differed significantly by "
+                + ", ".join(_comparison_label(c) for c in sig["comparison"])
+                if len(sig)
+                else "did not differ significantly by any grouping"
+            )
             lines.append(f"The rate of {label} {verdict} ({parts}).")
 
     bt = t.get("biomarker_tests")
@@ -214,21 +258,27 @@ def results_sentences(tables: dict[str, pd.DataFrame]) -> dict[str, list[str]]:
         lines = out.setdefault("Biomarkers", [])
         for r in bt.drop_duplicates(["variable", "comparison"]).itertuples():
             grp = bt[(bt["variable"] == r.variable) & (bt["comparison"] == r.comparison)]
-            medians = ", ".join(f"{g} {_num(m)} (n = {int(k)})"
-                                for g, m, k in zip(grp["group"], grp["median"], grp["n"]))
-            lines.append(f"Median {r.variable} by {_comparison_label(r.comparison)}: {medians}; "
-                         f"{r.test} {_p(r.p_value)}.")
+            medians = ", ".join(
+                f"{g} {_num(m)} (n = {int(k)})"
+                for g, m, k in zip(grp["group"], grp["median"], grp["n"])
+            )
+            lines.append(
+                f"Median {r.variable} by {_comparison_label(r.comparison)}: {medians}; "
+                f"{r.test} {_p(r.p_value)}."
+            )
 
     surv = []
     fu = t.get("follow_up")
     if fu is not None and len(fu):
         r = fu.iloc[0]
-        surv.append(f"Median follow-up ({r['method']}) was {_num(r['median_months'])} months "
-                    f"(95% CI {_num(r['ci_lower'])}–{_num(r['ci_upper'])}) for {int(r['n'])} patients.")
+        surv.append(
+            f"Median follow-up ({r['method']}) was {_num(r['median_months'])} months "
+            f"(95% CI {_num(r['ci_lower'])}–{_num(r['ci_upper'])}) for {int(r['n'])} patients."
+        )
     sm = t.get("survival_medians")
     if sm is not None and len(sm):
         for r in sm[sm["comparison"] == "overall"].itertuples():
-            med = ("not reached" if _isna(r.median_months) else f"{_num(r.median_months)} months")
+            med = "not reached" if _isna(r.median_months) else f"{_num(r.median_months)} months"
             s = f"Overall, median {r.endpoint} was {med} (n = {int(r.n)}, {int(r.events)} events)"
             if not _isna(getattr(r, "survival_12m", None)):
                 s += f"; {r.endpoint} at 12 months was {_num(100 * float(r.survival_12m))}%"
@@ -238,10 +288,16 @@ def results_sentences(tables: dict[str, pd.DataFrame]) -> dict[str, list[str]]:
         for endpoint in pd.unique(lr["endpoint"]):
             sub = lr[lr["endpoint"] == endpoint]
             sig = sub[sub["p_value"] < 0.05]
-            parts = "; ".join(f"{_comparison_label(r.comparison)} {_p(r.p_value)} (n = {int(r.n)})"
-                              for r in sub.itertuples())
-            verdict = ("differed significantly by " + ", ".join(_comparison_label(c) for c in sig["comparison"])
-                       if len(sig) else "did not differ significantly by any grouping")
+            parts = "; ".join(
+                f"{_comparison_label(r.comparison)} {_p(r.p_value)} (n = {int(r.n)})"
+                for r in sub.itertuples()
+            )
+            verdict = (
+                "differed significantly by "
+                + ", ".join(_comparison_label(c) for c in sig["comparison"])
+                if len(sig)
+                else "did not differ significantly by any grouping"
+            )
             surv.append(f"{endpoint} {verdict} (log-rank: {parts}).")
     if surv:
         out["Survival"] = surv
@@ -257,13 +313,17 @@ def results_sentences(tables: dict[str, pd.DataFrame]) -> dict[str, list[str]]:
                 if not est:
                     terms.append(f"{r.description}: not estimable")
                 elif not _isna(r.hazard_ratio):
-                    terms.append(f"{_term(r.term, r.description)} HR {_num(r.hazard_ratio, 2)} "
-                                 f"(95% CI {_num(r.ci_lower, 2)}–{_num(r.ci_upper, 2)}), {_p(r.p_value)}")
+                    terms.append(
+                        f"{_term(r.term, r.description)} HR {_num(r.hazard_ratio, 2)} "
+                        f"(95% CI {_num(r.ci_lower, 2)}–{_num(r.ci_upper, 2)}), {_p(r.p_value)}"
+                    )
                 else:
                     terms.append(f"{_term(r.term, r.description)} {_p(r.p_value)}")
             first = sub.iloc[0]
-            cox.append(f"In the multivariate Cox model for {endpoint} (n = {int(first['n'])}, "
-                       f"{int(first['events'])} events): " + "; ".join(terms) + ".")
+            cox.append(
+                f"In the multivariate Cox model for {endpoint} (n = {int(first['n'])}, "
+                f"{int(first['events'])} events): " + "; ".join(terms) + "."
+            )
         out["Multivariate analysis"] = cox
     return out
 
@@ -310,18 +370,24 @@ def _with_denominators(name: str, df: pd.DataFrame) -> pd.DataFrame:
     if name == "response_rates" and {"responders", "n"} <= set(df.columns):
         df = df.copy()
         pos = list(df.columns).index("responders") + 1
-        df.insert(pos, "responders / n", [f"{int(a)}/{int(b)}" for a, b in zip(df["responders"], df["n"])])
+        df.insert(
+            pos, "responders / n", [f"{int(a)}/{int(b)}" for a, b in zip(df["responders"], df["n"])]
+        )
     return df
 
 
 # --------------------------------------------------------------------------- figures
-_SVG_STRIP = (re.compile(r"<\?xml.*?\?>", re.S), re.compile(r"<!DOCTYPE.*?>", re.S),
-              re.compile(r"<metadata>.*?</metadata>", re.S),
-              re.compile(r'\s+xmlns(:\w+)?="[^"]*"'),
-              # defence in depth for SVGs not made by matplotlib: no script, handler or external ref
-              re.compile(r"<script.*?</script\s*>", re.S | re.I), re.compile(r"<script[^>]*/>", re.I),
-              re.compile(r'\s+on\w+\s*=\s*("[^"]*"|\'[^\']*\')', re.I),
-              re.compile(r'\s+(?:xlink:)?href\s*=\s*("\s*(?!#)[^"]*"|\'\s*(?!#)[^\']*\')', re.I))
+_SVG_STRIP = (
+    re.compile(r"<\?xml.*?\?>", re.S),
+    re.compile(r"<!DOCTYPE.*?>", re.S),
+    re.compile(r"<metadata>.*?</metadata>", re.S),
+    re.compile(r'\s+xmlns(:\w+)?="[^"]*"'),
+    # defence in depth for SVGs not made by matplotlib: no script, handler or external ref
+    re.compile(r"<script.*?</script\s*>", re.S | re.I),
+    re.compile(r"<script[^>]*/>", re.I),
+    re.compile(r'\s+on\w+\s*=\s*("[^"]*"|\'[^\']*\')', re.I),
+    re.compile(r'\s+(?:xlink:)?href\s*=\s*("\s*(?!#)[^"]*"|\'\s*(?!#)[^\']*\')', re.I),
+)
 
 
 def _inline_svg(text: str) -> str:
@@ -335,8 +401,10 @@ def _figure_html(stem: str, files: list[Path]) -> str:
     caption = FIGURE_CAPTIONS.get(stem)
     if caption is None and stem.startswith("km_"):
         _, endpoint, comparison = stem.split("_", 2)
-        caption = (f"Kaplan-Meier estimate of {endpoint} by {_comparison_label(comparison)}, "
-                   "with log-rank p and the number at risk.")
+        caption = (
+            f"Kaplan-Meier estimate of {endpoint} by {_comparison_label(comparison)}, "
+            "with log-rank p and the number at risk."
+        )
     caption = caption or stem
     names = ", ".join(p.name for p in files)
     if ".png" in by_ext:
@@ -346,13 +414,16 @@ def _figure_html(stem: str, files: list[Path]) -> str:
         body = _inline_svg(by_ext[".svg"].read_text(encoding="utf-8"))
     else:
         raise ValueError(f"unsupported figure file(s): {names}")
-    return (f'<figure id="fig-{_e(stem)}" data-files="{_e(names)}">{body}'
-            f"<figcaption>{_e(caption)} <small>({_e(names)})</small></figcaption></figure>")
+    return (
+        f'<figure id="fig-{_e(stem)}" data-files="{_e(names)}">{body}'
+        f"<figcaption>{_e(caption)} <small>({_e(names)})</small></figcaption></figure>"
+    )
 
 
 # --------------------------------------------------------------------------- report
-def build_report(tables: dict[str, pd.DataFrame], figures: list[Path], provenance: dict,
-                 out_path: Path) -> Path:
+def build_report(
+    tables: dict[str, pd.DataFrame], figures: list[Path], provenance: dict, out_path: Path
+) -> Path:
     """Write the HTML results report to ``out_path`` and return it.
 
     Parameters
@@ -368,10 +439,12 @@ def build_report(tables: dict[str, pd.DataFrame], figures: list[Path], provenanc
     """
     out_path = Path(out_path)
     t = _tables(tables)
-    doc = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-           "<title>CAR-T toxicity and outcome study: results</title>",
-           f"<style>{CSS}</style></head><body>",
-           "<h1>CAR-T toxicity and outcome study: results</h1>"]
+    doc = [
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        "<title>CAR-T toxicity and outcome study: results</title>",
+        f"<style>{CSS}</style></head><body>",
+        "<h1>CAR-T toxicity and outcome study: results</h1>",
+    ]
     cutoff = provenance.get("cutoff", provenance.get("cut_off"))
     if cutoff is not None:
         doc.append(f"<p>Data cut-off: {_e(cutoff)}.</p>")

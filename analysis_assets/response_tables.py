@@ -9,12 +9,16 @@ from analysis_assets.categorical import compare_categorical, describe_test
 from analysis_assets.comparisons import COMPARISONS, group_labels
 from analysis_assets.formatting import percent
 
-RESPONSES = {"cr_day30": "complete response at day 30",
-             "mrd_negative_cr": "MRD-negative complete response at day 30"}
+RESPONSES = {
+    "cr_day30": "complete response at day 30",
+    "mrd_negative_cr": "MRD-negative complete response at day 30",
+}
 #: basis -> who is in the denominator
-BASES = {"all_infused": "every infused patient (a patient without an evaluable assessment "
-                        "counts as a non-responder)",
-         "evaluable": "patients evaluable for response only"}
+BASES = {
+    "all_infused": "every infused patient (a patient without an evaluable assessment "
+    "counts as a non-responder)",
+    "evaluable": "patients evaluable for response only",
+}
 
 
 def response_rates(mart: pd.DataFrame) -> pd.DataFrame:
@@ -32,19 +36,34 @@ def response_rates(mart: pd.DataFrame) -> pd.DataFrame:
                 labels = group_labels(data, comparison)
                 placed = labels.notna()
                 groups = [g for g in order if (labels[placed] == g).any()]
-                table = np.array([[int((responded[placed] & (labels[placed] == g)).sum()),
-                                   int((~responded[placed] & (labels[placed] == g)).sum())]
-                                  for g in groups])
-                result = (compare_categorical(table)
-                          if len(groups) >= 2 and table.sum(axis=0).min() > 0 else None)
+                table = np.array(
+                    [
+                        [
+                            int((responded[placed] & (labels[placed] == g)).sum()),
+                            int((~responded[placed] & (labels[placed] == g)).sum()),
+                        ]
+                        for g in groups
+                    ]
+                )
+                result = (
+                    compare_categorical(table)
+                    if len(groups) >= 2 and table.sum(axis=0).min() > 0
+                    else None
+                )
                 for group, (yes, no) in zip(groups, table):
-                    rows.append({
-                        "response": response, "basis": basis, "comparison": comparison,
-                        "comparison_label": comparison_label, "group": group,
-                        "n": int(yes + no), "responders": int(yes),
-                        "rate_pct": percent(int(yes), int(yes + no)),
-                        "test": result.test if result else "not applicable (one outcome only)",
-                        "test_detail": describe_test(result) if result else None,
-                        "p_value": result.p if result else None,
-                    })
+                    rows.append(
+                        {
+                            "response": response,
+                            "basis": basis,
+                            "comparison": comparison,
+                            "comparison_label": comparison_label,
+                            "group": group,
+                            "n": int(yes + no),
+                            "responders": int(yes),
+                            "rate_pct": percent(int(yes), int(yes + no)),
+                            "test": result.test if result else "not applicable (one outcome only)",
+                            "test_detail": describe_test(result) if result else None,
+                            "p_value": result.p if result else None,
+                        }
+                    )
     return pd.DataFrame(rows)

@@ -17,20 +17,53 @@ Agreement with R is tested in ``tests/test_statistics.py`` against
 ``tests/reference/r_reference.json`` (made by ``tests/reference/make_reference.R``).
 """
 
-from analysis_assets.cox import (FIT_OPTIONS, CoxResult, CoxTerm, PHTest, WaldTest, cox_fit,
-                                 ph_test)
+from analysis_assets.categorical import (
+    CategoricalResult,
+    ChisqResult,
+    FisherResult,
+    chisq_test,
+    compare_categorical,
+    fisher_test,
+)
+from analysis_assets.cox import FIT_OPTIONS, CoxResult, CoxTerm, PHTest, WaldTest, cox_fit, ph_test
 from analysis_assets.formatting import percent, round_half_up
-from analysis_assets.survival import (LogrankResult, MedianEstimate, km_median, km_survival_at,
-                                      km_table, logrank_test, median_followup, r_quantile)
-from analysis_assets.categorical import (CategoricalResult, ChisqResult, FisherResult,
-                                               chisq_test, compare_categorical, fisher_test)
 from analysis_assets.rank_tests import GroupTestResult, kruskal_wallis, mann_whitney
+from analysis_assets.survival import (
+    LogrankResult,
+    MedianEstimate,
+    km_median,
+    km_survival_at,
+    km_table,
+    logrank_test,
+    median_followup,
+    r_quantile,
+)
 
 __all__ = [
-    "FIT_OPTIONS", "CoxResult", "CoxTerm", "PHTest", "WaldTest", "cox_fit", "ph_test",
-    "percent", "round_half_up",
-    "LogrankResult", "MedianEstimate", "km_median", "km_survival_at", "km_table", "logrank_test",
-    "median_followup", "r_quantile",
-    "CategoricalResult", "ChisqResult", "FisherResult", "chisq_test", "compare_categorical", "fisher_test",
-    "GroupTestResult", "kruskal_wallis", "mann_whitney",
+    "FIT_OPTIONS",
+    "CoxResult",
+    "CoxTerm",
+    "PHTest",
+    "WaldTest",
+    "cox_fit",
+    "ph_test",
+    "percent",
+    "round_half_up",
+    "LogrankResult",
+    "MedianEstimate",
+    "km_median",
+    "km_survival_at",
+    "km_table",
+    "logrank_test",
+    "median_followup",
+    "r_quantile",
+    "CategoricalResult",
+    "ChisqResult",
+    "FisherResult",
+    "chisq_test",
+    "compare_categorical",
+    "fisher_test",
+    "GroupTestResult",
+    "kruskal_wallis",
+    "mann_whitney",
 ]

@@ -14,8 +14,8 @@ reproduces R's *reporting* rules that lifelines does not share:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -56,7 +56,9 @@ class LogrankResult:
     n_groups: int
 
 
-def _clean(durations: Sequence[float], events: Sequence[float | bool]) -> tuple[np.ndarray, np.ndarray]:
+def _clean(
+    durations: Sequence[float], events: Sequence[float | bool]
+) -> tuple[np.ndarray, np.ndarray]:
     t = np.asarray(durations, dtype=float)
     e = np.asarray(events, dtype=float)
     if t.shape != e.shape:
@@ -72,7 +74,9 @@ def _clean(durations: Sequence[float], events: Sequence[float | bool]) -> tuple[
     return t, e.astype(bool)
 
 
-def km_table(durations: Sequence[float], events: Sequence[float | bool], alpha: float = 0.05) -> pd.DataFrame:
+def km_table(
+    durations: Sequence[float], events: Sequence[float | bool], alpha: float = 0.05
+) -> pd.DataFrame:
     """Kaplan–Meier estimate with Greenwood variance and log-log CI.
 
     Parameters
@@ -97,21 +101,23 @@ def km_table(durations: Sequence[float], events: Sequence[float | bool], alpha: 
     et = kmf.event_table
     sf = kmf.survival_function_.iloc[:, 0]
     ci = kmf.confidence_interval_
-    out = pd.DataFrame({
-        "time": et.index.to_numpy(dtype=float),
-        "n_risk": et["at_risk"].to_numpy(dtype=int),
-        "n_event": et["observed"].to_numpy(dtype=int),
-        "n_censor": et["censored"].to_numpy(dtype=int),
-        "survival": sf.reindex(et.index).to_numpy(dtype=float),
-        "ci_lower": ci.iloc[:, 0].reindex(et.index).to_numpy(dtype=float),
-        "ci_upper": ci.iloc[:, 1].reindex(et.index).to_numpy(dtype=float),
-    })
+    out = pd.DataFrame(
+        {
+            "time": et.index.to_numpy(dtype=float),
+            "n_risk": et["at_risk"].to_numpy(dtype=int),
+            "n_event": et["observed"].to_numpy(dtype=int),
+            "n_censor": et["censored"].to_numpy(dtype=int),
+            "survival": sf.reindex(et.index).to_numpy(dtype=float),
+            "ci_lower": ci.iloc[:, 0].reindex(et.index).to_numpy(dtype=float),
+            "ci_upper": ci.iloc[:, 1].reindex(et.index).to_numpy(dtype=float),
+        }
+    )
     # lifelines adds a t=0 row to its timeline; R lists observed times only.
     out = out[et["removed"].to_numpy() > 0].reset_index(drop=True)
     one = out["survival"] == 1.0
     zero = out["survival"] == 0.0
-    out.loc[one, ["ci_lower", "ci_upper"]] = 1.0       # R: limits are 1 at S = 1
-    out.loc[zero, ["ci_lower", "ci_upper"]] = np.nan   # R: NA at S = 0
+    out.loc[one, ["ci_lower", "ci_upper"]] = 1.0  # R: limits are 1 at S = 1
+    out.loc[zero, ["ci_lower", "ci_upper"]] = np.nan  # R: NA at S = 0
     return out
 
 
@@ -141,18 +147,25 @@ def km_survival_at(table: pd.DataFrame, times: Iterable[float]) -> pd.DataFrame:
             rows.append((t, np.nan, np.nan, np.nan, 0))
             continue
         i = int(np.searchsorted(tt, t, side="right")) - 1  # last row with time <= t
-        j = int(np.searchsorted(tt, t, side="left"))       # first row with time >= t
+        j = int(np.searchsorted(tt, t, side="left"))  # first row with time >= t
         n_risk = int(table["n_risk"].iloc[j])
         if i < 0:
             rows.append((t, 1.0, 1.0, 1.0, n_risk))
         else:
             r = table.iloc[i]
-            rows.append((t, float(r["survival"]), float(r["ci_lower"]), float(r["ci_upper"]), n_risk))
+            rows.append(
+                (t, float(r["survival"]), float(r["ci_lower"]), float(r["ci_upper"]), n_risk)
+            )
     return pd.DataFrame(rows, columns=["time", "survival", "ci_lower", "ci_upper", "n_risk"])
 
 
-def r_quantile(times: np.ndarray, surv: np.ndarray, p: float = 0.5, first_time: float = 0.0,
-               tol: float = R_QUANTILE_TOL) -> float | None:
+def r_quantile(
+    times: np.ndarray,
+    surv: np.ndarray,
+    p: float = 0.5,
+    first_time: float = 0.0,
+    tol: float = R_QUANTILE_TOL,
+) -> float | None:
     """Port of survival 3.x ``findq`` (the rule behind ``quantile.survfit``).
 
     Parameters
@@ -235,8 +248,9 @@ def km_median(table: pd.DataFrame) -> MedianEstimate:
     )
 
 
-def logrank_test(durations: Sequence[float], events: Sequence[float | bool],
-                 groups: Sequence[object]) -> LogrankResult:
+def logrank_test(
+    durations: Sequence[float], events: Sequence[float | bool], groups: Sequence[object]
+) -> LogrankResult:
     """Log-rank test for 2+ groups (= R ``survdiff(Surv(time, status) ~ group)``).
 
     Parameters
@@ -251,16 +265,25 @@ def logrank_test(durations: Sequence[float], events: Sequence[float | bool],
     LogrankResult
         Chi-square with ``n_groups - 1`` degrees of freedom and its p-value.
     """
-    df = pd.DataFrame({"t": np.asarray(durations, dtype=float),
-                       "e": np.asarray(events, dtype=float), "g": list(groups)}).dropna()
+    df = pd.DataFrame(
+        {
+            "t": np.asarray(durations, dtype=float),
+            "e": np.asarray(events, dtype=float),
+            "g": list(groups),
+        }
+    ).dropna()
     t, e = _clean(df["t"], df["e"])
     g = df["g"].to_numpy()
     k = len(pd.unique(g))
     if k < 2:
         raise ValueError("log-rank test needs at least two groups")
     res = multivariate_logrank_test(t, g, e)
-    return LogrankResult(chisq=float(res.test_statistic), df=int(res.degrees_of_freedom),
-                         p=float(res.p_value), n_groups=k)
+    return LogrankResult(
+        chisq=float(res.test_statistic),
+        df=int(res.degrees_of_freedom),
+        p=float(res.p_value),
+        n_groups=k,
+    )
 
 
 def median_followup(durations: Sequence[float], events: Sequence[float | bool]) -> MedianEstimate:

@@ -6,7 +6,13 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis_assets.comparisons import COMPARISONS, group_labels
-from analysis_assets.survival import km_median, km_survival_at, km_table, logrank_test, median_followup
+from analysis_assets.survival import (
+    km_median,
+    km_survival_at,
+    km_table,
+    logrank_test,
+    median_followup,
+)
 
 #: endpoint -> (months column, event column, population)
 ENDPOINTS = {
@@ -47,36 +53,85 @@ def survival_tables(mart: pd.DataFrame) -> dict[str, pd.DataFrame]:
                 km_rows.append(table.assign(endpoint=endpoint, comparison=comparison, group=group))
                 median = km_median(table)
                 landmarks = km_survival_at(table, LANDMARK_MONTHS).set_index("time")
-                row = {"endpoint": endpoint, "comparison": comparison, "group": group,
-                       "n": len(members), "events": int(members["event"].sum()),
-                       "median_months": median.median, "median_ci_lower": median.ci_lower,
-                       "median_ci_upper": median.ci_upper}
+                row = {
+                    "endpoint": endpoint,
+                    "comparison": comparison,
+                    "group": group,
+                    "n": len(members),
+                    "events": int(members["event"].sum()),
+                    "median_months": median.median,
+                    "median_ci_lower": median.ci_lower,
+                    "median_ci_upper": median.ci_upper,
+                }
                 for month in LANDMARK_MONTHS:
                     row[f"survival_{month}m"] = landmarks.at[float(month), "survival"]
                     row[f"survival_{month}m_ci_lower"] = landmarks.at[float(month), "ci_lower"]
                     row[f"survival_{month}m_ci_upper"] = landmarks.at[float(month), "ci_upper"]
                 median_rows.append(row)
             tested = data[placed]
-            if comparison != "overall" and tested.loc[:, "months"].groupby(labels[placed]).size().gt(0).sum() >= 2:
+            if (
+                comparison != "overall"
+                and tested.loc[:, "months"].groupby(labels[placed]).size().gt(0).sum() >= 2
+            ):
                 result = logrank_test(tested["months"], tested["event"], labels[placed])
-                logrank_rows.append({"endpoint": endpoint, "comparison": comparison,
-                                     "description": COMPARISONS[comparison][0],
-                                     "n": len(tested), "groups": result.n_groups,
-                                     "chi_square": result.chisq, "df": result.df,
-                                     "p_value": result.p})
+                logrank_rows.append(
+                    {
+                        "endpoint": endpoint,
+                        "comparison": comparison,
+                        "description": COMPARISONS[comparison][0],
+                        "n": len(tested),
+                        "groups": result.n_groups,
+                        "chi_square": result.chisq,
+                        "df": result.df,
+                        "p_value": result.p,
+                    }
+                )
     km = pd.concat(km_rows, ignore_index=True).rename(columns={"time": "time_months"})
-    km = km[["endpoint", "comparison", "group", "time_months", "n_risk", "n_event", "n_censor",
-             "survival", "ci_lower", "ci_upper"]]
-    return {"km_estimates": km, "survival_medians": pd.DataFrame(median_rows),
-            "logrank_tests": pd.DataFrame(logrank_rows, columns=[
-                "endpoint", "comparison", "description", "n", "groups", "chi_square", "df",
-                "p_value"])}
+    km = km[
+        [
+            "endpoint",
+            "comparison",
+            "group",
+            "time_months",
+            "n_risk",
+            "n_event",
+            "n_censor",
+            "survival",
+            "ci_lower",
+            "ci_upper",
+        ]
+    ]
+    return {
+        "km_estimates": km,
+        "survival_medians": pd.DataFrame(median_rows),
+        "logrank_tests": pd.DataFrame(
+            logrank_rows,
+            columns=[
+                "endpoint",
+                "comparison",
+                "description",
+                "n",
+                "groups",
+                "chi_square",
+                "df",
+                "p_value",
+            ],
+        ),
+    }
 
 
 def follow_up_table(mart: pd.DataFrame) -> pd.DataFrame:
     """Median follow-up by reverse Kaplan-Meier (death censors; censoring is the event)."""
     data = endpoint_frame(mart, "OS")
     estimate = median_followup(data["months"], data["event"])
-    return pd.DataFrame([{"method": "reverse Kaplan-Meier", "n": len(data),
-                          "median_months": estimate.median, "ci_lower": estimate.ci_lower,
-                          "ci_upper": estimate.ci_upper}])
+    return pd.DataFrame(
+        [
+            {
+                "method": "reverse Kaplan-Meier",
+                "n": len(data),
+                "median_months": estimate.median,
+                "ci_lower": estimate.ci_lower,
+                "ci_upper": estimate.ci_upper,
+            }
+        ]
+    )

@@ -8,8 +8,9 @@ import duckdb
 import pandas as pd
 
 
-def write_tables(conn: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame],
-                 csv_folder: Path) -> dict[str, int]:
+def write_tables(
+    conn: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame], csv_folder: Path
+) -> dict[str, int]:
     """Replace each ``analysis.<name>`` table and ``<csv_folder>/<name>.csv``; rows per table."""
     conn.execute("create schema if not exists analysis").fetchall()
     csv_folder.mkdir(parents=True, exist_ok=True)
@@ -19,7 +20,9 @@ def write_tables(conn: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame
             raise ValueError(f"analysis table {name} has no columns")
         conn.register("_analysis_frame", frame)
         try:
-            conn.execute(f'create or replace table analysis."{name}" as select * from _analysis_frame').fetchall()
+            conn.execute(
+                f'create or replace table analysis."{name}" as select * from _analysis_frame'
+            ).fetchall()
         finally:
             conn.unregister("_analysis_frame")
         frame.to_csv(csv_folder / f"{name}.csv", index=False)

@@ -44,8 +44,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         truth_dir=Path(args.truth).resolve() if args.truth else None,
         progress=print,
     )
-    print(f"generated {sum(summary.patients_per_centre.values())} patients in "
-          f"{len(summary.deliveries)} deliveries under {out}")
+    print(
+        f"generated {sum(summary.patients_per_centre.values())} patients in "
+        f"{len(summary.deliveries)} deliveries under {out}"
+    )
     return 0
 
 
@@ -68,8 +70,10 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
             if not data.passed:
-                print(f"check failed: {data.asset_key.to_user_string()} {data.check_name} "
-                      f"({data.severity.value})")
+                print(
+                    f"check failed: {data.asset_key.to_user_string()} {data.check_name} "
+                    f"({data.severity.value})"
+                )
     if not result.success:
         print("refresh failed; see the messages above", file=sys.stderr)
         return 1
@@ -155,7 +159,8 @@ def cmd_quality(args: argparse.Namespace) -> int:
         failures = conn.execute(
             "select centre_code, check_name, table_name, severity, numerator, denominator, "
             "pct_failing from quality.check_results where status = 'failed' "
-            "order by severity, centre_code, check_name, table_name").df()
+            "order by severity, centre_code, check_name, table_name"
+        ).df()
     print(summary.to_string(index=False))
     if len(failures):
         print("\nfailed checks:")
@@ -177,12 +182,21 @@ def cmd_dbt(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     dbt_environment(settings)
-    dbt_codegen.generate(known_centres(settings.landing),
-                         dbt_codegen.DBT_PROJECT_DIR / settings.dbt_generated, settings.mappings)
+    dbt_codegen.generate(
+        known_centres(settings.landing),
+        dbt_codegen.DBT_PROJECT_DIR / settings.dbt_generated,
+        settings.mappings,
+    )
     project = str(dbt_codegen.DBT_PROJECT_DIR)
     dbt_args = [a for a in args.dbt_args if a != "--"]
-    command = [str(Path(sys.executable).with_name("dbt")), *dbt_args,
-               "--project-dir", project, "--profiles-dir", project]
+    command = [
+        str(Path(sys.executable).with_name("dbt")),
+        *dbt_args,
+        "--project-dir",
+        project,
+        "--profiles-dir",
+        project,
+    ]
     if dbt_args and dbt_args[0] in ("build", "run", "test", "compile", "parse", "seed", "docs"):
         command += ["--vars", json.dumps({"cutoff": settings.cutoff.isoformat()})]
     return subprocess.call(command)
@@ -190,9 +204,16 @@ def cmd_dbt(args: argparse.Namespace) -> int:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     _prepare_dagster_home()
-    command = [str(Path(sys.executable).with_name("dagster")), "dev",
-               "-w", str(PROJECT_ROOT / "workspace.yaml"), "-p", str(args.port),
-               "-h", args.host]
+    command = [
+        str(Path(sys.executable).with_name("dagster")),
+        "dev",
+        "-w",
+        str(PROJECT_ROOT / "workspace.yaml"),
+        "-p",
+        str(args.port),
+        "-h",
+        args.host,
+    ]
     os.chdir(PROJECT_ROOT)
     os.execv(command[0], command)
     return 0  # not reached
@@ -206,11 +227,19 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", help="landing folder to write (default: $CARTWH_LANDING)")
     gen.add_argument("--patients", type=int, default=93)
     gen.add_argument("--centres", type=int, default=4)
-    gen.add_argument("--deliveries", type=int, default=2,
-                     help="growing snapshots per centre, the last at the cut-off")
+    gen.add_argument(
+        "--deliveries",
+        type=int,
+        default=2,
+        help="growing snapshots per centre, the last at the cut-off",
+    )
     gen.add_argument("--seed", type=int, default=20240927)
-    gen.add_argument("--toxicity-hr", type=float, default=1.0,
-                     help="true hazard ratio of relapse/death for patients with CRS or ICANS")
+    gen.add_argument(
+        "--toxicity-hr",
+        type=float,
+        default=1.0,
+        help="true hazard ratio of relapse/death for patients with CRS or ICANS",
+    )
     gen.add_argument("--clean", action="store_true", help="no injected imperfections")
     gen.add_argument("--imperfection-rate", type=float, default=0.01)
     gen.add_argument("--cutoff", help="data cut-off (default: $CARTWH_CUTOFF)")
@@ -219,8 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=cmd_generate)
 
     refresh = commands.add_parser("refresh", help="materialise every asset, in-process")
-    refresh.add_argument("--log-level", default="INFO",
-                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    refresh.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
     refresh.set_defaults(func=cmd_refresh)
 
     sql = commands.add_parser("sql", help="run a read-only query on the warehouse")
@@ -232,13 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
     mapping = commands.add_parser("mapping", help="centre mapping files")
     mapping_commands = mapping.add_subparsers(dest="mapping_command", required=True)
     check = mapping_commands.add_parser(
-        "check", help="dry-run a mapping on a delivery: unmapped columns, unknown codes, units")
+        "check", help="dry-run a mapping on a delivery: unmapped columns, unknown codes, units"
+    )
     check.add_argument("file", help="the mapping file (mappings/<centre>.yml)")
     check.add_argument("--delivery", required=True, help="a delivery folder")
     check.set_defaults(func=cmd_mapping_check)
 
     quality = commands.add_parser(
-        "quality", help="per-centre quality summary; exits non-zero when a blocking check fails")
+        "quality", help="per-centre quality summary; exits non-zero when a blocking check fails"
+    )
     quality.set_defaults(func=cmd_quality)
 
     dbt = commands.add_parser("dbt", help="run dbt on this warehouse (generated staging included)")

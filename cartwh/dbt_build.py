@@ -31,12 +31,21 @@ def prepare(settings: Settings) -> list[str]:
 
     dbt_environment(settings)
     centres = known_centres(settings.landing)
-    dbt_codegen.generate(centres, dbt_codegen.DBT_PROJECT_DIR / settings.dbt_generated,
-                         settings.mappings)
+    dbt_codegen.generate(
+        centres, dbt_codegen.DBT_PROJECT_DIR / settings.dbt_generated, settings.mappings
+    )
     project_dir = str(dbt_codegen.DBT_PROJECT_DIR)
     result = dbtRunner().invoke(
-        ["parse", "--quiet", "--project-dir", project_dir, "--profiles-dir", project_dir,
-         "--vars", json.dumps({"cutoff": settings.cutoff.isoformat()})]
+        [
+            "parse",
+            "--quiet",
+            "--project-dir",
+            project_dir,
+            "--profiles-dir",
+            project_dir,
+            "--vars",
+            json.dumps({"cutoff": settings.cutoff.isoformat()}),
+        ]
     )
     if not result.success:
         raise RuntimeError(f"dbt parse failed: {result.exception}")

@@ -37,14 +37,19 @@ DATE_COLUMN = {
 }
 
 
-def unit_conversions(project_dir: Path = DBT_PROJECT_DIR) -> dict[tuple[str, str], tuple[float, float]]:
+def unit_conversions(
+    project_dir: Path = DBT_PROJECT_DIR,
+) -> dict[tuple[str, str], tuple[float, float]]:
     with open(project_dir / "seeds" / "unit_conversions.csv", encoding="utf-8") as handle:
-        return {(r["quantity"], r["from_unit"]): (float(r["scale"]), float(r["shift"]))
-                for r in csv.DictReader(handle)}
+        return {
+            (r["quantity"], r["from_unit"]): (float(r["scale"]), float(r["shift"]))
+            for r in csv.DictReader(handle)
+        }
 
 
-def entity_spec(mapping: CentreMapping, entity: str,
-                units: dict[tuple[str, str], tuple[float, float]]) -> dict:
+def entity_spec(
+    mapping: CentreMapping, entity: str, units: dict[tuple[str, str], tuple[float, float]]
+) -> dict:
     """Everything ``stage_entity`` needs for one entity, defaults resolved."""
     entity_mapping = mapping.entities.get(entity)
     settings = mapping.settings(entity) if entity_mapping else RESOLVED_DEFAULTS
@@ -56,27 +61,31 @@ def entity_spec(mapping: CentreMapping, entity: str,
             if (canonical.name, mapped.unit) not in units:
                 raise MappingError(
                     f"mapping of {mapping.centre_code}: {entity}.{canonical.name} has unit "
-                    f"{mapped.unit!r}, which the unit table has no conversion for")
+                    f"{mapped.unit!r}, which the unit table has no conversion for"
+                )
             scale, offset = units[(canonical.name, mapped.unit)]
-        columns.append({
-            "name": canonical.name,
-            "dtype": canonical.dtype,
-            "source": mapped.source if mapped else None,
-            "value": mapped.value if mapped else None,
-            "codes": mapped.codes if mapped and mapped.codes else None,
-            "canonical_codes": list(canonical.codes),
-            "date_format": (mapped.date_format if mapped and mapped.date_format else None)
-            or settings.date_format,
-            "decimal": (mapped.decimal if mapped and mapped.decimal else None) or settings.decimal,
-            "null_values": list(settings.null_values),
-            "unit_scale": scale,
-            "unit_offset": offset,
-            "required": canonical.required,
-            "phi": canonical.phi,
-            "minimum": canonical.minimum,
-            "maximum": canonical.maximum,
-            "minimum_exclusive": canonical.minimum_exclusive,
-        })
+        columns.append(
+            {
+                "name": canonical.name,
+                "dtype": canonical.dtype,
+                "source": mapped.source if mapped else None,
+                "value": mapped.value if mapped else None,
+                "codes": mapped.codes if mapped and mapped.codes else None,
+                "canonical_codes": list(canonical.codes),
+                "date_format": (mapped.date_format if mapped and mapped.date_format else None)
+                or settings.date_format,
+                "decimal": (mapped.decimal if mapped and mapped.decimal else None)
+                or settings.decimal,
+                "null_values": list(settings.null_values),
+                "unit_scale": scale,
+                "unit_offset": offset,
+                "required": canonical.required,
+                "phi": canonical.phi,
+                "minimum": canonical.minimum,
+                "maximum": canonical.maximum,
+                "minimum_exclusive": canonical.minimum_exclusive,
+            }
+        )
     spec = {
         "centre": mapping.centre_code,
         "entity": entity,
@@ -114,31 +123,57 @@ def _model_sql(spec: dict) -> str:
 def _model_yml(mapping: CentreMapping, entity: str, spec: dict) -> dict:
     name = f"stg_{mapping.centre_code}__{entity}"
     key = ["_source_file", "_row_number"] + (["_source_day"] if spec["wide"] else [])
-    columns = [{"name": "centre_code", "description": "Centre code.",
-                "data_tests": [{"accepted_values": {"arguments": {"values": [mapping.centre_code]}}}]}]
+    columns = [
+        {
+            "name": "centre_code",
+            "description": "Centre code.",
+            "data_tests": [{"accepted_values": {"arguments": {"values": [mapping.centre_code]}}}],
+        }
+    ]
     for column in ENTITIES[entity].columns:
-        entry = {"name": column.name,
-                 "description": (f"{column.dtype}" + (f" in {column.unit}" if column.unit else "")
-                                 + (" (PHI: stops at staging)" if column.phi else "")
-                                 + f"; source: {spec_source(spec, column.name)}")}
+        entry = {
+            "name": column.name,
+            "description": (
+                f"{column.dtype}"
+                + (f" in {column.unit}" if column.unit else "")
+                + (" (PHI: stops at staging)" if column.phi else "")
+                + f"; source: {spec_source(spec, column.name)}"
+            ),
+        }
         if column.codes:
-            entry["data_tests"] = [{"accepted_values": {"arguments": {"values": list(column.codes)},
-                                                        "config": {"severity": "warn"}}}]
+            entry["data_tests"] = [
+                {
+                    "accepted_values": {
+                        "arguments": {"values": list(column.codes)},
+                        "config": {"severity": "warn"},
+                    }
+                }
+            ]
         columns.append(entry)
     columns += [
         {"name": "_delivery_id", "description": "The centre's current delivery."},
         {"name": "_source_file", "description": "Delivered file (workbook[sheet] for Excel)."},
         {"name": "_row_number", "description": "1-based data row of the source file."},
     ]
-    columns.append({"name": "_source_day",
-                    "description": "Study day of a wide layout's columns (null for long layouts)."})
-    columns.append({"name": "_violations",
-                    "description": "Breaches of the row's contract: list of {column, value, rule}; "
-                                   "PHI values masked."})
+    columns.append(
+        {
+            "name": "_source_day",
+            "description": "Study day of a wide layout's columns (null for long layouts).",
+        }
+    )
+    columns.append(
+        {
+            "name": "_violations",
+            "description": "Breaches of the row's contract: list of {column, value, rule}; "
+            "PHI values masked.",
+        }
+    )
     return {
         "name": name,
-        "description": (f"{entity} of centre {mapping.centre_code}, current delivery only, "
-                        f"mapped to the canonical layout ({mapping.description or 'canonical'})."),
+        "description": (
+            f"{entity} of centre {mapping.centre_code}, current delivery only, "
+            f"mapped to the canonical layout ({mapping.description or 'canonical'})."
+        ),
         "columns": columns,
         "data_tests": [{"unique_combination": {"arguments": {"columns": key}}}],
     }
@@ -150,11 +185,17 @@ def spec_source(spec: dict, column_name: str) -> str:
         return f"constant {column['value']!r}"
     if column["source"] is None:
         return "not delivered"
-    return repr(column["source"]) + (f", {column['date_format']}" if column["dtype"] == "date" else "")
+    return repr(column["source"]) + (
+        f", {column['date_format']}" if column["dtype"] == "date" else ""
+    )
 
 
-def generate(centres: list[str], out_dir: Path, mappings_dir: Path | None = None,
-             project_dir: Path = DBT_PROJECT_DIR) -> dict[str, CentreMapping]:
+def generate(
+    centres: list[str],
+    out_dir: Path,
+    mappings_dir: Path | None = None,
+    project_dir: Path = DBT_PROJECT_DIR,
+) -> dict[str, CentreMapping]:
     """Rewrite the generated staging models, sources and the centre-list macro in ``out_dir``."""
     units = unit_conversions(project_dir)
     mappings = {c: mapping_for(c, mappings_dir) for c in centres}
@@ -163,9 +204,13 @@ def generate(centres: list[str], out_dir: Path, mappings_dir: Path | None = None
     for directory in (models_dir, macros_dir):
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
-    tables = [{"name": "current_deliveries",
-               "description": "The latest accepted delivery of each centre."},
-              {"name": "deliveries", "description": "The delivery ledger."}]
+    tables = [
+        {
+            "name": "current_deliveries",
+            "description": "The latest accepted delivery of each centre.",
+        },
+        {"name": "deliveries", "description": "The delivery ledger."},
+    ]
     for centre, mapping in mappings.items():
         centre_dir = models_dir / centre
         centre_dir.mkdir()
@@ -175,27 +220,47 @@ def generate(centres: list[str], out_dir: Path, mappings_dir: Path | None = None
             (centre_dir / f"{name}.sql").write_text(_model_sql(spec), encoding="utf-8")
             properties = {"version": 2, "models": [_model_yml(mapping, entity, spec)]}
             (centre_dir / f"{name}.yml").write_text(
-                yaml.safe_dump(properties, sort_keys=False, allow_unicode=True), encoding="utf-8")
+                yaml.safe_dump(properties, sort_keys=False, allow_unicode=True), encoding="utf-8"
+            )
             if not spec["absent"]:
-                tables.append({"name": raw_table_name(centre, entity),
-                               "description": f"{entity} of {centre}, every delivery, as delivered."})
-    sources = {"version": 2, "sources": [{
-        "name": "raw", "schema": "raw",
-        "description": "Deliveries as delivered, loaded by the Dagster raw assets.",
-        "tables": tables,
-    }]}
+                tables.append(
+                    {
+                        "name": raw_table_name(centre, entity),
+                        "description": f"{entity} of {centre}, every delivery, as delivered.",
+                    }
+                )
+    sources = {
+        "version": 2,
+        "sources": [
+            {
+                "name": "raw",
+                "schema": "raw",
+                "description": "Deliveries as delivered, loaded by the Dagster raw assets.",
+                "tables": tables,
+            }
+        ],
+    }
     (models_dir / "_raw__sources.yml").write_text(
-        yaml.safe_dump(sources, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    entities = {e: [{"name": c.name, "dtype": c.dtype} for c in ENTITIES[e].columns if not c.phi]
-                for e in ENTITIES}
+        yaml.safe_dump(sources, sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
+    entities = {
+        e: [{"name": c.name, "dtype": c.dtype} for c in ENTITIES[e].columns if not c.phi]
+        for e in ENTITIES
+    }
     keys = {e: [c for c in ENTITIES[e].key] for e in ENTITIES}
     delivered = sorted([c, e] for c, m in mappings.items() for e in ENTITIES if e in m.entities)
     layouts = {
-        c: {e: {"wide": m.entities[e].wide is not None,
+        c: {
+            e: {
+                "wide": m.entities[e].wide is not None,
                 "header_row": m.settings(e).header_row,
-                "sources": {n: (col.source if col.source is not None else f"(constant {col.value})")
-                            for n, col in m.entities[e].columns.items()}}
-            for e in m.entities}
+                "sources": {
+                    n: (col.source if col.source is not None else f"(constant {col.value})")
+                    for n, col in m.entities[e].columns.items()
+                },
+            }
+            for e in m.entities
+        }
         for c, m in mappings.items()
     }
     (macros_dir / "cartwh_generated.sql").write_text(
@@ -212,5 +277,6 @@ def generate(centres: list[str], out_dir: Path, mappings_dir: Path | None = None
         f"{{% macro centre_layouts() %}}"
         f"{{{{ return(fromjson({repr(json.dumps(layouts, ensure_ascii=False))})) }}}}"
         "{% endmacro %}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return mappings

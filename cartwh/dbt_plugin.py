@@ -19,7 +19,7 @@ UNIT_SEPARATOR = "\x1f"
 
 
 def patient_key(secret: str, centre_code: str, centre_patient_id: str) -> str:
-    message = f"{centre_code}{UNIT_SEPARATOR}{centre_patient_id.strip()}".encode("utf-8")
+    message = f"{centre_code}{UNIT_SEPARATOR}{centre_patient_id.strip()}".encode()
     return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
@@ -34,10 +34,19 @@ class Plugin(BasePlugin):
 
         def _keys(centres, ids):
             return pa.array(
-                [None if c is None or i is None or not i.strip() else patient_key(secret, c, i)
-                 for c, i in zip(centres.to_pylist(), ids.to_pylist())],
+                [
+                    None if c is None or i is None or not i.strip() else patient_key(secret, c, i)
+                    for c, i in zip(centres.to_pylist(), ids.to_pylist())
+                ],
                 type=pa.string(),
             )
 
-        conn.create_function("cartwh_patient_key", _keys, ["VARCHAR", "VARCHAR"], "VARCHAR",
-                             type="arrow", null_handling="special", side_effects=False)
+        conn.create_function(
+            "cartwh_patient_key",
+            _keys,
+            ["VARCHAR", "VARCHAR"],
+            "VARCHAR",
+            type="arrow",
+            null_handling="special",
+            side_effects=False,
+        )

@@ -26,24 +26,20 @@ CDN_ASSETS = {
     "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": "fontawesome/css/all.min.css",
     "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": "bootstrap-table/bootstrap-table.min.css",
     "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": "bootstrap-table/bootstrap-table.min.js",
-    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css":
-        "bootstrap-table/bootstrap-table-filter-control.min.css",
-    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css":
-        "bootstrap-table/bootstrap-table-filter-control.min.css",
-    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js":
-        "bootstrap-table/bootstrap-table-filter-control.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css": "bootstrap-table/bootstrap-table-filter-control.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css": "bootstrap-table/bootstrap-table-filter-control.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js": "bootstrap-table/bootstrap-table-filter-control.min.js",
     "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": "popper/popper.min.js",
     "https://cdn.jsdelivr.net/npm/vega@5": "vega/vega.min.js",
     "https://cdn.jsdelivr.net/npm/vega-lite@5": "vega/vega-lite.min.js",
     "https://cdn.jsdelivr.net/npm/vega-embed@6": "vega/vega-embed.min.js",
-    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css":
-        "datepicker/bootstrap-datepicker.min.css",
-    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js":
-        "datepicker/bootstrap-datepicker.min.js",
-    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css":
-        "bootstrap-dark/bootstrap-prefers-dark.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css": "datepicker/bootstrap-datepicker.min.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js": "datepicker/bootstrap-datepicker.min.js",
+    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css": "bootstrap-dark/bootstrap-prefers-dark.css",
 }
-_REMOTE_ASSET = re.compile(r"""<(?:script|link|img)\b[^>]*\b(?:src|href)=["'](https?://[^"']+)["']""")
+_REMOTE_ASSET = re.compile(
+    r"""<(?:script|link|img)\b[^>]*\b(?:src|href)=["'](https?://[^"']+)["']"""
+)
 _REMOTE_LOGO = re.compile(r'"https://great-expectations-web-assets[^"]*/([\w-]+\.png)[^"]*"')
 
 
@@ -65,40 +61,65 @@ def _suites(gxe) -> dict[str, tuple[str, list]]:
     """Suite name -> (mart table, expectations)."""
     between = gxe.ExpectColumnValuesToBeBetween
     return {
-        "patient_outcomes": ("mart.patient_outcomes", [
-            gxe.ExpectTableRowCountToBeBetween(min_value=1),
-            gxe.ExpectColumnProportionOfUniqueValuesToBeBetween(column="patient_key",
-                                                                min_value=1, max_value=1),
-            gxe.ExpectColumnValuesToNotBeNull(column="os_days", mostly=0.99),
-            between(column="age_at_infusion", min_value=1, max_value=90, mostly=0.99),
-            gxe.ExpectColumnMedianToBeBetween(column="cell_dose_per_kg", min_value=1e5, max_value=1e7),
-            gxe.ExpectColumnValuesToBeInSet(column="crs_max_grade", value_set=[0, 1, 2, 3], mostly=0.9),
-            between(column="crs_onset_day", min_value=0, max_value=14, mostly=0.95),
-            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="icans_onset_day", column_B="crs_onset_day", or_equal=True, mostly=0.8,
-                ignore_row_if="either_value_is_missing"),
-            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="os_days", column_B="lfs_days", or_equal=True,
-                ignore_row_if="either_value_is_missing"),
-            gxe.ExpectColumnMedianToBeBetween(column="peak_il6_pg_ml", min_value=1, max_value=10000),
-            between(column="steroid_dex_equiv_mg", min_value=0, max_value=2000, mostly=0.99),
-            between(column="tocilizumab_total_mg", min_value=0, max_value=3200),
-            gxe.ExpectColumnMeanToBeBetween(column="os_event", min_value=0.05, max_value=0.95),
-        ]),
-        "time_to_event": ("mart.time_to_event", [
-            gxe.ExpectColumnValuesToBeInSet(column="paramcd", value_set=[
-                "OS", "LFS", "OS_HSCT_CENSORED", "LFS_HSCT_CENSORED"]),
-            gxe.ExpectColumnValuesToBeInSet(column="cnsr", value_set=[0, 1, 2, 3]),
-            between(column="aval_days", min_value=0, max_value=7300),
-            gxe.ExpectCompoundColumnsToBeUnique(column_list=["patient_key", "paramcd"]),
-        ]),
-        "daily_toxicity": ("mart.daily_toxicity", [
-            between(column="study_day", min_value=0, max_value=30),
-            between(column="crs_grade", min_value=0, max_value=4),
-            between(column="icans_grade", min_value=0, max_value=4),
-            gxe.ExpectCompoundColumnsToBeUnique(column_list=["patient_key", "study_day"]),
-            gxe.ExpectColumnMeanToBeBetween(column="crs_grade", min_value=0, max_value=2),
-        ]),
+        "patient_outcomes": (
+            "mart.patient_outcomes",
+            [
+                gxe.ExpectTableRowCountToBeBetween(min_value=1),
+                gxe.ExpectColumnProportionOfUniqueValuesToBeBetween(
+                    column="patient_key", min_value=1, max_value=1
+                ),
+                gxe.ExpectColumnValuesToNotBeNull(column="os_days", mostly=0.99),
+                between(column="age_at_infusion", min_value=1, max_value=90, mostly=0.99),
+                gxe.ExpectColumnMedianToBeBetween(
+                    column="cell_dose_per_kg", min_value=1e5, max_value=1e7
+                ),
+                gxe.ExpectColumnValuesToBeInSet(
+                    column="crs_max_grade", value_set=[0, 1, 2, 3], mostly=0.9
+                ),
+                between(column="crs_onset_day", min_value=0, max_value=14, mostly=0.95),
+                gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                    column_A="icans_onset_day",
+                    column_B="crs_onset_day",
+                    or_equal=True,
+                    mostly=0.8,
+                    ignore_row_if="either_value_is_missing",
+                ),
+                gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                    column_A="os_days",
+                    column_B="lfs_days",
+                    or_equal=True,
+                    ignore_row_if="either_value_is_missing",
+                ),
+                gxe.ExpectColumnMedianToBeBetween(
+                    column="peak_il6_pg_ml", min_value=1, max_value=10000
+                ),
+                between(column="steroid_dex_equiv_mg", min_value=0, max_value=2000, mostly=0.99),
+                between(column="tocilizumab_total_mg", min_value=0, max_value=3200),
+                gxe.ExpectColumnMeanToBeBetween(column="os_event", min_value=0.05, max_value=0.95),
+            ],
+        ),
+        "time_to_event": (
+            "mart.time_to_event",
+            [
+                gxe.ExpectColumnValuesToBeInSet(
+                    column="paramcd",
+                    value_set=["OS", "LFS", "OS_HSCT_CENSORED", "LFS_HSCT_CENSORED"],
+                ),
+                gxe.ExpectColumnValuesToBeInSet(column="cnsr", value_set=[0, 1, 2, 3]),
+                between(column="aval_days", min_value=0, max_value=7300),
+                gxe.ExpectCompoundColumnsToBeUnique(column_list=["patient_key", "paramcd"]),
+            ],
+        ),
+        "daily_toxicity": (
+            "mart.daily_toxicity",
+            [
+                between(column="study_day", min_value=0, max_value=30),
+                between(column="crs_grade", min_value=0, max_value=4),
+                between(column="icans_grade", min_value=0, max_value=4),
+                gxe.ExpectCompoundColumnsToBeUnique(column_list=["patient_key", "study_day"]),
+                gxe.ExpectColumnMeanToBeBetween(column="crs_grade", min_value=0, max_value=2),
+            ],
+        ),
     }
 
 
@@ -112,12 +133,17 @@ def validate_mart(conn: duckdb.DuckDBPyConnection, docs_dir: Path) -> list[Suite
         shutil.rmtree(docs_dir)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    context.add_data_docs_site(site_name="cartwh", site_config={
-        "class_name": "SiteBuilder",
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                          "base_directory": str(docs_dir)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-    })
+    context.add_data_docs_site(
+        site_name="cartwh",
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(docs_dir),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
     source = context.data_sources.add_pandas("mart")
     results = []
     for name, (table, expectations) in _suites(gxe).items():
@@ -127,16 +153,30 @@ def validate_mart(conn: duckdb.DuckDBPyConnection, docs_dir: Path) -> list[Suite
         for expectation in expectations:
             suite.add_expectation(expectation)
         definition = context.validation_definitions.add(
-            gx.ValidationDefinition(name=name, data=batch, suite=suite))
+            gx.ValidationDefinition(name=name, data=batch, suite=suite)
+        )
         outcome = definition.run(batch_parameters={"dataframe": frame})
-        failed = [{"expectation": r.expectation_config.type,
-                   "column": r.expectation_config.kwargs.get("column")
-                   or r.expectation_config.kwargs.get("column_A"),
-                   "observed": str(r.result.get("observed_value", r.result.get("unexpected_count")))}
-                  for r in outcome.results if not r.success]
+        failed = [
+            {
+                "expectation": r.expectation_config.type,
+                "column": r.expectation_config.kwargs.get("column")
+                or r.expectation_config.kwargs.get("column_A"),
+                "observed": str(r.result.get("observed_value", r.result.get("unexpected_count"))),
+            }
+            for r in outcome.results
+            if not r.success
+        ]
         stats = outcome.statistics
-        results.append(SuiteResult(name, table, len(frame), stats["evaluated_expectations"],
-                                   stats["successful_expectations"], failed))
+        results.append(
+            SuiteResult(
+                name,
+                table,
+                len(frame),
+                stats["evaluated_expectations"],
+                stats["successful_expectations"],
+                failed,
+            )
+        )
     context.build_data_docs(site_names=["cartwh"])
     make_offline(docs_dir)
     return results
@@ -148,7 +188,9 @@ def make_offline(docs_dir: Path) -> None:
 
     target = docs_dir / "static" / "vendor"
     shutil.copytree(VENDOR_DIR, target, dirs_exist_ok=True)
-    package_images = Path(great_expectations.__file__).parent / "render" / "view" / "static" / "images"
+    package_images = (
+        Path(great_expectations.__file__).parent / "render" / "view" / "static" / "images"
+    )
     shutil.copytree(package_images, docs_dir / "static" / "images", dirs_exist_ok=True)
     for page in docs_dir.rglob("*.html"):
         html = page.read_text(encoding="utf-8")
@@ -159,5 +201,7 @@ def make_offline(docs_dir: Path) -> None:
         html = _REMOTE_LOGO.sub(lambda m: f'"{prefix}/static/images/{m.group(1)}"', html)
         remote = _REMOTE_ASSET.findall(html)
         if remote:
-            raise RuntimeError(f"{page}: assets still loaded from the network: {sorted(set(remote))}")
+            raise RuntimeError(
+                f"{page}: assets still loaded from the network: {sorted(set(remote))}"
+            )
         page.write_text(html, encoding="utf-8")

@@ -52,8 +52,14 @@ class FileSettings(_Strict):
 
 
 RESOLVED_DEFAULTS = FileSettings(
-    format="csv", encoding="utf-8", separator=",", quote='"', header_row=1,
-    decimal=".", date_format="iso", null_values=("",),
+    format="csv",
+    encoding="utf-8",
+    separator=",",
+    quote='"',
+    header_row=1,
+    decimal=".",
+    date_format="iso",
+    null_values=("",),
 )
 
 
@@ -66,7 +72,7 @@ class ColumnMapping(_Strict):
     decimal: str | None = None
 
     @model_validator(mode="after")
-    def _source_or_value(self) -> "ColumnMapping":
+    def _source_or_value(self) -> ColumnMapping:
         if (self.source is None) == (self.value is None):
             raise ValueError("give exactly one of 'source' or 'value'")
         return self
@@ -115,7 +121,7 @@ class CentreMapping(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _known_names(self) -> "CentreMapping":
+    def _known_names(self) -> CentreMapping:
         for entity_name, entity in self.entities.items():
             if entity_name not in ENTITIES:
                 raise ValueError(f"unknown entity {entity_name!r}; known: {sorted(ENTITIES)}")
@@ -130,8 +136,10 @@ class CentreMapping(_Strict):
                     targets.add(column.value)
                 stray = sorted(targets - set(canonical.codes)) if canonical.dtype == "code" else []
                 if stray:
-                    raise ValueError(f"entity {entity_name}, column {column_name}: "
-                                     f"{stray} are not canonical codes {list(canonical.codes)}")
+                    raise ValueError(
+                        f"entity {entity_name}, column {column_name}: "
+                        f"{stray} are not canonical codes {list(canonical.codes)}"
+                    )
             settings = self.settings(entity_name)
             if settings.format == "excel" and not entity.sheet:
                 raise ValueError(f"entity {entity_name}: an excel entity needs 'sheet'")

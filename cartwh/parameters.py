@@ -48,8 +48,13 @@ def study_parameters() -> StudyParameters:
         raise RuntimeError(f"dbt_project.yml declares no var {missing}")
     values = {name: declared[name] for name in fields}
     values["cutoff"] = date.fromisoformat(str(values["cutoff"]))
-    for name in ("toxicity_window_days", "response_window_first_day", "response_window_last_day",
-                 "biomarker_window_days", "car_auc_last_day"):
+    for name in (
+        "toxicity_window_days",
+        "response_window_first_day",
+        "response_window_last_day",
+        "biomarker_window_days",
+        "car_auc_last_day",
+    ):
         values[name] = int(values[name])
     for name in ("steroid_min_daily_dex_mg", "steroid_max_daily_dex_mg"):
         values[name] = float(values[name])

@@ -7,16 +7,31 @@ from pathlib import Path
 
 import duckdb
 
-COLUMNS = ("delivery_id", "centre_patient_id", "kind", "rule", "what", "entity", "source_file",
-           "source_row_number", "source_line", "source_column", "source_day", "value")
+COLUMNS = (
+    "delivery_id",
+    "centre_patient_id",
+    "kind",
+    "rule",
+    "what",
+    "entity",
+    "source_file",
+    "source_row_number",
+    "source_line",
+    "source_column",
+    "source_day",
+    "value",
+)
 
 
 def write_centre_queries(conn: duckdb.DuckDBPyConnection, folder: Path) -> dict[Path, int]:
     """One CSV per centre and current delivery; a centre without queries gets a header-only file."""
     frame = conn.execute(
         "select centre_code, " + ", ".join(COLUMNS) + " from restricted.centre_queries "
-        "order by centre_code, entity, source_file, source_row_number, rule").df()
-    deliveries = conn.execute("select centre_code, delivery_id from raw.current_deliveries").fetchall()
+        "order by centre_code, entity, source_file, source_row_number, rule"
+    ).df()
+    deliveries = conn.execute(
+        "select centre_code, delivery_id from raw.current_deliveries"
+    ).fetchall()
     if folder.exists():
         shutil.rmtree(folder)
     written: dict[Path, int] = {}

@@ -22,11 +22,21 @@ EXTRACT_FORMAT_VERSION = "1"
 YES_NO = ["yes", "no"]
 
 
-def _field(kind: str, *, required: bool = False, phi: bool = False, unit: str | None = None,
-           notes: str = "", **checks):
-    return pa.Field(nullable=not required, coerce=True, **checks,
-                    metadata={"kind": kind, "required": required, "phi": phi, "unit": unit,
-                              "notes": notes})
+def _field(
+    kind: str,
+    *,
+    required: bool = False,
+    phi: bool = False,
+    unit: str | None = None,
+    notes: str = "",
+    **checks,
+):
+    return pa.Field(
+        nullable=not required,
+        coerce=True,
+        **checks,
+        metadata={"kind": kind, "required": required, "phi": phi, "unit": unit, "notes": notes},
+    )
 
 
 def text(**kw):
@@ -55,25 +65,30 @@ class Patients(pa.DataFrameModel):
     centre_patient_id: Series[str] = text(required=True, notes="unique within the centre")
     mrn: Series[str] = text(required=True, phi=True, notes="hospital medical record number")
     full_name: Series[str] = text(required=True, phi=True)
-    date_of_birth: Series[pa.DateTime] = date(required=True, phi=True,
-                                              notes="used only to derive age at infusion")
+    date_of_birth: Series[pa.DateTime] = date(
+        required=True, phi=True, notes="used only to derive age at infusion"
+    )
     sex: Series[str] = code(["m", "f"], required=True)
     diagnosis_date: Series[pa.DateTime] = date()
     ph_status: Series[str] = code(["positive", "negative", "unknown"], required=True)
     prior_therapy_lines: Series[pd.Int64Dtype] = integer(required=True, ge=0)
-    relapse_count: Series[pd.Int64Dtype] = integer(required=True, ge=0,
-                                                   notes="relapses before CAR-T")
+    relapse_count: Series[pd.Int64Dtype] = integer(
+        required=True, ge=0, notes="relapses before CAR-T"
+    )
     disease_status: Series[str] = code(["relapsed", "refractory"], required=True)
-    prior_hsct: Series[str] = code(YES_NO, required=True,
-                                   notes="allogeneic transplant before CAR-T")
-    bm_blasts_pct_pre: Series[float] = decimal(required=True, ge=0, le=100,
-                                               notes="marrow blasts before lymphodepletion, %")
+    prior_hsct: Series[str] = code(
+        YES_NO, required=True, notes="allogeneic transplant before CAR-T"
+    )
+    bm_blasts_pct_pre: Series[float] = decimal(
+        required=True, ge=0, le=100, notes="marrow blasts before lymphodepletion, %"
+    )
     extramedullary_pre: Series[str] = code(YES_NO)
     weight_kg: Series[float] = decimal(gt=0, unit="kg")
     reported_crs_grade: Series[pd.Int64Dtype] = integer(ge=0, le=5)
     reported_icans_grade: Series[pd.Int64Dtype] = integer(ge=0, le=5)
-    reported_grading_system: Series[str] = code(["astct2019", "lee2014", "ctcae5", "penn",
-                                                 "cartox"])
+    reported_grading_system: Series[str] = code(
+        ["astct2019", "lee2014", "ctcae5", "penn", "cartox"]
+    )
 
     class Config:
         unique = ["centre_patient_id"]
@@ -83,11 +98,11 @@ class Infusions(pa.DataFrameModel):
     """infusions.csv - one row per CAR-T infusion."""
 
     centre_patient_id: Series[str] = text(required=True)
-    infusion_number: Series[pd.Int64Dtype] = integer(required=True, ge=1,
-                                                     notes="1 = the index infusion, day 0")
+    infusion_number: Series[pd.Int64Dtype] = integer(
+        required=True, ge=1, notes="1 = the index infusion, day 0"
+    )
     infusion_date: Series[pa.DateTime] = date(required=True)
-    cell_dose_per_kg: Series[float] = decimal(required=True, gt=0,
-                                              notes="CAR-T cells per kg")
+    cell_dose_per_kg: Series[float] = decimal(required=True, gt=0, notes="CAR-T cells per kg")
     product_name: Series[str] = text()
     costimulatory_domain: Series[str] = code(["4-1bb", "cd28", "other"])
     lymphodepletion: Series[str] = code(["flu_cy", "other", "none"])
@@ -106,14 +121,26 @@ class DailyObservations(pa.DataFrameModel):
     hypotension: Series[str] = code(YES_NO)
     vasopressor_count: Series[pd.Int64Dtype] = integer(ge=0)
     vasopressin: Series[str] = code(YES_NO)
-    oxygen_device: Series[str] = code([
-        "none", "nasal_cannula", "blow_by", "high_flow_nasal_cannula", "facemask",
-        "non_rebreather", "venturi", "cpap", "bipap", "mechanical_ventilation"])
+    oxygen_device: Series[str] = code(
+        [
+            "none",
+            "nasal_cannula",
+            "blow_by",
+            "high_flow_nasal_cannula",
+            "facemask",
+            "non_rebreather",
+            "venturi",
+            "cpap",
+            "bipap",
+            "mechanical_ventilation",
+        ]
+    )
     oxygen_flow_l_min: Series[float] = decimal(ge=0, unit="l/min")
     ice_score: Series[pd.Int64Dtype] = integer(ge=0, le=10)
     capd_score: Series[pd.Int64Dtype] = integer(ge=0, le=32)
-    consciousness: Series[str] = code(["alert", "awakens_spontaneously", "awakens_to_voice",
-                                       "awakens_to_tactile", "unarousable"])
+    consciousness: Series[str] = code(
+        ["alert", "awakens_spontaneously", "awakens_to_voice", "awakens_to_tactile", "unarousable"]
+    )
     seizure: Series[str] = code(["none", "resolved_rapidly", "prolonged_or_repetitive"])
     motor_weakness: Series[str] = code(YES_NO)
     cerebral_edema: Series[str] = code(["none", "focal", "diffuse"])
@@ -143,8 +170,7 @@ class CarTKinetics(pa.DataFrameModel):
     centre_patient_id: Series[str] = text(required=True)
     sample_date: Series[pa.DateTime] = date(required=True)
     specimen: Series[str] = code(["peripheral_blood", "bone_marrow"], required=True)
-    copies_per_ug_gdna: Series[float] = decimal(required=True, ge=0,
-                                                notes="0 = below detection")
+    copies_per_ug_gdna: Series[float] = decimal(required=True, ge=0, notes="0 = below detection")
 
     class Config:
         unique = ["centre_patient_id", "sample_date", "specimen"]
@@ -155,9 +181,19 @@ class Treatments(pa.DataFrameModel):
 
     centre_patient_id: Series[str] = text(required=True)
     admin_date: Series[pa.DateTime] = date(required=True)
-    drug: Series[str] = code(["tocilizumab", "dexamethasone", "methylprednisolone",
-                              "prednisone", "prednisolone", "hydrocortisone", "siltuximab",
-                              "anakinra"], required=True)
+    drug: Series[str] = code(
+        [
+            "tocilizumab",
+            "dexamethasone",
+            "methylprednisolone",
+            "prednisone",
+            "prednisolone",
+            "hydrocortisone",
+            "siltuximab",
+            "anakinra",
+        ],
+        required=True,
+    )
     dose: Series[float] = decimal(required=True, gt=0, notes="total given that day")
     dose_unit: Series[str] = code(["mg", "mg_per_kg"], required=True)
     indication: Series[str] = code(["crs", "icans", "other"])
@@ -185,12 +221,12 @@ class FollowUpEvents(pa.DataFrameModel):
 
     centre_patient_id: Series[str] = text(required=True)
     event_date: Series[pa.DateTime] = date(required=True)
-    event_type: Series[str] = code(["relapse", "death", "last_contact", "allo_hsct"],
-                                   required=True)
+    event_type: Series[str] = code(["relapse", "death", "last_contact", "allo_hsct"], required=True)
     relapse_site: Series[str] = code(["bone_marrow", "extramedullary", "cns", "combined"])
     cd19_status: Series[str] = code(["positive", "negative", "unknown"])
-    death_cause: Series[str] = code(["disease", "crs", "icans", "infection", "transplant",
-                                     "other", "unknown"])
+    death_cause: Series[str] = code(
+        ["disease", "crs", "icans", "infection", "transplant", "other", "unknown"]
+    )
 
     class Config:
         unique = ["centre_patient_id", "event_date", "event_type"]
@@ -253,18 +289,26 @@ def _column(name: str, schema_column) -> Column:
         stats.update(check.statistics)
         exclusive |= check.name == "greater_than"
     return Column(
-        name=name, dtype=meta["kind"], required=meta["required"], phi=meta["phi"],
+        name=name,
+        dtype=meta["kind"],
+        required=meta["required"],
+        phi=meta["phi"],
         codes=tuple(stats.get("allowed_values", ())),
-        minimum=stats.get("min_value"), maximum=stats.get("max_value"),
-        minimum_exclusive=exclusive, unit=meta.get("unit"), notes=meta.get("notes", ""),
+        minimum=stats.get("min_value"),
+        maximum=stats.get("max_value"),
+        minimum_exclusive=exclusive,
+        unit=meta.get("unit"),
+        notes=meta.get("notes", ""),
     )
 
 
 def _entity(name: str, model: type[pa.DataFrameModel]) -> Entity:
     schema = model.to_schema()
-    return Entity(name=name,
-                  columns=tuple(_column(n, c) for n, c in schema.columns.items()),
-                  key=tuple(schema.unique or ()))
+    return Entity(
+        name=name,
+        columns=tuple(_column(n, c) for n, c in schema.columns.items()),
+        key=tuple(schema.unique or ()),
+    )
 
 
 ENTITIES: dict[str, Entity] = {name: _entity(name, model) for name, model in CONTRACTS.items()}

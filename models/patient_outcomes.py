@@ -73,7 +73,8 @@ class PatientOutcomes(pa.DataFrameModel):
     lfs_event: Series[pd.Int64Dtype] = pa.Field(isin=[0, 1], nullable=True)
     death_cause: Series[str] = pa.Field(
         isin=["disease", "crs", "icans", "infection", "transplant", "other", "unknown"],
-        nullable=True)
+        nullable=True,
+    )
     allo_hsct_after: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     allo_hsct_day: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
 
@@ -83,8 +84,11 @@ class PatientOutcomes(pa.DataFrameModel):
 
     @pa.dataframe_check
     def severe_crs_means_grade_3(cls, df: pd.DataFrame) -> Series[bool]:
-        return (df["severe_crs"].isna() | df["crs_max_grade"].isna()
-                | (df["severe_crs"] == (df["crs_max_grade"] >= 3)))
+        return (
+            df["severe_crs"].isna()
+            | df["crs_max_grade"].isna()
+            | (df["severe_crs"] == (df["crs_max_grade"] >= 3))
+        )
 
     @pa.dataframe_check
     def lfs_only_for_complete_responders(cls, df: pd.DataFrame) -> Series[bool]:

@@ -11,5 +11,8 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
 def build_dbt_project(settings: Settings) -> DbtProject:
     """The project with this warehouse's target folder (manifest of its centres)."""
-    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR,
-                      target_path=settings.dbt_work / "target")
+    return DbtProject(
+        project_dir=DBT_PROJECT_DIR,
+        profiles_dir=DBT_PROJECT_DIR,
+        target_path=settings.dbt_work / "target",
+    )

@@ -12,8 +12,8 @@ from dagster import (
 
 from cartwh.config import get_settings
 from cartwh.dbt_build import prepare as prepare_dbt
-from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.analysis import ANALYSIS_ASSETS, report
+from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.quality import centre_query_files, mart_expectations
 from orchestration.assets.raw import build_raw_centre_asset
 from orchestration.checks.quality import QUALITY_CHECKS
@@ -27,8 +27,14 @@ def build_definitions() -> Definitions:
     dbt_project = build_dbt_project(settings)
     raw_assets = [build_raw_centre_asset(centre) for centre in centres]
     return Definitions(
-        assets=[*raw_assets, build_dbt_assets(dbt_project), centre_query_files, mart_expectations,
-                *ANALYSIS_ASSETS, report],
+        assets=[
+            *raw_assets,
+            build_dbt_assets(dbt_project),
+            centre_query_files,
+            mart_expectations,
+            *ANALYSIS_ASSETS,
+            report,
+        ],
         asset_checks=QUALITY_CHECKS,
         resources=build_resources(settings, dbt_project),
         jobs=[define_asset_job("refresh_all", selection=AssetSelection.all())],

@@ -60,8 +60,9 @@ def build_resources(settings: Settings, dbt_project) -> dict:
     from dagster_dbt import DbtCliResource
 
     return {
-        "dbt": DbtCliResource(project_dir=dbt_project,
-                              dbt_executable=str(Path(sys.executable).with_name("dbt"))),
+        "dbt": DbtCliResource(
+            project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))
+        ),
         "warehouse": Warehouse(database=str(settings.warehouse)),
         "landing": Landing(landing=str(settings.landing), mappings=str(settings.mappings)),
         "study": Study(cutoff=settings.cutoff.isoformat(), output=str(settings.output)),

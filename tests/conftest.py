@@ -10,8 +10,9 @@ import duckdb
 import pytest
 
 
-def write_delivery(landing: Path, centre: str, delivery: str, files: dict[str, str | bytes],
-                   manifest: bool = False) -> Path:
+def write_delivery(
+    landing: Path, centre: str, delivery: str, files: dict[str, str | bytes], manifest: bool = False
+) -> Path:
     folder = landing / centre / delivery
     folder.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
@@ -19,14 +20,22 @@ def write_delivery(landing: Path, centre: str, delivery: str, files: dict[str, s
         (folder / name).write_bytes(data)
     if manifest:
         listing = {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in files}
-        (folder / "manifest.json").write_text(json.dumps(
-            {"centre_code": centre, "delivery_id": delivery, "extract_format": "1", "files": listing}))
+        (folder / "manifest.json").write_text(
+            json.dumps(
+                {
+                    "centre_code": centre,
+                    "delivery_id": delivery,
+                    "extract_format": "1",
+                    "files": listing,
+                }
+            )
+        )
     return folder
 
 
 PATIENTS_CSV = (
     "centre_patient_id,mrn,full_name,date_of_birth,sex,ph_status\n"
-    "p1,M001,\"Doe, Jane\",1990-01-02,f,negative\n"
+    'p1,M001,"Doe, Jane",1990-01-02,f,negative\n'
     "p2,M002,Roe Rick,1985-05-06,m,positive\n"
 )
 INFUSIONS_CSV = (
@@ -56,8 +65,15 @@ def table_digest(conn, sql: str) -> str:
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
-DEMO_ENV = ("CARTWH_LANDING", "CARTWH_WAREHOUSE", "CARTWH_OUTPUT", "CARTWH_DATA", "DAGSTER_HOME",
-            "CARTWH_SECRET", "CARTWH_CUTOFF")
+DEMO_ENV = (
+    "CARTWH_LANDING",
+    "CARTWH_WAREHOUSE",
+    "CARTWH_OUTPUT",
+    "CARTWH_DATA",
+    "DAGSTER_HOME",
+    "CARTWH_SECRET",
+    "CARTWH_CUTOFF",
+)
 
 
 class Demo:
@@ -71,10 +87,15 @@ class Demo:
         self.output = root / "output"
 
     def env(self) -> dict[str, str]:
-        return {"CARTWH_LANDING": str(self.landing), "CARTWH_WAREHOUSE": str(self.warehouse),
-                "CARTWH_OUTPUT": str(self.output), "CARTWH_DATA": str(self.root),
-                "DAGSTER_HOME": str(self.root / "dagster_home"),
-                "CARTWH_SECRET": "test-secret", "CARTWH_CUTOFF": "2023-03-01"}
+        return {
+            "CARTWH_LANDING": str(self.landing),
+            "CARTWH_WAREHOUSE": str(self.warehouse),
+            "CARTWH_OUTPUT": str(self.output),
+            "CARTWH_DATA": str(self.root),
+            "DAGSTER_HOME": str(self.root / "dagster_home"),
+            "CARTWH_SECRET": "test-secret",
+            "CARTWH_CUTOFF": "2023-03-01",
+        }
 
     def connect(self):
         return duckdb.connect(str(self.warehouse), read_only=True)

@@ -48,9 +48,11 @@ def hashed_columns(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> 
     rows = conn.execute(
         "select column_name, data_type from information_schema.columns "
         "where table_schema = ? and table_name = ? order by ordinal_position",
-        [schema, table]).fetchall()
-    return [name for name, dtype in rows
-            if name not in PROVENANCE_COLUMNS and dtype not in TIME_TYPES]
+        [schema, table],
+    ).fetchall()
+    return [
+        name for name, dtype in rows if name not in PROVENANCE_COLUMNS and dtype not in TIME_TYPES
+    ]
 
 
 def table_hash(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
@@ -70,7 +72,9 @@ def content_hashes(database: Path) -> dict[str, str]:
         tables = conn.execute(
             "select table_schema, table_name from information_schema.tables "
             f"where table_schema in ({', '.join('?' for _ in SCHEMAS)}) "
-            "and table_type = 'BASE TABLE' order by 1, 2", list(SCHEMAS)).fetchall()
+            "and table_type = 'BASE TABLE' order by 1, 2",
+            list(SCHEMAS),
+        ).fetchall()
         return {f"{s}.{t}": table_hash(conn, s, t) for s, t in tables}
 
 

@@ -21,8 +21,10 @@ TOLERANCE = 1e-8  # chi-square, p, medians, CIs and landmark survival (absolute)
 @pytest.fixture(scope="module")
 def analysis_tables(demo) -> dict[str, pd.DataFrame]:
     with demo.connect() as conn:
-        return {name: conn.execute(f"select * from analysis.{name}").df()
-                for name in ("km_estimates", "survival_medians", "logrank_tests", "follow_up")}
+        return {
+            name: conn.execute(f"select * from analysis.{name}").df()
+            for name in ("km_estimates", "survival_medians", "logrank_tests", "follow_up")
+        }
 
 
 @pytest.fixture(scope="module")
@@ -34,24 +36,35 @@ def r_reference(demo, tmp_path_factory) -> dict:
     rows = []
     for endpoint in ENDPOINTS:
         data = endpoint_frame(mart, endpoint)
-        rows.append(data[["months", "event"]].assign(endpoint=endpoint, comparison="overall",
-                                                     group="all patients"))
+        rows.append(
+            data[["months", "event"]].assign(
+                endpoint=endpoint, comparison="overall", group="all patients"
+            )
+        )
         for comparison in COMPARISONS:
             labels = group_labels(data, comparison)
             placed = data[labels.notna()]
-            rows.append(placed[["months", "event"]].assign(
-                endpoint=endpoint, comparison=comparison, group=labels[labels.notna()]))
+            rows.append(
+                placed[["months", "event"]].assign(
+                    endpoint=endpoint, comparison=comparison, group=labels[labels.notna()]
+                )
+            )
     folder = tmp_path_factory.mktemp("r")
     pd.concat(rows).to_csv(folder / "input.csv", index=False)
-    subprocess.run(["Rscript", str(SCRIPT), str(folder / "input.csv"), str(folder / "out.json")],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        ["Rscript", str(SCRIPT), str(folder / "input.csv"), str(folder / "out.json")],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return json.loads((folder / "out.json").read_text())
 
 
 def test_every_comparison_has_a_logrank_test_for_os_and_lfs(analysis_tables):
     tests = analysis_tables["logrank_tests"]
     assert set(zip(tests["endpoint"], tests["comparison"])) == {
-        (e, c) for e in ENDPOINTS for c in COMPARISONS}
+        (e, c) for e in ENDPOINTS for c in COMPARISONS
+    }
 
 
 def test_logrank_tests_match_r_survdiff(analysis_tables, r_reference):
@@ -76,10 +89,16 @@ def test_medians_and_landmarks_match_r_quantile_and_summary(analysis_tables, r_r
         assert _same(row.median_months, reference["median"]), row
         assert _same(row.median_ci_lower, reference["lower"]), row
         assert _same(row.median_ci_upper, reference["upper"]), row
-        landmarks = dict(zip(reference["landmark_times"] if isinstance(reference["landmark_times"], list)
-                             else [reference["landmark_times"]],
-                             reference["landmark_surv"] if isinstance(reference["landmark_surv"], list)
-                             else [reference["landmark_surv"]]))
+        landmarks = dict(
+            zip(
+                reference["landmark_times"]
+                if isinstance(reference["landmark_times"], list)
+                else [reference["landmark_times"]],
+                reference["landmark_surv"]
+                if isinstance(reference["landmark_surv"], list)
+                else [reference["landmark_surv"]],
+            )
+        )
         for month in (12, 24, 36):
             assert _same(getattr(row, f"survival_{month}m"), landmarks.get(month)), (row, month)
 
@@ -116,9 +135,17 @@ def r_tables(demo, tmp_path_factory) -> dict:
             for comparison, (_, order) in COMPARISONS.items():
                 labels = group_labels(data, comparison)
                 groups = [g for g in order if (labels == g).any()]
-                matrix = [[int((responded & (labels == g)).sum()), int((~responded & (labels == g)).sum())]
-                          for g in groups]
-                if len(groups) >= 2 and min(sum(r[0] for r in matrix), sum(r[1] for r in matrix)) > 0:
+                matrix = [
+                    [
+                        int((responded & (labels == g)).sum()),
+                        int((~responded & (labels == g)).sum()),
+                    ]
+                    for g in groups
+                ]
+                if (
+                    len(groups) >= 2
+                    and min(sum(r[0] for r in matrix), sum(r[1] for r in matrix)) > 0
+                ):
                     tables.append({"key": f"{response}|{basis}|{comparison}", "matrix": matrix})
     groups = []
     for variable, comparison in BIOMARKER_COMPARISONS:
@@ -131,12 +158,30 @@ def r_tables(demo, tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("r_tables")
     (folder / "input.json").write_text(json.dumps({"tables": tables, "groups": groups}))
     for endpoint in ENDPOINTS:
-        frame = model_frame(mart, endpoint)[["months", "event", "bm_blasts_ge_20", "received_steroids",
-                                            "received_tocilizumab", "toxicity_group"]].dropna()
+        frame = model_frame(mart, endpoint)[
+            [
+                "months",
+                "event",
+                "bm_blasts_ge_20",
+                "received_steroids",
+                "received_tocilizumab",
+                "toxicity_group",
+            ]
+        ].dropna()
         frame.to_csv(folder / f"{endpoint}.csv", index=False)
-    subprocess.run(["Rscript", str(TABLES_SCRIPT), str(folder / "input.json"), str(folder / "OS.csv"),
-                    str(folder / "LFS.csv"), str(folder / "out.json")],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            "Rscript",
+            str(TABLES_SCRIPT),
+            str(folder / "input.json"),
+            str(folder / "OS.csv"),
+            str(folder / "LFS.csv"),
+            str(folder / "out.json"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return json.loads((folder / "out.json").read_text())
 
 
@@ -165,10 +210,13 @@ def test_biomarker_tests_match_r(demo, r_tables):
 def test_multivariate_cox_matches_r_coxph_efron(demo, r_tables):
     with demo.connect() as conn:
         cox = conn.execute("select * from analysis.cox_multivariate").df()
-    r_term = {"bm_blasts_ge_20": "bm_blasts_ge_20", "received_steroids": "received_steroids",
-              "received_tocilizumab": "received_tocilizumab",
-              "toxicity_group[grade_3_plus]": "toxicity_groupgrade_3_plus",
-              "toxicity_group[other]": "toxicity_groupother"}
+    r_term = {
+        "bm_blasts_ge_20": "bm_blasts_ge_20",
+        "received_steroids": "received_steroids",
+        "received_tocilizumab": "received_tocilizumab",
+        "toxicity_group[grade_3_plus]": "toxicity_groupgrade_3_plus",
+        "toxicity_group[other]": "toxicity_groupother",
+    }
     for endpoint in ENDPOINTS:
         reference = r_tables["cox"][endpoint]
         rows = cox[cox["endpoint"] == endpoint].set_index("term")
@@ -192,11 +240,18 @@ def test_toxicity_summary_counts_and_percentages(demo):
         [(crs, graded, toci, infused)] = conn.execute(
             "select count(*) filter (where crs_max_grade >= 1), count(crs_max_grade), "
             "count(*) filter (where received_tocilizumab), count(received_tocilizumab) "
-            "from mart.patient_outcomes").fetchall()
-    assert summary.at["CRS (any grade)", "n"] == crs and summary.at["CRS (any grade)", "denominator"] == graded
+            "from mart.patient_outcomes"
+        ).fetchall()
+    assert (
+        summary.at["CRS (any grade)", "n"] == crs
+        and summary.at["CRS (any grade)", "denominator"] == graded
+    )
     expected = float(Decimal(100 * crs / graded).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
     assert summary.at["CRS (any grade)", "pct"] == expected
-    assert summary.at["tocilizumab", "n"] == toci and summary.at["tocilizumab", "denominator"] == infused
+    assert (
+        summary.at["tocilizumab", "n"] == toci
+        and summary.at["tocilizumab", "denominator"] == infused
+    )
     assert summary.at["tocilizumab", "cumulative_dose_mg_median_range"].count("(") == 1
 
 
@@ -217,8 +272,9 @@ def test_table1_has_every_characteristic_with_a_test_per_comparison(demo):
 
 def test_cohort_flow_percentages(demo):
     with demo.connect() as conn:
-        flow = conn.execute("select * from analysis.cohort_flow where centre_code = 'all' "
-                            "order by step_order").df()
+        flow = conn.execute(
+            "select * from analysis.cohort_flow where centre_code = 'all' order by step_order"
+        ).df()
     assert flow["n"].iloc[0] == 93 and flow["pct_of_delivered"].iloc[0] == 100.0
     assert flow["pct_of_delivered"].iloc[-1] == round(100 * flow["n"].iloc[-1] / 93 + 1e-9, 1)
 
@@ -229,13 +285,27 @@ def test_make_demo_outputs_report_and_figures(demo):
     report = demo.output / "report.html"
     html = report.read_text(encoding="utf-8")
     assert not re.findall(r"(?:src|href)=[\"']https?://", html)
-    for needle in ("Table 2. Multivariate Cox models", "Table 1. Patient characteristics",
-                   "Number at risk" if "Number at risk" in html else "data:image/png;base64",
-                   "deliveries used", "xz 2023-03-01", "2023-03-01", "code version", "generated at"):
+    for needle in (
+        "Table 2. Multivariate Cox models",
+        "Table 1. Patient characteristics",
+        "Number at risk" if "Number at risk" in html else "data:image/png;base64",
+        "deliveries used",
+        "xz 2023-03-01",
+        "2023-03-01",
+        "code version",
+        "generated at",
+    ):
         assert needle in html, needle
     figures = {p.name for p in (demo.output / "figures").iterdir()}
-    for stem in ("cohort_flow", "figure1_cr_day30", "km_OS_crs", "km_LFS_toxicity_group", "figure4_car_copies",
-                 "table2_forest", "swimmer_first_30_days"):
+    for stem in (
+        "cohort_flow",
+        "figure1_cr_day30",
+        "km_OS_crs",
+        "km_LFS_toxicity_group",
+        "figure4_car_copies",
+        "table2_forest",
+        "swimmer_first_30_days",
+    ):
         assert {f"{stem}.png", f"{stem}.svg"} <= figures, stem
     with demo.connect() as conn:
         [(patients,)] = conn.execute("select count(*) from mart.patient_outcomes").fetchall()

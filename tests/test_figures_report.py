@@ -18,33 +18,88 @@ def _mart(n: int = 10) -> pd.DataFrame:
     rng = np.random.default_rng(1)
     crs = pd.array([0, 1, 2, 3, 1, 0, 2, 1, 4, 1][:n], dtype="Int32")
     icans = pd.array([0, 0, 1, 3, 0, 0, 0, 2, 0, None][:n], dtype="Int32")
-    return pd.DataFrame({
-        "patient_key": [f"p{i:02d}" for i in range(n)],
-        "centre_code": ["a", "b"] * (n // 2),
-        "infusion_year": [2018 + i % 4 for i in range(n)],
-        "age_at_infusion": pd.array([20 + 3 * i for i in range(n)], dtype="Int64"),
-        "sex": ["m", "f", "m", "m", "f", "f", "m", "f", "m", "f"][:n],
-        "cell_dose_per_kg": [1.0e6 + 1e5 * i for i in range(n)],
-        "crs_max_grade": crs,
-        "icans_max_grade": icans,
-        "crs_onset_day": pd.array([None, 3, 4, 2, 6, None, 5, 7, 1, 4][:n], dtype="Int64"),
-        "icans_onset_day": pd.array([None, None, 8, 6, None, None, None, 9, None, None][:n], dtype="Int64"),
-        "concurrent_crs_icans": pd.array([False, False, True, True, False, False, False, True, False, None][:n],
-                                         dtype="boolean"),
-        "toxicity_group": ["none", "other", "other", "grade_3_plus", "other", "none", "other", "other",
-                           "grade_3_plus", None][:n],
-        "received_tocilizumab": [False, True, True, True, False, False, True, False, True, False][:n],
-        "tocilizumab_total_mg": [np.nan, 400, 480, 800, np.nan, np.nan, 320, np.nan, 960, np.nan][:n],
-        "tocilizumab_first_day": pd.array([None, 4, 5, 3, None, None, 6, None, 2, None][:n], dtype="Int64"),
-        "received_steroids": [False, False, True, True, False, False, False, True, True, False][:n],
-        "steroid_dex_equiv_mg": [np.nan, np.nan, 100, 300, np.nan, np.nan, np.nan, 50, 200, np.nan][:n],
-        "steroid_first_day": pd.array([None, None, 8, 6, None, None, None, 9, 4, None][:n], dtype="Int64"),
-        "peak_car_copies": [np.nan, 1e4, 2e4, 5e4, 3e3, np.nan, 8e4, 1.5e4, 2e5, 7e3][:n],
-        "cr_day30": [True, True, True, False, True, True, True, True, False, True][:n],
-        "mrd_negative_cr": [True, False, True, False, True, True, False, True, False, True][:n],
-        "cr_day": pd.array([28, 27, 30, None, 29, 26, 28, 31, None, 27][:n], dtype="Int64"),
-        "os_months": rng.uniform(1, 60, n),
-    })
+    return pd.DataFrame(
+        {
+            "patient_key": [f"p{i:02d}" for i in range(n)],
+            "centre_code": ["a", "b"] * (n // 2),
+            "infusion_year": [2018 + i % 4 for i in range(n)],
+            "age_at_infusion": pd.array([20 + 3 * i for i in range(n)], dtype="Int64"),
+            "sex": ["m", "f", "m", "m", "f", "f", "m", "f", "m", "f"][:n],
+            "cell_dose_per_kg": [1.0e6 + 1e5 * i for i in range(n)],
+            "crs_max_grade": crs,
+            "icans_max_grade": icans,
+            "crs_onset_day": pd.array([None, 3, 4, 2, 6, None, 5, 7, 1, 4][:n], dtype="Int64"),
+            "icans_onset_day": pd.array(
+                [None, None, 8, 6, None, None, None, 9, None, None][:n], dtype="Int64"
+            ),
+            "concurrent_crs_icans": pd.array(
+                [False, False, True, True, False, False, False, True, False, None][:n],
+                dtype="boolean",
+            ),
+            "toxicity_group": [
+                "none",
+                "other",
+                "other",
+                "grade_3_plus",
+                "other",
+                "none",
+                "other",
+                "other",
+                "grade_3_plus",
+                None,
+            ][:n],
+            "received_tocilizumab": [
+                False,
+                True,
+                True,
+                True,
+                False,
+                False,
+                True,
+                False,
+                True,
+                False,
+            ][:n],
+            "tocilizumab_total_mg": [
+                np.nan,
+                400,
+                480,
+                800,
+                np.nan,
+                np.nan,
+                320,
+                np.nan,
+                960,
+                np.nan,
+            ][:n],
+            "tocilizumab_first_day": pd.array(
+                [None, 4, 5, 3, None, None, 6, None, 2, None][:n], dtype="Int64"
+            ),
+            "received_steroids": [False, False, True, True, False, False, False, True, True, False][
+                :n
+            ],
+            "steroid_dex_equiv_mg": [
+                np.nan,
+                np.nan,
+                100,
+                300,
+                np.nan,
+                np.nan,
+                np.nan,
+                50,
+                200,
+                np.nan,
+            ][:n],
+            "steroid_first_day": pd.array(
+                [None, None, 8, 6, None, None, None, 9, 4, None][:n], dtype="Int64"
+            ),
+            "peak_car_copies": [np.nan, 1e4, 2e4, 5e4, 3e3, np.nan, 8e4, 1.5e4, 2e5, 7e3][:n],
+            "cr_day30": [True, True, True, False, True, True, True, True, False, True][:n],
+            "mrd_negative_cr": [True, False, True, False, True, True, False, True, False, True][:n],
+            "cr_day": pd.array([28, 27, 30, None, 29, 26, 28, 31, None, 27][:n], dtype="Int64"),
+            "os_months": rng.uniform(1, 60, n),
+        }
+    )
 
 
 def _daily(mart: pd.DataFrame) -> pd.DataFrame:
@@ -59,18 +114,27 @@ def _daily(mart: pd.DataFrame) -> pd.DataFrame:
 
 
 #: one hand-made KM curve: 5 patients, events at 2 and 13, censored at 8, 30 and 40 months
-KM_A = pd.DataFrame({
-    "time_months": [2.0, 8.0, 13.0, 30.0, 40.0],
-    "n_risk": [5, 4, 3, 2, 1],
-    "n_event": [1, 0, 1, 0, 0],
-    "n_censor": [0, 1, 0, 1, 1],
-    "survival": [0.8, 0.8, 0.5333, 0.5333, 0.5333],
-})
+KM_A = pd.DataFrame(
+    {
+        "time_months": [2.0, 8.0, 13.0, 30.0, 40.0],
+        "n_risk": [5, 4, 3, 2, 1],
+        "n_event": [1, 0, 1, 0, 0],
+        "n_censor": [0, 1, 0, 1, 1],
+        "survival": [0.8, 0.8, 0.5333, 0.5333, 0.5333],
+    }
+)
 
 
 def _km() -> pd.DataFrame:
-    b = pd.DataFrame({"time_months": [1.0, 12.0, 25.0], "n_risk": [3, 2, 1], "n_event": [1, 1, 0],
-                      "n_censor": [0, 0, 1], "survival": [2 / 3, 1 / 3, 1 / 3]})
+    b = pd.DataFrame(
+        {
+            "time_months": [1.0, 12.0, 25.0],
+            "n_risk": [3, 2, 1],
+            "n_event": [1, 1, 0],
+            "n_censor": [0, 0, 1],
+            "survival": [2 / 3, 1 / 3, 1 / 3],
+        }
+    )
     parts = []
     for endpoint in ("OS", "LFS"):
         parts.append(KM_A.assign(endpoint=endpoint, comparison="crs", group="no CRS"))
@@ -86,38 +150,135 @@ def _tables() -> dict[str, pd.DataFrame]:
     rr = []
     for response in ("cr_day30", "mrd_negative_cr"):
         for group, n, k in (("no CRS", 2, 2), ("CRS", 8, 6)):
-            rr.append((response, "all_infused", "crs", "CRS (any grade) vs none", group, n, k,
-                       100 * k / n, "fisher", 0.5))
-        rr.append((response, "all_infused", "steroids", "corticosteroids vs none", EVIL, 4, 3, 75.0,
-                   "fisher", 0.25))
-        rr.append((response, "all_infused", "steroids", "corticosteroids vs none", "no steroids", 6, 5,
-                   83.3, "fisher", 0.25))
-    response_rates = pd.DataFrame(rr, columns=["response", "basis", "comparison", "comparison_label", "group",
-                                               "n", "responders", "rate_pct", "test", "p_value"])
-    biomarker = pd.DataFrame({
-        "variable": ["peak_car_copies"] * 2, "comparison": ["crs"] * 2, "group": ["no CRS", "CRS"],
-        "n": [1, 7], "median": [1e4, 2e4], "min": [1e4, 3e3], "max": [1e4, 2e5],
-        "test": ["Mann-Whitney U"] * 2, "statistic": [3.0] * 2, "p_value": [0.62] * 2})
-    cox = pd.DataFrame({
-        "endpoint": ["OS", "OS", "OS", "LFS"],
-        "term": ["received_steroids", "toxicity_group[grade_3_plus]", "toxicity_group (overall Wald test)",
-                 "received_steroids"],
-        "description": ["received corticosteroids", "three-level toxicity group", "three-level toxicity group",
-                        "received corticosteroids"],
-        "hazard_ratio": [0.8, np.nan, np.nan, 1.2], "ci_lower": [0.4, np.nan, np.nan, 0.6],
-        "ci_upper": [1.6, np.nan, np.nan, 2.4], "p_value": [0.5, np.nan, 0.7, 0.6],
-        "wald_chi_square": [np.nan, np.nan, 0.7, np.nan], "wald_df": [np.nan, np.nan, 2, np.nan],
-        "n": [10, 10, 10, 8], "events": [4, 4, 4, 3], "estimable": [True, False, True, True],
-        "note": [None, "no events in group", None, None]})
-    logrank = pd.DataFrame({"endpoint": ["OS", "LFS"], "comparison": ["crs", "crs"],
-                            "description": ["CRS (any grade) vs none"] * 2, "n": [8, 8], "groups": [2, 2],
-                            "chi_square": [1.2, 0.3], "df": [1, 1], "p_value": [0.27, 0.58]})
-    follow_up = pd.DataFrame({"method": ["reverse Kaplan-Meier"], "n": [10], "median_months": [30.25],
-                              "ci_lower": [20.0], "ci_upper": [40.0]})
-    return {"mart.patient_outcomes": mart, "mart.daily_toxicity": _daily(mart),
-            "analysis.response_rates": response_rates, "analysis.biomarker_tests": biomarker,
-            "analysis.cox_multivariate": cox, "analysis.logrank_tests": logrank,
-            "analysis.km_estimates": _km(), "analysis.follow_up": follow_up}
+            rr.append(
+                (
+                    response,
+                    "all_infused",
+                    "crs",
+                    "CRS (any grade) vs none",
+                    group,
+                    n,
+                    k,
+                    100 * k / n,
+                    "fisher",
+                    0.5,
+                )
+            )
+        rr.append(
+            (
+                response,
+                "all_infused",
+                "steroids",
+                "corticosteroids vs none",
+                EVIL,
+                4,
+                3,
+                75.0,
+                "fisher",
+                0.25,
+            )
+        )
+        rr.append(
+            (
+                response,
+                "all_infused",
+                "steroids",
+                "corticosteroids vs none",
+                "no steroids",
+                6,
+                5,
+                83.3,
+                "fisher",
+                0.25,
+            )
+        )
+    response_rates = pd.DataFrame(
+        rr,
+        columns=[
+            "response",
+            "basis",
+            "comparison",
+            "comparison_label",
+            "group",
+            "n",
+            "responders",
+            "rate_pct",
+            "test",
+            "p_value",
+        ],
+    )
+    biomarker = pd.DataFrame(
+        {
+            "variable": ["peak_car_copies"] * 2,
+            "comparison": ["crs"] * 2,
+            "group": ["no CRS", "CRS"],
+            "n": [1, 7],
+            "median": [1e4, 2e4],
+            "min": [1e4, 3e3],
+            "max": [1e4, 2e5],
+            "test": ["Mann-Whitney U"] * 2,
+            "statistic": [3.0] * 2,
+            "p_value": [0.62] * 2,
+        }
+    )
+    cox = pd.DataFrame(
+        {
+            "endpoint": ["OS", "OS", "OS", "LFS"],
+            "term": [
+                "received_steroids",
+                "toxicity_group[grade_3_plus]",
+                "toxicity_group (overall Wald test)",
+                "received_steroids",
+            ],
+            "description": [
+                "received corticosteroids",
+                "three-level toxicity group",
+                "three-level toxicity group",
+                "received corticosteroids",
+            ],
+            "hazard_ratio": [0.8, np.nan, np.nan, 1.2],
+            "ci_lower": [0.4, np.nan, np.nan, 0.6],
+            "ci_upper": [1.6, np.nan, np.nan, 2.4],
+            "p_value": [0.5, np.nan, 0.7, 0.6],
+            "wald_chi_square": [np.nan, np.nan, 0.7, np.nan],
+            "wald_df": [np.nan, np.nan, 2, np.nan],
+            "n": [10, 10, 10, 8],
+            "events": [4, 4, 4, 3],
+            "estimable": [True, False, True, True],
+            "note": [None, "no events in group", None, None],
+        }
+    )
+    logrank = pd.DataFrame(
+        {
+            "endpoint": ["OS", "LFS"],
+            "comparison": ["crs", "crs"],
+            "description": ["CRS (any grade) vs none"] * 2,
+            "n": [8, 8],
+            "groups": [2, 2],
+            "chi_square": [1.2, 0.3],
+            "df": [1, 1],
+            "p_value": [0.27, 0.58],
+        }
+    )
+    follow_up = pd.DataFrame(
+        {
+            "method": ["reverse Kaplan-Meier"],
+            "n": [10],
+            "median_months": [30.25],
+            "ci_lower": [20.0],
+            "ci_upper": [40.0],
+        }
+    )
+    return {
+        "mart.patient_outcomes": mart,
+        "mart.daily_toxicity": _daily(mart),
+        "analysis.response_rates": response_rates,
+        "analysis.biomarker_tests": biomarker,
+        "analysis.cox_multivariate": cox,
+        "analysis.logrank_tests": logrank,
+        "analysis.km_estimates": _km(),
+        "analysis.follow_up": follow_up,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +301,15 @@ def test_number_at_risk_hand_made():
 def test_figures_written_as_png_and_svg(built):
     _, paths, _ = built
     stems = {p.stem for p in paths}
-    assert {"figure1_cr_day30", "figure1_mrd_negative_cr", "km_OS_crs", "km_LFS_crs",
-            "figure4_car_copies", "table2_forest", "swimmer_first_30_days"} <= stems
+    assert {
+        "figure1_cr_day30",
+        "figure1_mrd_negative_cr",
+        "km_OS_crs",
+        "km_LFS_crs",
+        "figure4_car_copies",
+        "table2_forest",
+        "swimmer_first_30_days",
+    } <= stems
     for p in paths:
         assert p.exists() and p.stat().st_size > 0
         data = p.read_bytes()
@@ -177,8 +345,12 @@ def test_forest_plot_marks_not_estimable(built):
 def report(built, tmp_path_factory):
     tables, paths, _ = built
     out = tmp_path_factory.mktemp("report") / "report.html"
-    provenance = {"deliveries": ["a/2023-01-01", "b/2023-02-01"], "cutoff": "2023-03-01",
-                  "code_version": "deadbeef", "generated_at": "2026-01-01T00:00:00Z"}
+    provenance = {
+        "deliveries": ["a/2023-01-01", "b/2023-02-01"],
+        "cutoff": "2023-03-01",
+        "code_version": "deadbeef",
+        "generated_at": "2026-01-01T00:00:00Z",
+    }
     build_report(tables, paths, provenance, out)
     return out.read_text(encoding="utf-8"), paths
 
@@ -223,8 +395,10 @@ def test_report_escapes_malicious_labels(report):
 
 def test_results_sentences_percent_half_up():
     mart = _mart()
-    mart = pd.concat([mart, mart.iloc[:6].assign(patient_key=lambda d: d["patient_key"] + "x")],
-                     ignore_index=True)  # 16 patients
+    mart = pd.concat(
+        [mart, mart.iloc[:6].assign(patient_key=lambda d: d["patient_key"] + "x")],
+        ignore_index=True,
+    )  # 16 patients
     lines = results_sentences({"patient_outcomes": mart})["Toxicity and its treatment"]
     crs = int((pd.to_numeric(mart["crs_max_grade"]) >= 1).sum())  # 12 of 16 = 75.0
     assert lines[0].startswith(f"Of 16 infused patients, {crs} (75.0%) developed CRS")
@@ -236,9 +410,11 @@ def test_report_inlines_svg_only_figures_safely(built, tmp_path):
     _, paths, out = built
     svgs = [p for p in paths if p.suffix == ".svg"]
     hostile = tmp_path / "hostile.svg"
-    hostile.write_text('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg">'
-                       '<script>alert(1)</script><a href="https://evil.example/x"><rect onload="x()"/></a>'
-                       '<use xlink:href="#ok"/></svg>')
+    hostile.write_text(
+        '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg">'
+        '<script>alert(1)</script><a href="https://evil.example/x"><rect onload="x()"/></a>'
+        '<use xlink:href="#ok"/></svg>'
+    )
     html_path = build_report({}, svgs + [hostile], {}, tmp_path / "r.html")
     text = html_path.read_text(encoding="utf-8")
     assert "http://" not in text and "https://" not in text

@@ -24,12 +24,20 @@ MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"
 LAST, FIRST = "2023-03-01", "2022-09-01"
 
 # the study's marginals and the tolerances the warehouse is held to
-TARGETS = {"crs": (76, 3), "severe_crs": (19, 3), "icans": (16, 3), "both": (15, 3), "cr": (86, 3),
-           "steroids": (51, 4), "tocilizumab": (45, 4)}
+TARGETS = {
+    "crs": (76, 3),
+    "severe_crs": (19, 3),
+    "icans": (16, 3),
+    "both": (15, 3),
+    "cr": (86, 3),
+    "steroids": (51, 4),
+    "tocilizumab": (45, 4),
+}
 FOLLOW_UP_MONTHS = (38.3, 4)
 
 
 # --- fixtures ----------------------------------------------------------------------
+
 
 def _run(root: Path, name: str, **kw) -> tuple[Path, Path, GenerationSummary]:
     out, truth = root / name / "landing", root / name / "truth"
@@ -55,24 +63,51 @@ def clean(root):
 def clean_canonical(root):
     """The clean default cohort with every centre in the canonical layout."""
     out, truth = root / "canon" / "landing", root / "canon" / "truth"
-    _generate(out, patients=93, centres=4, deliveries=2, seed=20240927, toxicity_hr=1.0, clean=True,
-              imperfection_rate=0.01, cutoff=date(2023, 3, 1), children_fraction=0.0, truth_dir=truth,
-              progress=None, layout_override="canonical")
+    _generate(
+        out,
+        patients=93,
+        centres=4,
+        deliveries=2,
+        seed=20240927,
+        toxicity_hr=1.0,
+        clean=True,
+        imperfection_rate=0.01,
+        cutoff=date(2023, 3, 1),
+        children_fraction=0.0,
+        truth_dir=truth,
+        progress=None,
+        layout_override="canonical",
+    )
     return out, truth
 
 
 @pytest.fixture(scope="module")
 def children(root):
     out, truth = root / "kids" / "landing", root / "kids" / "truth"
-    _generate(out, patients=400, centres=4, deliveries=1, seed=11, toxicity_hr=1.0, clean=True,
-              imperfection_rate=0.0, cutoff=date(2023, 3, 1), children_fraction=0.4, truth_dir=truth,
-              progress=None, layout_override="canonical")
+    _generate(
+        out,
+        patients=400,
+        centres=4,
+        deliveries=1,
+        seed=11,
+        toxicity_hr=1.0,
+        clean=True,
+        imperfection_rate=0.0,
+        cutoff=date(2023, 3, 1),
+        children_fraction=0.4,
+        truth_dir=truth,
+        progress=None,
+        layout_override="canonical",
+    )
     return out, truth
 
 
 def _hashes(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _truth(truth: Path) -> pd.DataFrame:
@@ -84,6 +119,7 @@ def _canon(out: Path, centre: str, delivery: str, entity: str) -> pd.DataFrame:
 
 
 # --- determinism ----------------------------------------------------------------------
+
 
 def test_same_seed_same_bytes_and_different_seed_differs(root, default):
     out, truth, _ = default
@@ -125,6 +161,7 @@ def test_refuses_foreign_folder_and_truth_inside_landing(tmp_path):
 
 # --- layouts ---------------------------------------------------------------------------
 
+
 def test_xz_is_canonical_with_manifest(default):
     out, _, _ = default
     folder = out / "xz" / LAST
@@ -144,18 +181,26 @@ def test_tj_workbook_sheets_serial_dates_and_units(default):
     out, _, _ = default
     [book] = list((out / "tj" / LAST).glob("tj_cart_export*.xlsx"))
     wb = CalamineWorkbook.from_path(str(book))
-    assert wb.sheet_names == ["Patients", "Infusions", "DailyObs", "Labs", "CAR_qPCR", "Treatments",
-                              "Response", "FollowUp"]
+    assert wb.sheet_names == [
+        "Patients",
+        "Infusions",
+        "DailyObs",
+        "Labs",
+        "CAR_qPCR",
+        "Treatments",
+        "Response",
+        "FollowUp",
+    ]
     rows = wb.get_sheet_by_name("Infusions").to_python()
     assert rows[0][:3] == ["PatientID", "InfusionNo", "InfusionDate"]
     serials = [r[2] for r in rows[1:] if r[2] != ""]
-    assert serials and all(isinstance(v, float) for v in serials)   # plain numbers, no date format
-    assert 42491 <= min(serials) and max(serials) <= 44926           # 2016-05-01 .. 2022-12-31
+    assert serials and all(isinstance(v, float) for v in serials)  # plain numbers, no date format
+    assert 42491 <= min(serials) and max(serials) <= 44926  # 2016-05-01 .. 2022-12-31
     labs = wb.get_sheet_by_name("Labs").to_python()
     units = {(r[2], r[4]) for r in labs[1:]}
     assert ("IL-6", "ng/mL") in units and ("Ferritin", "µg/L") in units
     il6 = [r[3] for r in labs[1:] if r[2] == "IL-6" and isinstance(r[3], float)]
-    assert np.median(il6) < 5   # ng/mL, not pg/mL
+    assert np.median(il6) < 5  # ng/mL, not pg/mL
 
 
 def test_zz_gb18030_semicolons_decimal_commas(default):
@@ -166,13 +211,23 @@ def test_zz_gb18030_semicolons_decimal_commas(default):
     text = raw.decode("gb18030")
     lines = text.splitlines()
     assert lines[0].startswith("患者编号;日期;最高体温(℃)")
-    df = pd.read_csv(out / "zz" / LAST / "meiri_guancha.csv", sep=";", encoding="gb18030", dtype=str,
-                     keep_default_na=False)
+    df = pd.read_csv(
+        out / "zz" / LAST / "meiri_guancha.csv",
+        sep=";",
+        encoding="gb18030",
+        dtype=str,
+        keep_default_na=False,
+    )
     temps = df["最高体温(℃)"]
     assert temps.str.contains(",").mean() > 0.5 and not temps.str.contains(r"\.").any()
     assert df["日期"].str.match(r"^(\d{2}\.\d{2}\.\d{4})?$").all()
-    pts = pd.read_csv(out / "zz" / LAST / "huanzhe.csv", sep=";", encoding="gb18030", dtype=str,
-                      keep_default_na=False)
+    pts = pd.read_csv(
+        out / "zz" / LAST / "huanzhe.csv",
+        sep=";",
+        encoding="gb18030",
+        dtype=str,
+        keep_default_na=False,
+    )
     assert set(pts["性别"]) - {"不详", ""} <= {"男", "女"}
     assert pts["姓名"].str.match(r"^[\u4e00-\u9fff]{2,3}$").mean() > 0.9
 
@@ -193,15 +248,26 @@ def test_zj_wide_fahrenheit_and_manifest(default):
 
 # --- mappings ---------------------------------------------------------------------------
 
+
 def _read_raw(mapping, entity: str, folder: Path) -> pd.DataFrame:
     settings = mapping.settings(entity)
     [path] = sorted(folder.glob(mapping.file_pattern(entity)))
     if settings.format == "excel":
-        rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(mapping.entities[entity].sheet).to_python()
-        as_text = lambda v: (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))  # noqa: E731
+        rows = (
+            CalamineWorkbook.from_path(str(path))
+            .get_sheet_by_name(mapping.entities[entity].sheet)
+            .to_python()
+        )
+        as_text = lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)  # noqa: E731
         return pd.DataFrame([[as_text(v) for v in r] for r in rows[1:]], columns=rows[0])
-    return pd.read_csv(path, sep=settings.separator, encoding=settings.encoding, quotechar=settings.quote,
-                       dtype=str, keep_default_na=False)
+    return pd.read_csv(
+        path,
+        sep=settings.separator,
+        encoding=settings.encoding,
+        quotechar=settings.quote,
+        dtype=str,
+        keep_default_na=False,
+    )
 
 
 def test_mappings_load_and_match_the_files(default):
@@ -213,12 +279,18 @@ def test_mappings_load_and_match_the_files(default):
         for entity, ent in ENTITIES.items():
             em = mapping.entities[entity]
             raw = _read_raw(mapping, entity, folder)
-            required = {c.name for c in ent.columns if c.required} - ({"obs_date"} if em.wide else set())
+            required = {c.name for c in ent.columns if c.required} - (
+                {"obs_date"} if em.wide else set()
+            )
             assert required <= set(em.columns), (centre, entity, required - set(em.columns))
             if em.wide:
                 pattern = re.compile(em.wide.pattern)
-                measures = {pattern.match(c).group("measure") for c in raw.columns if pattern.match(c)}
-                sources = {cm.source for name, cm in em.columns.items() if name != "centre_patient_id"}
+                measures = {
+                    pattern.match(c).group("measure") for c in raw.columns if pattern.match(c)
+                }
+                sources = {
+                    cm.source for name, cm in em.columns.items() if name != "centre_patient_id"
+                }
                 assert measures == sources
                 assert em.columns["centre_patient_id"].source in raw.columns
                 continue
@@ -241,23 +313,39 @@ def test_every_source_code_is_mapped_on_clean_data(clean):
                 for name, cm in em.columns.items():
                     if not cm.codes:
                         continue
-                    cols = [c for c in raw.columns if pattern and pattern.match(c)
-                            and pattern.match(c).group("measure") == cm.source] if pattern else [cm.source]
+                    cols = (
+                        [
+                            c
+                            for c in raw.columns
+                            if pattern
+                            and pattern.match(c)
+                            and pattern.match(c).group("measure") == cm.source
+                        ]
+                        if pattern
+                        else [cm.source]
+                    )
                     values = set(np.unique(raw[cols].to_numpy().ravel())) - {""}
                     assert values <= set(cm.codes), (centre, entity, name, values - set(cm.codes))
 
 
-_LAB_FACTORS = {("il6", "ng/ml"): (1000.0, "pg/ml"), ("il6", "ng/l"): (1.0, "pg/ml"),
-                ("il6", "pg/ml"): (1.0, "pg/ml"), ("ferritin", "ug/l"): (1.0, "ng/ml"),
-                ("ferritin", "ng/ml"): (1.0, "ng/ml"), ("crp", "mg/dl"): (10.0, "mg/l"),
-                ("crp", "mg/l"): (1.0, "mg/l")}
+_LAB_FACTORS = {
+    ("il6", "ng/ml"): (1000.0, "pg/ml"),
+    ("il6", "ng/l"): (1.0, "pg/ml"),
+    ("il6", "pg/ml"): (1.0, "pg/ml"),
+    ("ferritin", "ug/l"): (1.0, "ng/ml"),
+    ("ferritin", "ng/ml"): (1.0, "ng/ml"),
+    ("crp", "mg/dl"): (10.0, "mg/l"),
+    ("crp", "mg/l"): (1.0, "mg/l"),
+}
 
 
 def _parse_date(values: pd.Series, fmt: str) -> pd.Series:
     if fmt == "iso":
         return values
     if fmt == "excel_serial":
-        return values.map(lambda v: "" if v == "" else (date(1899, 12, 30) + timedelta(days=int(v))).isoformat())
+        return values.map(
+            lambda v: "" if v == "" else (date(1899, 12, 30) + timedelta(days=int(v))).isoformat()
+        )
     return values.map(lambda v: "" if v == "" else pd.to_datetime(v, format=fmt).date().isoformat())
 
 
@@ -272,17 +360,34 @@ def _apply_mapping(mapping, entity: str, folder: Path, day0: dict, weight: dict)
         for col in raw.columns:
             m = pattern.match(col)
             if m:
-                parts.append(pd.DataFrame({"pid": raw[id_col], "measure": m.group("measure"),
-                                           "day": int(m.group("day")), "v": raw[col]}))
-        long = pd.concat(parts).pivot_table(index=["pid", "day"], columns="measure", values="v",
-                                            aggfunc="first").reset_index()
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "pid": raw[id_col],
+                            "measure": m.group("measure"),
+                            "day": int(m.group("day")),
+                            "v": raw[col],
+                        }
+                    )
+                )
+        long = (
+            pd.concat(parts)
+            .pivot_table(index=["pid", "day"], columns="measure", values="v", aggfunc="first")
+            .reset_index()
+        )
         long = long[(long.drop(columns=["pid", "day"]) != "").any(axis=1)]
-        long["obs_date"] = [(day0[p] + timedelta(days=int(d))).isoformat() for p, d in zip(long.pid, long.day)]
+        long["obs_date"] = [
+            (day0[p] + timedelta(days=int(d))).isoformat() for p, d in zip(long.pid, long.day)
+        ]
         raw = long.rename(columns={"pid": id_col})
     out = {}
     for name, cm in em.columns.items():
         col = ent.column(name)
-        v = pd.Series([cm.value] * len(raw), index=raw.index) if cm.value is not None else raw[cm.source]
+        v = (
+            pd.Series([cm.value] * len(raw), index=raw.index)
+            if cm.value is not None
+            else raw[cm.source]
+        )
         if cm.codes:
             assert set(v) - {""} <= set(cm.codes)
             v = v.map(lambda x: cm.codes.get(x, x))
@@ -304,7 +409,9 @@ def _apply_mapping(mapping, entity: str, folder: Path, day0: dict, weight: dict)
         df["unit"] = [x[1] for x in f]
     if entity == "treatments":
         per_kg = df["dose_unit"] == "mg_per_kg"
-        df.loc[per_kg, "dose"] = df.loc[per_kg, "dose"] * df.loc[per_kg, "centre_patient_id"].map(weight)
+        df.loc[per_kg, "dose"] = df.loc[per_kg, "dose"] * df.loc[per_kg, "centre_patient_id"].map(
+            weight
+        )
         df.loc[per_kg, "dose_unit"] = "mg"
     return df
 
@@ -326,13 +433,18 @@ def test_applying_the_mappings_gives_the_canonical_data(clean, clean_canonical):
         for delivery in (FIRST, LAST):
             canon = {e: _typed(_canon(canon_out, centre, delivery, e), e) for e in ENTITIES}
             inf = canon["infusions"][canon["infusions"]["infusion_number"] == 1]
-            day0 = {p: date.fromisoformat(d) for p, d in zip(inf.centre_patient_id, inf.infusion_date)}
+            day0 = {
+                p: date.fromisoformat(d) for p, d in zip(inf.centre_patient_id, inf.infusion_date)
+            }
             weight = dict(zip(canon["patients"].centre_patient_id, canon["patients"].weight_kg))
             for entity in ENTITIES:
                 got = _apply_mapping(mapping, entity, out / centre / delivery, day0, weight)
                 want = canon[entity]
                 if mapping.entities[entity].wide:
-                    d = [(date.fromisoformat(o) - day0[p]).days for p, o in zip(want.centre_patient_id, want.obs_date)]
+                    d = [
+                        (date.fromisoformat(o) - day0[p]).days
+                        for p, o in zip(want.centre_patient_id, want.obs_date)
+                    ]
                     want = want[[0 <= x <= 30 for x in d]]
                     got = got.sort_values(["centre_patient_id", "obs_date"], kind="stable")
                 want = want.reset_index(drop=True)
@@ -341,13 +453,19 @@ def test_applying_the_mappings_gives_the_canonical_data(clean, clean_canonical):
                 for col in ENTITIES[entity].columns:
                     a, b = got[col.name], want[col.name]
                     if col.dtype in ("integer", "decimal"):
-                        assert np.allclose(a.astype(float), b.astype(float), rtol=1e-9, atol=0.02,
-                                           equal_nan=True), (centre, entity, col.name)
+                        assert np.allclose(
+                            a.astype(float), b.astype(float), rtol=1e-9, atol=0.02, equal_nan=True
+                        ), (centre, entity, col.name)
                     else:
-                        assert (a.fillna("").astype(str) == b.astype(str)).all(), (centre, entity, col.name)
+                        assert (a.fillna("").astype(str) == b.astype(str)).all(), (
+                            centre,
+                            entity,
+                            col.name,
+                        )
 
 
 # --- latent calibration ---------------------------------------------------------------------
+
 
 def _reverse_km_median(time_: np.ndarray, death: np.ndarray) -> float:
     """Median follow-up: Kaplan-Meier of censoring (death censors)."""
@@ -365,15 +483,22 @@ def test_latent_marginals_match_the_study(default):
     _, truth, _ = default
     t = _truth(truth)
     assert len(t) == 93
-    got = {"crs": (t.crs_max_grade >= 1).sum(), "severe_crs": (t.crs_max_grade >= 3).sum(),
-           "icans": (t.icans_max_grade >= 1).sum(), "both": t.concurrent_crs_icans.sum(),
-           "cr": t.cr_day30.sum(), "steroids": t.received_steroids.sum(),
-           "tocilizumab": t.received_tocilizumab.sum()}
+    got = {
+        "crs": (t.crs_max_grade >= 1).sum(),
+        "severe_crs": (t.crs_max_grade >= 3).sum(),
+        "icans": (t.icans_max_grade >= 1).sum(),
+        "both": t.concurrent_crs_icans.sum(),
+        "cr": t.cr_day30.sum(),
+        "steroids": t.received_steroids.sum(),
+        "tocilizumab": t.received_tocilizumab.sum(),
+    }
     for key, (target, tol) in TARGETS.items():
         assert abs(int(got[key]) - target) <= min(tol, 1), (key, got[key], target)
     assert abs(t.severe_icans.sum() - 8) <= 1
     assert (t.sex == "m").sum() == 47 and (t.sex == "f").sum() == 46
-    assert abs(t.age_years.median() - 28) <= 1 and t.age_years.min() >= 22 and t.age_years.max() <= 70
+    assert (
+        abs(t.age_years.median() - 28) <= 1 and t.age_years.min() >= 22 and t.age_years.max() <= 70
+    )
     assert abs(t.kinetics_available.sum() - 24) <= 1
     assert 1 <= t.early_death.sum() <= 2
     assert (t.observation == "none").sum() == 2 and (t.observation == "sparse").sum() == 2
@@ -387,12 +512,18 @@ def test_latent_marginals_match_the_study(default):
     assert abs(t.crs_onset_day.median() - 5) <= 1 and t.crs_onset_day.max() <= 14
     assert abs(t.icans_onset_day.median() - 8) <= 1.5 and t.icans_onset_day.min() >= 4
     assert abs(t.tocilizumab_first_day.median() - 7) <= 1
-    assert abs(t.tocilizumab_cumulative_mg.median() - 480) <= 60 and t.tocilizumab_duration_days.max() <= 2
+    assert (
+        abs(t.tocilizumab_cumulative_mg.median() - 480) <= 60
+        and t.tocilizumab_duration_days.max() <= 2
+    )
     assert abs(t.steroid_first_day.median() - 8) <= 1.5
     assert abs(t.steroid_duration_days.median() - 5) <= 1
     assert 70 <= t.steroid_cumulative_dexeq_mg.median() <= 160
     # associations: dose raises CRS, IL-6 follows CRS grade and blasts >= 20%
-    assert t[t.crs_max_grade >= 1].cell_dose_per_kg.median() > t[t.crs_max_grade == 0].cell_dose_per_kg.median()
+    assert (
+        t[t.crs_max_grade >= 1].cell_dose_per_kg.median()
+        > t[t.crs_max_grade == 0].cell_dose_per_kg.median()
+    )
     il6 = t.groupby("crs_max_grade").peak_il6_pg_ml.median()
     assert il6.is_monotonic_increasing
     assert t[t.high_blasts].peak_il6_pg_ml.median() > 2 * t[~t.high_blasts].peak_il6_pg_ml.median()
@@ -414,6 +545,7 @@ def test_quotas_scale_with_the_cohort(root):
 
 # --- grading back -------------------------------------------------------------------------
 
+
 def _crs_grades(obs: pd.DataFrame, treatments: pd.DataFrame, day0: dict) -> dict:
     first = treatments.groupby("centre_patient_id")["admin_date"].min().to_dict()
     out = {}
@@ -424,13 +556,27 @@ def _crs_grades(obs: pd.DataFrame, treatments: pd.DataFrame, day0: dict) -> dict
         for r in g.itertuples(index=False):
             day = (date.fromisoformat(r.obs_date) - day0[pid]).days
             vp = int(r.vasopressor_count) if r.vasopressor_count else 0
-            hemo = 4 if vp >= 2 else 3 if (vp == 1 or r.vasopressin == "yes") else 2 if r.hypotension == "yes" else 0
+            hemo = (
+                4
+                if vp >= 2
+                else 3
+                if (vp == 1 or r.vasopressin == "yes")
+                else 2
+                if r.hypotension == "yes"
+                else 0
+            )
             flow = float(r.oxygen_flow_l_min) if r.oxygen_flow_l_min else None
             dev = r.oxygen_device
-            resp = (4 if dev in ("cpap", "bipap", "mechanical_ventilation") else
-                    3 if dev in ("high_flow_nasal_cannula", "facemask", "non_rebreather", "venturi")
-                    or (dev == "nasal_cannula" and flow is not None and flow > 6) else
-                    2 if dev in ("nasal_cannula", "blow_by") else 0)
+            resp = (
+                4
+                if dev in ("cpap", "bipap", "mechanical_ventilation")
+                else 3
+                if dev in ("high_flow_nasal_cannula", "facemask", "non_rebreather", "venturi")
+                or (dev == "nasal_cannula" and flow is not None and flow > 6)
+                else 2
+                if dev in ("nasal_cannula", "blow_by")
+                else 0
+            )
             organ = max(hemo, resp)
             fever = r.tmax_c != "" and float(r.tmax_c) >= 38.0 and r.fever_other_cause != "yes"
             if fever:
@@ -444,7 +590,12 @@ def _crs_grades(obs: pd.DataFrame, treatments: pd.DataFrame, day0: dict) -> dict
 
 
 def _icans_grades(obs: pd.DataFrame, day0: dict, under12: dict) -> dict:
-    cons = {"awakens_spontaneously": 1, "awakens_to_voice": 2, "awakens_to_tactile": 3, "unarousable": 4}
+    cons = {
+        "awakens_spontaneously": 1,
+        "awakens_to_voice": 2,
+        "awakens_to_tactile": 3,
+        "unarousable": 4,
+    }
     out = {}
     for pid, g in obs.groupby("centre_patient_id", sort=False):
         grades = {}
@@ -459,8 +610,18 @@ def _icans_grades(obs: pd.DataFrame, day0: dict, under12: dict) -> dict:
                 gr = max(gr, 3 if c >= 9 else 1 if c >= 1 else 0)
             if not under12[pid] and r.ice_score != "":
                 i = int(r.ice_score)
-                gr = max(gr, 1 if 7 <= i <= 9 else 2 if 3 <= i <= 6 else 0 if i == 10 else
-                         4 if (i == 0 and r.consciousness == "unarousable") else 3)
+                gr = max(
+                    gr,
+                    1
+                    if 7 <= i <= 9
+                    else 2
+                    if 3 <= i <= 6
+                    else 0
+                    if i == 10
+                    else 4
+                    if (i == 0 and r.consciousness == "unarousable")
+                    else 3,
+                )
             gr = max(gr, {"resolved_rapidly": 3, "prolonged_or_repetitive": 4}.get(r.seizure, 0))
             gr = max(gr, 4 if r.motor_weakness == "yes" or r.raised_icp_signs == "yes" else 0)
             gr = max(gr, {"focal": 3, "diffuse": 4}.get(r.cerebral_edema, 0))
@@ -489,13 +650,19 @@ def _check_grade_back(out: Path, truth: Path, delivery: str) -> tuple[int, int]:
             assert max(cg.values()) == row.crs_max_grade, pid
             assert max(ig.values()) == row.icans_max_grade, pid
             onset = min((d for d, g in cg.items() if g >= 1), default=None)
-            assert (onset if onset is not None else -1) == (-1 if pd.isna(row.crs_onset_day) else row.crs_onset_day)
+            assert (onset if onset is not None else -1) == (
+                -1 if pd.isna(row.crs_onset_day) else row.crs_onset_day
+            )
             assert sum(g >= 1 for g in cg.values()) == row.crs_duration_days
             ionset = min((d for d, g in ig.items() if g >= 1), default=None)
-            assert (ionset if ionset is not None else -1) == (-1 if pd.isna(row.icans_onset_day) else row.icans_onset_day)
+            assert (ionset if ionset is not None else -1) == (
+                -1 if pd.isna(row.icans_onset_day) else row.icans_onset_day
+            )
             checked += 1
         sub = obs[obs.tmax_c != ""]
-        treated_afebrile += int(((sub.tmax_c.astype(float) < 38) & (sub.hypotension == "yes")).sum())
+        treated_afebrile += int(
+            ((sub.tmax_c.astype(float) < 38) & (sub.hypotension == "yes")).sum()
+        )
     return checked, treated_afebrile
 
 
@@ -503,7 +670,7 @@ def test_signs_grade_back_to_the_latent_grades(clean_canonical):
     out, truth = clean_canonical
     checked, afebrile_organ = _check_grade_back(out, truth, LAST)
     assert checked >= 89
-    assert afebrile_organ > 0   # treated days carried by organ signs alone, and "another cause" days
+    assert afebrile_organ > 0  # treated days carried by organ signs alone, and "another cause" days
 
 
 def test_children_have_capd_and_grade_back(children):
@@ -523,9 +690,15 @@ def test_children_have_capd_and_grade_back(children):
 
 # --- snapshots and corrections ---------------------------------------------------------------
 
-_DATE_COLUMNS = {"infusions": "infusion_date", "daily_observations": "obs_date", "labs": "sample_date",
-                 "car_t_kinetics": "sample_date", "treatments": "admin_date",
-                 "response_assessments": "assessment_date", "follow_up_events": "event_date"}
+_DATE_COLUMNS = {
+    "infusions": "infusion_date",
+    "daily_observations": "obs_date",
+    "labs": "sample_date",
+    "car_t_kinetics": "sample_date",
+    "treatments": "admin_date",
+    "response_assessments": "assessment_date",
+    "follow_up_events": "event_date",
+}
 
 
 def test_snapshots_grow_and_stop_at_their_date(clean):
@@ -541,7 +714,12 @@ def test_snapshots_grow_and_stop_at_their_date(clean):
     for centre in summary.centres:
         for key, n in summary.rows_written.items():
             if key.startswith(f"{centre}/{FIRST}/"):
-                assert n <= summary.rows_written[key.replace(FIRST, LAST).replace("20220901", "20230301")]
+                assert (
+                    n
+                    <= summary.rows_written[
+                        key.replace(FIRST, LAST).replace("20220901", "20230301")
+                    ]
+                )
     fu = _canon(out, "xz", LAST, "follow_up_events")
     contact = fu[fu.event_type == "last_contact"].event_date
     assert contact.max() <= LAST and contact.max() >= "2022-12-01"
@@ -553,9 +731,12 @@ def test_corrections_are_recorded_and_corrected(default):
     assert len(corr) >= 4 and set(corr.delivery_id) == {FIRST} and set(corr.corrected_in) == {LAST}
     for r in corr.itertuples():
         assert r.wrong_value != r.correct_value
-        assert _cell(out, r.centre_code, r.delivery_id, r.file, r.sheet, int(r.row_number), r.column) \
-            == _norm(r.wrong_value, r.sheet)
-        table = _table(out, r.centre_code, r.corrected_in, r.file.replace("20220901", "20230301"), r.sheet)
+        assert _cell(
+            out, r.centre_code, r.delivery_id, r.file, r.sheet, int(r.row_number), r.column
+        ) == _norm(r.wrong_value, r.sheet)
+        table = _table(
+            out, r.centre_code, r.corrected_in, r.file.replace("20220901", "20230301"), r.sheet
+        )
         header, rows = table
         pid_col = header[0]
         values = {row[header.index(r.column)] for row in rows if row[0] == r.centre_patient_id}
@@ -576,7 +757,9 @@ def _table(out: Path, centre: str, delivery: str, file: str, sheet: str):
             _TABLES[key] = (rows[0], rows[1:])
         else:
             st = mapping_for(centre, MAPPINGS).settings("patients")
-            df = pd.read_csv(path, sep=st.separator, encoding=st.encoding, dtype=str, keep_default_na=False)
+            df = pd.read_csv(
+                path, sep=st.separator, encoding=st.encoding, dtype=str, keep_default_na=False
+            )
             _TABLES[key] = (list(df.columns), df.values.tolist())
     return _TABLES[key]
 
@@ -617,11 +800,18 @@ def test_every_imperfection_kind_is_present_and_logged_exactly(default):
             codes = set()
             for em in mapping.entities.values():
                 for cm in em.columns.values():
-                    if cm.codes and (cm.source == r.column or r.column.startswith(f"{cm.source}_D")):
+                    if cm.codes and (
+                        cm.source == r.column or r.column.startswith(f"{cm.source}_D")
+                    ):
                         codes |= set(cm.codes)
             assert codes and r.value not in codes
-        if r.kind == "out_of_range" and "TEMP" not in r.column and "Tmax" not in r.column \
-                and "体温" not in r.column and r.column != "tmax_c":
+        if (
+            r.kind == "out_of_range"
+            and "TEMP" not in r.column
+            and "Tmax" not in r.column
+            and "体温" not in r.column
+            and r.column != "tmax_c"
+        ):
             v = float(r.value.replace(",", "."))
             assert v < 0 or v > 10
         if r.kind == "mg_per_kg_without_weight" and r.centre_code != "zj":
@@ -639,6 +829,7 @@ def test_clean_has_no_imperfections(clean):
 
 # --- a simulated toxicity effect -----------------------------------------------------------------
 
+
 def test_toxicity_hazard_ratio_raises_events(root):
     rates = {}
     for hr in (1.0, 3.0):
@@ -653,6 +844,7 @@ def test_toxicity_hazard_ratio_raises_events(root):
 
 # --- scale ------------------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_scale_100k_patients_20_centres(tmp_path):
     import resource
@@ -663,7 +855,9 @@ def test_scale_100k_patients_20_centres(tmp_path):
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"100k/20: {seconds:.1f} s, peak RSS {peak_mb:.0f} MB")
     assert sum(summary.patients_per_centre.values()) == 100_000
-    assert max(summary.patients_per_centre.values()) - min(summary.patients_per_centre.values()) <= 1
+    assert (
+        max(summary.patients_per_centre.values()) - min(summary.patients_per_centre.values()) <= 1
+    )
     excel = [n for k, n in summary.rows_written.items() if ".xlsx[" in k]
     assert excel and max(excel) < 1_048_576
     assert seconds < 300

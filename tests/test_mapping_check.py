@@ -31,10 +31,15 @@ entities:
 def test_mapping_check_reports_each_kind_of_problem(tmp_path, capsys):
     mapping = tmp_path / "ab.yml"
     mapping.write_text(MAPPING)
-    folder = write_delivery(tmp_path / "landing", "ab", "2023-03-01", {
-        "pat.csv": "ID;SEX;LINES;BLASTS;EXTRA\na1;M;2;12,5;x\na2;X;3;abc;y\n",
-        "lab.csv": "ID;DATUM;TEST;WERT\na1;01.02.2023;IL6;0,5\na1;2023-02-02;CRP;1\n",
-    })
+    folder = write_delivery(
+        tmp_path / "landing",
+        "ab",
+        "2023-03-01",
+        {
+            "pat.csv": "ID;SEX;LINES;BLASTS;EXTRA\na1;M;2;12,5;x\na2;X;3;abc;y\n",
+            "lab.csv": "ID;DATUM;TEST;WERT\na1;01.02.2023;IL6;0,5\na1;2023-02-02;CRP;1\n",
+        },
+    )
     code = main(["mapping", "check", str(mapping), "--delivery", str(folder)])
     out = capsys.readouterr().out
     assert code == 1
@@ -43,14 +48,18 @@ def test_mapping_check_reports_each_kind_of_problem(tmp_path, capsys):
     assert "[unmapped_column] patients: 'EXTRA' is not mapped" in out
     assert "[required_not_mapped] patients: ph_status has no source" in out
     assert "[unparsable] patients: bm_blasts_pct_pre <- 'BLASTS': 1 values are not numbers" in out
-    assert "[unparsable] labs: sample_date <- 'DATUM': 1 values not in date format '%d.%m.%Y'" in out
+    assert (
+        "[unparsable] labs: sample_date <- 'DATUM': 1 values not in date format '%d.%m.%Y'" in out
+    )
     assert "[unit_problem] labs: no conversion for 'crp' in 'ng/ml'" in out
     assert "[missing_file] infusions" not in out  # not in the mapping: not expected
 
 
 def test_mapping_check_refuses_an_invalid_mapping(tmp_path, capsys):
     mapping = tmp_path / "ab.yml"
-    mapping.write_text("centre_code: ab\nentities:\n  patients:\n    columns: {sex: {source: S, codes: {M: male}}}\n")
+    mapping.write_text(
+        "centre_code: ab\nentities:\n  patients:\n    columns: {sex: {source: S, codes: {M: male}}}\n"
+    )
     folder = write_delivery(tmp_path / "landing", "ab", "2023-03-01", {"patients.csv": "S\nM\n"})
     assert main(["mapping", "check", str(mapping), "--delivery", str(folder)]) == 2
     assert "['male'] are not canonical codes" in capsys.readouterr().err

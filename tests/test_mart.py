@@ -9,8 +9,13 @@ from lifelines import KaplanMeierFitter
 
 # Study marginals (paper-cohort.md) and the tolerances the generator promises.
 STUDY = {
-    "crs": (76, 3), "severe_crs": (19, 3), "icans": (16, 3), "both": (15, 3),
-    "cr_day30": (86, 3), "steroids": (51, 4), "tocilizumab": (45, 4),
+    "crs": (76, 3),
+    "severe_crs": (19, 3),
+    "icans": (16, 3),
+    "both": (15, 3),
+    "cr_day30": (86, 3),
+    "steroids": (51, 4),
+    "tocilizumab": (45, 4),
 }
 MEDIAN_FOLLOW_UP_MONTHS = (38.3, 4.0)
 
@@ -28,8 +33,9 @@ def versus_truth(demo, outcomes) -> pd.DataFrame:
     touched = set(imperfect.loc[imperfect["delivery_id"] == "2023-03-01", "centre_patient_id"])
     with demo.connect() as conn:
         crosswalk = conn.execute("select * from restricted.patient_crosswalk").df()
-    merged = (truth.merge(crosswalk, on=["centre_code", "centre_patient_id"])
-              .merge(outcomes, on="patient_key", suffixes=("_truth", "")))
+    merged = truth.merge(crosswalk, on=["centre_code", "centre_patient_id"]).merge(
+        outcomes, on="patient_key", suffixes=("_truth", "")
+    )
     merged["touched"] = merged["centre_patient_id"].isin(touched)
     return merged
 
@@ -59,12 +65,28 @@ def test_median_follow_up_by_reverse_kaplan_meier(outcomes):
     assert abs(fitter.median_survival_time_ - target) <= tolerance
 
 
-@pytest.mark.parametrize("column", [
-    "crs_max_grade", "crs_onset_day", "crs_duration_days", "icans_max_grade", "icans_onset_day",
-    "severe_icans", "toxicity_group", "received_tocilizumab", "received_steroids",
-    "steroid_first_day", "tocilizumab_first_day", "cr_day30", "cr_day", "mrd_negative_cr",
-    "os_days", "os_event", "lfs_event",
-])
+@pytest.mark.parametrize(
+    "column",
+    [
+        "crs_max_grade",
+        "crs_onset_day",
+        "crs_duration_days",
+        "icans_max_grade",
+        "icans_onset_day",
+        "severe_icans",
+        "toxicity_group",
+        "received_tocilizumab",
+        "received_steroids",
+        "steroid_first_day",
+        "tocilizumab_first_day",
+        "cr_day30",
+        "cr_day",
+        "mrd_negative_cr",
+        "os_days",
+        "os_event",
+        "lfs_event",
+    ],
+)
 def test_derived_values_equal_the_latent_truth_where_data_are_clean(versus_truth, column):
     clean = versus_truth[~versus_truth["touched"]]
     assert len(clean) >= 40
@@ -87,8 +109,13 @@ def test_dbt_docs_document_the_mart(demo):
     from cartwh.config import get_settings
 
     env = {**os.environ, **demo.env()}
-    result = subprocess.run([sys.executable, "-m", "cartwh.cli", "dbt", "docs", "generate"],
-                            env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "cartwh.cli", "dbt", "docs", "generate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-2000:]
     old = {k: os.environ.get(k) for k in demo.env()}
     os.environ.update(demo.env())

@@ -59,22 +59,43 @@ def onboarded(tmp_path_factory):
     shutil.copytree(DEFAULT_MAPPINGS_DIR, mappings)
     (mappings / "ov.yml").write_text(MAPPING_OV, encoding="utf-8")
     latin1 = lambda text: text.encode("latin-1")  # noqa: E731
-    write_delivery(root / "landing", "ov", "2023-03-01", {
-        "Patienten.txt": latin1(
-            "Fallnummer\tKIS\tName\tGeburtsdatum\tGeschlecht\tPh\tVortherapien\tRezidive\t"
-            "Status\tVorSZT\tBlasten\tGewicht_lb\n"
-            "OV-1\t991\tMüller, Jörg\t02/03/1980\tmännlich\tneg\t3\t1\tRezidiv\tja\t42,5\t154,3\n"
-            "OV-2\t992\tSchäfer, Anna\t15/11/1999\tweiblich\tpos\t2\t0\trefraktär\tnein\t8\tk.A.\n"),
-        "Infusionen.txt": latin1("Fallnummer\tNr\tDatum\tDosis\nOV-1\t1\t01/06/2020\t1,1e6\n"
-                                 "OV-2\t1\t10/01/2021\t2e6\n"),
-        "Verlauf.txt": latin1("Fallnummer\tDatum\tTmax_F\tHypotonie\nOV-1\t06/06/2020\t102,2\tja\n"
-                              "OV-1\t07/06/2020\t98,6\tnein\n"),
-    })
-    env = {**os.environ, "CARTWH_LANDING": str(root / "landing"), "CARTWH_MAPPINGS": str(mappings),
-           "CARTWH_WAREHOUSE": str(root / "w.duckdb"), "CARTWH_DATA": str(root),
-           "DAGSTER_HOME": str(root / "dagster_home"), "CARTWH_SECRET": "s"}
-    result = subprocess.run([sys.executable, "-m", "cartwh.cli", "refresh", "--log-level", "ERROR"],
-                            env=env, capture_output=True, text=True, timeout=900)
+    write_delivery(
+        root / "landing",
+        "ov",
+        "2023-03-01",
+        {
+            "Patienten.txt": latin1(
+                "Fallnummer\tKIS\tName\tGeburtsdatum\tGeschlecht\tPh\tVortherapien\tRezidive\t"
+                "Status\tVorSZT\tBlasten\tGewicht_lb\n"
+                "OV-1\t991\tMüller, Jörg\t02/03/1980\tmännlich\tneg\t3\t1\tRezidiv\tja\t42,5\t154,3\n"
+                "OV-2\t992\tSchäfer, Anna\t15/11/1999\tweiblich\tpos\t2\t0\trefraktär\tnein\t8\tk.A.\n"
+            ),
+            "Infusionen.txt": latin1(
+                "Fallnummer\tNr\tDatum\tDosis\nOV-1\t1\t01/06/2020\t1,1e6\n"
+                "OV-2\t1\t10/01/2021\t2e6\n"
+            ),
+            "Verlauf.txt": latin1(
+                "Fallnummer\tDatum\tTmax_F\tHypotonie\nOV-1\t06/06/2020\t102,2\tja\n"
+                "OV-1\t07/06/2020\t98,6\tnein\n"
+            ),
+        },
+    )
+    env = {
+        **os.environ,
+        "CARTWH_LANDING": str(root / "landing"),
+        "CARTWH_MAPPINGS": str(mappings),
+        "CARTWH_WAREHOUSE": str(root / "w.duckdb"),
+        "CARTWH_DATA": str(root),
+        "DAGSTER_HOME": str(root / "dagster_home"),
+        "CARTWH_SECRET": "s",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "cartwh.cli", "refresh", "--log-level", "ERROR"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     connection = duckdb.connect(str(root / "w.duckdb"), read_only=True)
     yield connection
@@ -85,12 +106,16 @@ def test_new_centre_flows_to_intermediate_with_codes_units_and_dates(onboarded):
     rows = onboarded.execute(
         "select sex, ph_status, disease_status, prior_hsct, bm_blasts_pct_pre, "
         "round(weight_kg, 2), age_at_infusion from intermediate.int_patients_unioned "
-        "where centre_code = 'ov' order by bm_blasts_pct_pre desc").fetchall()
-    assert rows == [("m", "negative", "relapsed", "yes", 42.5, 69.99, 40),
-                    ("f", "positive", "refractory", "no", 8.0, None, 21)]
+        "where centre_code = 'ov' order by bm_blasts_pct_pre desc"
+    ).fetchall()
+    assert rows == [
+        ("m", "negative", "relapsed", "yes", 42.5, 69.99, 40),
+        ("f", "positive", "refractory", "no", 8.0, None, 21),
+    ]
     temperatures = onboarded.execute(
         "select round(tmax_c, 1), hypotension from intermediate.int_daily_observations_unioned "
-        "where centre_code = 'ov' order by 1").fetchall()
+        "where centre_code = 'ov' order by 1"
+    ).fetchall()
     assert temperatures == [(37.0, "no"), (39.0, "yes")]
 
 

@@ -11,15 +11,24 @@ import sys
 from tests.conftest import table_digest
 
 CENTRES = ("xz", "tj", "zz", "zj")
-ENTITIES = ("patients", "infusions", "daily_observations", "labs", "car_t_kinetics",
-            "treatments", "response_assessments", "follow_up_events")
+ENTITIES = (
+    "patients",
+    "infusions",
+    "daily_observations",
+    "labs",
+    "car_t_kinetics",
+    "treatments",
+    "response_assessments",
+    "follow_up_events",
+)
 
 
 def test_each_of_the_four_layouts_loads_every_entity(demo):
     loaded = demo.query(
         "select centre_code, entity, sum(rows_read) from raw.deliveries "
         "where status = 'loaded' and delivery_id = (select max(delivery_id) from raw.deliveries d "
-        "where d.centre_code = raw.deliveries.centre_code) group by 1, 2")
+        "where d.centre_code = raw.deliveries.centre_code) group by 1, 2"
+    )
     rows = {(c, e): n for c, e, n in loaded}
     for centre in CENTRES:
         for entity in ENTITIES:
@@ -31,43 +40,57 @@ def test_latest_delivery_is_current_and_history_is_kept(demo):
     current = dict(demo.query("select * from raw.current_deliveries"))
     assert current == {c: "2023-03-01" for c in CENTRES}
     for centre in CENTRES:
-        deliveries = demo.query(f"select distinct _delivery_id from raw.{centre}__patients order by 1")
+        deliveries = demo.query(
+            f"select distinct _delivery_id from raw.{centre}__patients order by 1"
+        )
         assert [d for (d,) in deliveries] == ["2022-09-01", "2023-03-01"]
 
 
 def test_staging_reaches_every_centre_with_canonical_values(demo):
     for centre in CENTRES:
         [(n, sexes, bad_dates)] = demo.query(
-            f"select count(*), list(distinct sex order by sex), "
-            f"count(*) filter (where age_at_infusion is null) "
-            f"from intermediate.int_patients_unioned where centre_code = ?", [centre])
+            "select count(*), list(distinct sex order by sex), "
+            "count(*) filter (where age_at_infusion is null) "
+            "from intermediate.int_patients_unioned where centre_code = ?",
+            [centre],
+        )
         assert n > 5, centre
         assert set(sexes) <= {"f", "m", None}, (centre, sexes)
         assert bad_dates <= 1, centre
     # a unit that converts, per layout: tj IL-6 ng/mL -> pg/mL happens in intermediate;
     # zj temperatures in °F become plausible °C in staging
-    [(low, high)] = demo.query("select min(tmax_c), max(tmax_c) from staging.stg_zj__daily_observations "
-                               "where tmax_c between 30 and 45")
+    [(low, high)] = demo.query(
+        "select min(tmax_c), max(tmax_c) from staging.stg_zj__daily_observations "
+        "where tmax_c between 30 and 45"
+    )
     assert 35 <= low and high <= 42
 
 
 def test_refresh_again_changes_nothing_in_raw(demo):
     before = table_digest_all(demo)
     env = {**os.environ, **demo.env()}
-    result = subprocess.run([sys.executable, "-m", "cartwh.cli", "refresh", "--log-level", "ERROR"],
-                            env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "cartwh.cli", "refresh", "--log-level", "ERROR"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert table_digest_all(demo) == before
 
 
 def table_digest_all(demo) -> dict[str, str]:
     with demo.connect() as conn:
-        tables = [t for (t,) in conn.execute(
-            "select table_name from information_schema.tables where table_schema = 'raw' "
-            "and table_type = 'BASE TABLE' order by 1").fetchall()]
+        tables = [
+            t
+            for (t,) in conn.execute(
+                "select table_name from information_schema.tables where table_schema = 'raw' "
+                "and table_type = 'BASE TABLE' order by 1"
+            ).fetchall()
+        ]
         digests = {t: table_digest(conn, f'select * from raw."{t}"') for t in tables}
-        digests["ledger"] = table_digest(
-            conn, "select * exclude (loaded_at) from raw.deliveries")
+        digests["ledger"] = table_digest(conn, "select * exclude (loaded_at) from raw.deliveries")
     return digests
 
 
@@ -75,33 +98,52 @@ def test_no_direct_identifier_leaves_raw_and_staging(demo):
     phi_columns = demo.query(
         "select table_schema, table_name, column_name from information_schema.columns "
         "where table_schema not in ('raw', 'staging') "
-        "and column_name in ('mrn', 'full_name', 'date_of_birth', 'centre_patient_id')")
+        "and column_name in ('mrn', 'full_name', 'date_of_birth', 'centre_patient_id')"
+    )
     # centre ids exist only in the restricted crosswalk and the queries back to the centres
-    assert sorted(phi_columns) == [("restricted", "centre_queries", "centre_patient_id"),
-                                   ("restricted", "patient_crosswalk", "centre_patient_id")]
+    assert sorted(phi_columns) == [
+        ("restricted", "centre_queries", "centre_patient_id"),
+        ("restricted", "patient_crosswalk", "centre_patient_id"),
+    ]
     with demo.connect() as conn:
-        identifiers = {v for (v,) in conn.execute(
-            "select mrn from staging.stg_xz__patients union select full_name from staging.stg_xz__patients"
-        ).fetchall() if v}
+        identifiers = {
+            v
+            for (v,) in conn.execute(
+                "select mrn from staging.stg_xz__patients union select full_name from staging.stg_xz__patients"
+            ).fetchall()
+            if v
+        }
         assert len(identifiers) > 20
         for schema, table in conn.execute(
-                "select table_schema, table_name from information_schema.tables "
-                "where table_schema not in ('raw', 'staging', 'restricted')").fetchall():
-            columns = [c for (c, t) in conn.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_schema = ? and table_name = ?", [schema, table]).fetchall()
-                if t == "VARCHAR"]
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema not in ('raw', 'staging', 'restricted')"
+        ).fetchall():
+            columns = [
+                c
+                for (c, t) in conn.execute(
+                    "select column_name, data_type from information_schema.columns "
+                    "where table_schema = ? and table_name = ?",
+                    [schema, table],
+                ).fetchall()
+                if t == "VARCHAR"
+            ]
             for column in columns:
-                values = {v for (v,) in conn.execute(
-                    f'select distinct "{column}" from {schema}."{table}"').fetchall()}
+                values = {
+                    v
+                    for (v,) in conn.execute(
+                        f'select distinct "{column}" from {schema}."{table}"'
+                    ).fetchall()
+                }
                 assert not values & identifiers, (schema, table, column)
 
 
 def test_patient_key_is_the_hmac_of_centre_and_id(demo):
     from cartwh.dbt_plugin import patient_key
 
-    rows = demo.query("select centre_code, centre_patient_id, patient_key "
-                      "from restricted.patient_crosswalk order by 1, 2 limit 5")
+    rows = demo.query(
+        "select centre_code, centre_patient_id, patient_key "
+        "from restricted.patient_crosswalk order by 1, 2 limit 5"
+    )
     assert rows
     for centre, patient_id, key in rows:
         assert key == patient_key("test-secret", centre, patient_id)
@@ -111,15 +153,30 @@ def test_patient_key_is_the_hmac_of_centre_and_id(demo):
 def test_cli_sql_prints_a_table_and_csv(demo):
     env = {**os.environ, **demo.env()}
     query = "select centre_code, count(*) as n from raw.deliveries group by 1 order by 1"
-    table = subprocess.run([sys.executable, "-m", "cartwh.cli", "sql", query],
-                           env=env, capture_output=True, text=True, timeout=120)
+    table = subprocess.run(
+        [sys.executable, "-m", "cartwh.cli", "sql", query],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert table.returncode == 0 and "centre_code" in table.stdout and "(4 rows)" in table.stdout
-    as_csv = subprocess.run([sys.executable, "-m", "cartwh.cli", "sql", query, "--format", "csv"],
-                            env=env, capture_output=True, text=True, timeout=120)
+    as_csv = subprocess.run(
+        [sys.executable, "-m", "cartwh.cli", "sql", query, "--format", "csv"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert [r["centre_code"] for r in rows] == list(sorted(CENTRES))
-    refused = subprocess.run([sys.executable, "-m", "cartwh.cli", "sql", "delete from raw.deliveries"],
-                             env=env, capture_output=True, text=True, timeout=120)
+    refused = subprocess.run(
+        [sys.executable, "-m", "cartwh.cli", "sql", "delete from raw.deliveries"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert refused.returncode == 1 and "read-only" in refused.stderr.lower()
 
 

@@ -36,8 +36,10 @@ def injected(demo) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def query_files(demo) -> dict[str, pd.DataFrame]:
     folder = demo.output / "queries"
-    return {path.parent.name: pd.read_csv(path, dtype=str, keep_default_na=False)
-            for path in folder.glob("*/queries_*.csv")}
+    return {
+        path.parent.name: pd.read_csv(path, dtype=str, keep_default_na=False)
+        for path in folder.glob("*/queries_*.csv")
+    }
 
 
 def test_every_kind_of_imperfection_was_injected(injected):
@@ -49,9 +51,11 @@ def test_each_imperfection_is_in_its_centres_query_file_under_its_rule(injected,
     missed = []
     for item in injected.itertuples():
         queries = query_files[item.centre_code]
-        found = queries[(queries["source_file"] == item.source_file)
-                        & (queries["source_row_number"] == str(item.row_number))
-                        & (queries["rule"].isin(RULE_OF_KIND[item.kind]))]
+        found = queries[
+            (queries["source_file"] == item.source_file)
+            & (queries["source_row_number"] == str(item.row_number))
+            & (queries["rule"].isin(RULE_OF_KIND[item.kind]))
+        ]
         if found.empty:
             missed.append((item.centre_code, item.source_file, item.row_number, item.kind))
     assert not missed, missed
@@ -59,7 +63,9 @@ def test_each_imperfection_is_in_its_centres_query_file_under_its_rule(injected,
 
 def test_query_files_name_the_centres_own_patients_only(demo, query_files):
     with demo.connect() as conn:
-        crosswalk = conn.execute("select centre_code, centre_patient_id from restricted.patient_crosswalk").df()
+        crosswalk = conn.execute(
+            "select centre_code, centre_patient_id from restricted.patient_crosswalk"
+        ).df()
     for centre, queries in query_files.items():
         own = set(crosswalk.loc[crosswalk["centre_code"] == centre, "centre_patient_id"])
         named = set(queries["centre_patient_id"]) - {""}
@@ -67,8 +73,10 @@ def test_query_files_name_the_centres_own_patients_only(demo, query_files):
 
 
 def test_phi_values_are_masked_in_quarantine(demo):
-    rows = demo.query("select count(*) filter (where value <> '***') from quality.quarantine "
-                      "where column_name in ('mrn', 'full_name', 'date_of_birth')")
+    rows = demo.query(
+        "select count(*) filter (where value <> '***') from quality.quarantine "
+        "where column_name in ('mrn', 'full_name', 'date_of_birth')"
+    )
     assert rows == [(0,)]
 
 
@@ -79,15 +87,28 @@ def test_the_rest_flows_and_every_row_is_accounted_for(demo):
     assert statuses["quarantined"] > 10 and statuses["duplicate_removed"] > 5
     raw_rows = demo.query(
         "select sum(rows_read) from raw.deliveries d join raw.current_deliveries c "
-        "using (centre_code, delivery_id) where d.status = 'loaded'")[0][0]
+        "using (centre_code, delivery_id) where d.status = 'loaded'"
+    )[0][0]
     assert sum(statuses.values()) == raw_rows
 
 
 def test_check_results_have_dqd_shape_and_no_blocking_failure(demo):
-    frame = demo.query("select check_name, category, context, numerator, denominator, status, severity "
-                       "from quality.check_results")
-    results = pd.DataFrame(frame, columns=["check_name", "category", "context", "numerator",
-                                           "denominator", "status", "severity"])
+    frame = demo.query(
+        "select check_name, category, context, numerator, denominator, status, severity "
+        "from quality.check_results"
+    )
+    results = pd.DataFrame(
+        frame,
+        columns=[
+            "check_name",
+            "category",
+            "context",
+            "numerator",
+            "denominator",
+            "status",
+            "severity",
+        ],
+    )
     assert set(results["category"]) == {"conformance", "completeness", "plausibility"}
     assert set(results["context"]) == {"verification", "validation"}
     assert (results.loc[results["denominator"] == 0, "status"] == "not_applicable").all()
@@ -97,8 +118,13 @@ def test_check_results_have_dqd_shape_and_no_blocking_failure(demo):
 
 def test_cartwh_quality_summarises_per_centre(demo):
     env = {**os.environ, **demo.env()}
-    result = subprocess.run([sys.executable, "-m", "cartwh.cli", "quality"], env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "cartwh.cli", "quality"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     for centre in ("xz", "tj", "zz", "zj"):
         assert f"\n{centre:>11}" in result.stdout or f" {centre} " in result.stdout
@@ -131,7 +157,9 @@ def test_asset_checks_report_counts_and_pseudonymous_samples(demo):
     )
     from orchestration.resources import Warehouse
 
-    warehouse = Warehouse(database=str(demo.warehouse), connection_config={"access_mode": "READ_ONLY"})
+    warehouse = Warehouse(
+        database=str(demo.warehouse), connection_config={"access_mode": "READ_ONLY"}
+    )
     context = build_asset_check_context()
     assert blocking_quality_checks_pass(context, warehouse=warehouse).passed
     assert every_row_accounted_for(context, warehouse=warehouse).passed
@@ -141,7 +169,12 @@ def test_asset_checks_report_counts_and_pseudonymous_samples(demo):
     sample = quarantine.metadata["sample"].value
     assert "patient_key" in sample
     with demo.connect() as conn:
-        ids = [i for (i,) in conn.execute("select centre_patient_id from restricted.patient_crosswalk").fetchall()]
+        ids = [
+            i
+            for (i,) in conn.execute(
+                "select centre_patient_id from restricted.patient_crosswalk"
+            ).fetchall()
+        ]
     assert not any(f" {i} " in sample for i in ids)
 
 
@@ -153,9 +186,13 @@ def test_data_docs_are_built_and_load_nothing_from_the_network(demo):
     assert (docs / "index.html") in pages and len(pages) >= 7  # index, 3 suites, 3 validations
     for page in pages:
         html = page.read_text(encoding="utf-8")
-        remote = re.findall(r"<(?:script|link|img)\b[^>]*\b(?:src|href)=[\"'](https?://[^\"']+)", html)
+        remote = re.findall(
+            r"<(?:script|link|img)\b[^>]*\b(?:src|href)=[\"'](https?://[^\"']+)", html
+        )
         assert not remote, (page, remote)
-        for local in re.findall(r"<(?:script|link|img)\b[^>]*\b(?:src|href)=[\"']([^\"'#?]+)", html):
+        for local in re.findall(
+            r"<(?:script|link|img)\b[^>]*\b(?:src|href)=[\"']([^\"'#?]+)", html
+        ):
             if "static/vendor/" in local or "logo-long" in local:  # what make_offline rewrote
                 assert (page.parent / local).resolve().exists(), (page, local)
     assert "bootstrap.min.css" in (docs / "index.html").read_text(encoding="utf-8")
@@ -171,18 +208,30 @@ def test_expectation_suites_catch_implausible_marts(demo, tmp_path):
     conn.execute("create schema mart")
     conn.execute("create table mart.time_to_event as select * from demo.mart.time_to_event")
     conn.execute("create table mart.daily_toxicity as select * from demo.mart.daily_toxicity")
-    conn.execute("create table mart.patient_outcomes as select * replace ("
-                 "case when lfs_days is not null then lfs_days - 400 else os_days end as os_days) "
-                 "from demo.mart.patient_outcomes")
+    conn.execute(
+        "create table mart.patient_outcomes as select * replace ("
+        "case when lfs_days is not null then lfs_days - 400 else os_days end as os_days) "
+        "from demo.mart.patient_outcomes"
+    )
     results = {r.suite: r for r in validate_mart(conn, tmp_path / "docs")}
     assert results["time_to_event"].success and results["daily_toxicity"].success
     failed = {f["expectation"] for f in results["patient_outcomes"].failed}
     assert "expect_column_pair_values_a_to_be_greater_than_b" in failed
 
 
-@pytest.mark.parametrize("entity", ["patients", "infusions", "daily_observations", "labs",
-                                    "car_t_kinetics", "treatments", "response_assessments",
-                                    "follow_up_events"])
+@pytest.mark.parametrize(
+    "entity",
+    [
+        "patients",
+        "infusions",
+        "daily_observations",
+        "labs",
+        "car_t_kinetics",
+        "treatments",
+        "response_assessments",
+        "follow_up_events",
+    ],
+)
 def test_staging_rules_agree_with_the_pandera_contract(demo, entity):
     """The SQL quarantine rules are generated from the pandera models: rows staging accepts
     satisfy the model; rows it flags as required_missing or out_of_range fail it; and a value it
@@ -193,7 +242,8 @@ def test_staging_rules_agree_with_the_pandera_contract(demo, entity):
     columns = ", ".join(ENTITIES[entity].column_names)
     union = " union all ".join(
         f"select {columns}, _violations from staging.stg_{c}__{entity}"
-        for c in ("xz", "tj", "zz", "zj"))
+        for c in ("xz", "tj", "zz", "zj")
+    )
     with demo.connect() as conn:
         frame = conn.execute(union).df()
     schema = CONTRACTS[entity].to_schema()
@@ -201,12 +251,15 @@ def test_staging_rules_agree_with_the_pandera_contract(demo, entity):
     violations = frame.pop("_violations")
     flagged = violations.map(len) > 0
     schema.validate(frame[~flagged], lazy=True)
-    visible = violations.map(lambda vs: any(v["rule"] in ("required_missing", "out_of_range")
-                                            for v in vs))
+    visible = violations.map(
+        lambda vs: any(v["rule"] in ("required_missing", "out_of_range") for v in vs)
+    )
     if visible.any():
         with pytest.raises(pandera.errors.SchemaErrors) as errors:
             schema.validate(frame[visible], lazy=True)
-        assert set(frame.index[visible]) <= set(errors.value.failure_cases["index"].dropna().astype(int))
+        assert set(frame.index[visible]) <= set(
+            errors.value.failure_cases["index"].dropna().astype(int)
+        )
     for index, row_violations in violations[flagged & ~visible].items():
         for violation in row_violations:
             assert pd.isna(frame.at[index, violation["column"]]), (index, violation)

@@ -22,19 +22,32 @@ import pandas as pd
 import pytest
 from lifelines import KaplanMeierFitter
 
-from analysis_assets.statistics import (chisq_test, compare_categorical, cox_fit, fisher_test, km_median,
-                                        km_survival_at, km_table, kruskal_wallis, logrank_test, mann_whitney,
-                                        median_followup, percent, ph_test, round_half_up)
+from analysis_assets.statistics import (
+    chisq_test,
+    compare_categorical,
+    cox_fit,
+    fisher_test,
+    km_median,
+    km_survival_at,
+    km_table,
+    kruskal_wallis,
+    logrank_test,
+    mann_whitney,
+    median_followup,
+    percent,
+    ph_test,
+    round_half_up,
+)
 
 REF_DIR = Path(__file__).parent / "reference"
 REF = json.loads((REF_DIR / "r_reference.json").read_text())
 
-KM_TOL = 1e-10          # KM estimate and CI limits, absolute
-STAT_TOL = 1e-10        # chi-square / log-rank / rank-test statistics and p, absolute
-COX_COEF_TOL = 1e-6     # Cox coefficients and SEs (achieved ~1e-11)
-COX_P_TOL = 1e-6        # Cox p-values, HRs and HR CI limits (achieved ~1e-11)
-PH_TOL = 1e-8           # PH test vs the pre-3.0 cox.zph formula (achieved ~1e-10)
-MC_SE_BOUND = 3         # Monte Carlo Fisher: within 3 MC standard errors of R's exact p
+KM_TOL = 1e-10  # KM estimate and CI limits, absolute
+STAT_TOL = 1e-10  # chi-square / log-rank / rank-test statistics and p, absolute
+COX_COEF_TOL = 1e-6  # Cox coefficients and SEs (achieved ~1e-11)
+COX_P_TOL = 1e-6  # Cox p-values, HRs and HR CI limits (achieved ~1e-11)
+PH_TOL = 1e-8  # PH test vs the pre-3.0 cox.zph formula (achieved ~1e-10)
+MC_SE_BOUND = 3  # Monte Carlo Fisher: within 3 MC standard errors of R's exact p
 
 
 def data(name: str) -> pd.DataFrame:
@@ -60,8 +73,12 @@ def none_or_close(a: float | None, b: float | None, tol: float = 1e-12) -> None:
 
 
 KM_CASES = {
-    "waltons_control": lambda: (lambda d: (d["T"], d["E"]))(data("waltons").query("group == 'control'")),
-    "waltons_mir137": lambda: (lambda d: (d["T"], d["E"]))(data("waltons").query("group == 'miR-137'")),
+    "waltons_control": lambda: (lambda d: (d["T"], d["E"]))(
+        data("waltons").query("group == 'control'")
+    ),
+    "waltons_mir137": lambda: (lambda d: (d["T"], d["E"]))(
+        data("waltons").query("group == 'miR-137'")
+    ),
     "lung": lambda: (data("lung")["time"], data("lung")["status"]),
     "larynx": lambda: (data("larynx")["time"], data("larynx")["death"]),
     "plateau": lambda: (data("plateau")["time"], data("plateau")["status"]),
@@ -86,8 +103,13 @@ def test_km_survival_at_landmarks(case: str) -> None:
     """Tolerance 1e-10; times after the last observation are NaN (R drops them)."""
     t, e = KM_CASES[case]()
     ref = REF["km"][case]["at"]
-    wanted = {"waltons_control": [12, 24, 36], "waltons_mir137": [12, 24, 36], "lung": [180, 365, 730, 1200],
-              "larynx": [1, 2, 5], "plateau": [3, 6, 12, 36]}[case]
+    wanted = {
+        "waltons_control": [12, 24, 36],
+        "waltons_mir137": [12, 24, 36],
+        "lung": [180, 365, 730, 1200],
+        "larynx": [1, 2, 5],
+        "plateau": [3, 6, 12, 36],
+    }[case]
     at = km_survival_at(km_table(t, e), wanted)
     kept = at[at["time"].isin(ref["time"])]
     assert kept["time"].tolist() == ref["time"]
@@ -130,8 +152,10 @@ def test_median_not_reached() -> None:
     assert med.median is None and med.ci_upper is None
 
 
-@pytest.mark.parametrize("case,time_col,event_col", [("lung", "time", "status"), ("rossi", "week", "arrest"),
-                                                      ("larynx", "time", "death")])
+@pytest.mark.parametrize(
+    "case,time_col,event_col",
+    [("lung", "time", "status"), ("rossi", "week", "arrest"), ("larynx", "time", "death")],
+)
 def test_median_followup_reverse_km(case: str, time_col: str, event_col: str) -> None:
     """Reverse KM median follow-up and CI = R ``survfit(Surv(time, status == 0) ~ 1)``, 1e-12."""
     d = data(case)
@@ -170,8 +194,12 @@ def test_logrank_matches_survdiff(case: str) -> None:
 # --------------------------------------------------------------------------- Cox
 COX_CASES = {
     "larynx": lambda: cox_fit(data("larynx"), "time", "death", ["age", "stage"], {"stage": "I"}),
-    "rossi": lambda: cox_fit(data("rossi"), "week", "arrest", ["fin", "age", "race", "wexp", "mar", "paro", "prio"]),
-    "lung": lambda: cox_fit(data("lung"), "time", "status", ["age", "sex", "ecog_grp"], {"ecog_grp": "0"}),
+    "rossi": lambda: cox_fit(
+        data("rossi"), "week", "arrest", ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
+    ),
+    "lung": lambda: cox_fit(
+        data("lung"), "time", "status", ["age", "sex", "ecog_grp"], {"ecog_grp": "0"}
+    ),
 }
 
 
@@ -208,8 +236,14 @@ def test_cox_multi_df_wald(case: str, term: str, df: int, cox_results: dict) -> 
 
 def _toy(n: int = 40, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"t": rng.exponential(10, n).round(1) + 0.1, "e": rng.integers(0, 2, n),
-                         "x": rng.normal(size=n), "g": rng.choice(["a", "b", "c"], n)})
+    return pd.DataFrame(
+        {
+            "t": rng.exponential(10, n).round(1) + 0.1,
+            "e": rng.integers(0, 2, n),
+            "x": rng.normal(size=n),
+            "g": rng.choice(["a", "b", "c"], n),
+        }
+    )
 
 
 def test_cox_not_estimable_no_events() -> None:
@@ -227,7 +261,9 @@ def test_cox_not_estimable_separation() -> None:
 
 def test_cox_not_estimable_continuous_separation() -> None:
     # every event has the highest covariate in its risk set: coefficient -> +inf
-    d = pd.DataFrame({"t": np.arange(1.0, 21.0), "e": [1] * 10 + [0] * 10, "x": np.arange(20.0, 0.0, -1.0)})
+    d = pd.DataFrame(
+        {"t": np.arange(1.0, 21.0), "e": [1] * 10 + [0] * 10, "x": np.arange(20.0, 0.0, -1.0)}
+    )
     res = cox_fit(d, "t", "e", ["x"])
     assert not res.estimable and "separation" in res.reason
 
@@ -242,7 +278,9 @@ def test_cox_not_estimable_constant_and_collinear() -> None:
 def test_cox_low_variance_among_censored_is_still_estimable() -> None:
     """lifelines warns (low variance given the event) but the model is fine: not flagged."""
     rng = np.random.default_rng(3)
-    d = pd.DataFrame({"t": rng.exponential(10, 60) + 0.1, "e": rng.integers(0, 2, 60), "x": rng.normal(size=60)})
+    d = pd.DataFrame(
+        {"t": rng.exponential(10, 60) + 0.1, "e": rng.integers(0, 2, 60), "x": rng.normal(size=60)}
+    )
     d["b"] = 0.0
     d.loc[(d["e"] == 1) & (rng.random(60) < 0.4), "b"] = 1.0  # every censored subject has b = 0
     res = cox_fit(d, "t", "e", ["x", "b"])
@@ -265,7 +303,9 @@ def test_ph_test_matches_pre3_cox_zph(case: str, cox_results: dict) -> None:
     assert abs(ph.global_chisq - ref["global_chisq"]) <= PH_TOL and ph.global_df == ref["global_df"]
     assert abs(ph.global_p - ref["global_p"]) <= PH_TOL
     new = REF["cox"][case]["zph_new"]
-    assert np.max(np.abs(np.array(ph.chisq) - np.array(new["chisq"]))) > 1e-3  # documented difference
+    assert (
+        np.max(np.abs(np.array(ph.chisq) - np.array(new["chisq"]))) > 1e-3
+    )  # documented difference
 
 
 # ------------------------------------------------------------ continuous groups
@@ -318,8 +358,11 @@ def test_fisher_2x2_conditional_odds_ratio(case: str) -> None:
     def scale(v: float) -> float:
         return v if v <= 1 else 1 / v
 
-    for ours, theirs in ((res.odds_ratio, ref["fisher_or"]), (res.or_lower, ref["fisher_or_lower"]),
-                         (res.or_upper, ref["fisher_or_upper"])):
+    for ours, theirs in (
+        (res.odds_ratio, ref["fisher_or"]),
+        (res.or_lower, ref["fisher_or_lower"]),
+        (res.or_upper, ref["fisher_or_upper"]),
+    ):
         assert abs(scale(ours) - scale(theirs)) <= 2.5e-4, (ours, theirs)
 
 
@@ -342,8 +385,13 @@ def test_fisher_forced_monte_carlo_small_table() -> None:
 
 
 def test_fisher_large_table_never_hangs() -> None:
-    table = [[30, 25, 20, 15, 10], [10, 15, 20, 25, 30], [20, 20, 20, 20, 20], [5, 10, 15, 20, 25],
-             [25, 20, 15, 10, 5]]
+    table = [
+        [30, 25, 20, 15, 10],
+        [10, 15, 20, 25, 30],
+        [20, 20, 20, 20, 20],
+        [5, 10, 15, 20, 25],
+        [25, 20, 15, 10, 5],
+    ]
     start = time.perf_counter()
     res = fisher_test(table, n_resamples=20_000)
     assert res.method == "monte-carlo" and 0 < res.p <= 1
@@ -353,10 +401,16 @@ def test_fisher_large_table_never_hangs() -> None:
 def test_chooser_study_rule() -> None:
     big = REF["contingency"]["t2x2_large"]  # all expected >= 5
     res = compare_categorical(big["table"])
-    assert res.test == "chi-squared" and abs(res.p - big["chisq_p"]) <= STAT_TOL and res.fisher is None
+    assert (
+        res.test == "chi-squared" and abs(res.p - big["chisq_p"]) <= STAT_TOL and res.fisher is None
+    )
     small = REF["contingency"]["t3x3"]  # expected < 5
     res = compare_categorical(small["table"])
-    assert res.test == "fisher" and res.fisher.method == "exact" and abs(res.p - small["fisher_p"]) <= STAT_TOL
+    assert (
+        res.test == "fisher"
+        and res.fisher.method == "exact"
+        and abs(res.p - small["fisher_p"]) <= STAT_TOL
+    )
 
 
 def test_empty_rows_dropped_and_bad_tables_rejected() -> None:
@@ -389,7 +443,9 @@ def _close_json(a: object, b: object, path: str = "") -> None:
         for i, (x, y) in enumerate(zip(a, b)):
             _close_json(x, y, f"{path}[{i}]")
     elif isinstance(a, float) or isinstance(b, float):
-        assert a is not None and b is not None and math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15), path
+        assert (
+            a is not None and b is not None and math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15)
+        ), path
     else:
         assert a == b, path
 
@@ -398,8 +454,12 @@ def _close_json(a: object, b: object, path: str = "") -> None:
 def test_reference_is_reproducible(tmp_path: Path) -> None:
     """Re-running make_reference.R gives the committed JSON (numbers within 1e-12 relative)."""
     out = tmp_path / "r_reference.json"
-    subprocess.run(["Rscript", str(REF_DIR / "make_reference.R"), str(out)], check=True, timeout=120,
-                   capture_output=True)
+    subprocess.run(
+        ["Rscript", str(REF_DIR / "make_reference.R"), str(out)],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
     _close_json(json.loads(out.read_text()), REF)
 
 
@@ -408,8 +468,13 @@ def test_cox_without_the_reference_level_is_not_estimable():
 
     from analysis_assets.cox import cox_fit
 
-    data = pd.DataFrame({"t": [1.0, 2.0, 3.0, 4.0], "e": [1, 0, 1, 1],
-                         "g": ["other", "other", "grade_3_plus", "grade_3_plus"]})
+    data = pd.DataFrame(
+        {
+            "t": [1.0, 2.0, 3.0, 4.0],
+            "e": [1, 0, 1, 1],
+            "g": ["other", "other", "grade_3_plus", "grade_3_plus"],
+        }
+    )
     result = cox_fit(data, "t", "e", ["g"], categorical={"g": "none"})
     assert not result.estimable and "reference level 'none'" in result.reason
     assert result.n == 4 and result.events == 3

@@ -20,7 +20,7 @@ import pandas as pd
 
 from .config import WINDOW
 
-DAYS = np.arange(-1, WINDOW + 1)          # the daily grid: baseline day -1, then 0..30
+DAYS = np.arange(-1, WINDOW + 1)  # the daily grid: baseline day -1, then 0..30
 NDAY = len(DAYS)
 LAB_DAYS = np.array([-1, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 21, 28])
 KIN_DAYS = np.array([1, 4, 7, 10, 14, 21, 28, 60, 90, 180, 270, 365, 540, 730])
@@ -100,10 +100,13 @@ def treatments(rng, L: SimpleNamespace) -> pd.DataFrame:
     ti, tday, _ = _repeat_days(pi_t, t_start[pi_t].astype(np.int64), t_days[pi_t])
 
     # corticosteroids: for ICANS from its onset, for CRS after tocilizumab / grade 2
-    crs_base = np.maximum(np.where(np.isfinite(t_start), t_start, onset + 1),
-                          np.where(np.isfinite(fg2), fg2, onset + 1))
-    s_start = np.where(L.icans_peak > 0, ionset + rng.integers(0, 2, n),
-                       crs_base + rng.integers(0, 2, n))
+    crs_base = np.maximum(
+        np.where(np.isfinite(t_start), t_start, onset + 1),
+        np.where(np.isfinite(fg2), fg2, onset + 1),
+    )
+    s_start = np.where(
+        L.icans_peak > 0, ionset + rng.integers(0, 2, n), crs_base + rng.integers(0, 2, n)
+    )
     s_start = np.clip(np.where(L.steroids, s_start, 0), 0, WINDOW - 1).astype(np.int64)
     severe = (L.crs_peak >= 3) | (L.icans_peak >= 3)
     dur = np.round(np.exp(rng.normal(np.log(np.where(severe, 6.5, 4.5)), 0.55, n)))
@@ -112,8 +115,9 @@ def treatments(rng, L: SimpleNamespace) -> pd.DataFrame:
     s_ind = np.where(L.icans_peak > 0, "icans", "crs")
     pulse = severe & (rng.random(n) < 0.3)
     mp_low = ~severe & (rng.random(n) < 0.15)
-    d0 = np.where(severe, rng.choice([20.0, 40.0], n),
-                  rng.choice([10.0, 20.0, 40.0], n, p=[0.2, 0.45, 0.35]))
+    d0 = np.where(
+        severe, rng.choice([20.0, 40.0], n), rng.choice([10.0, 20.0, 40.0], n, p=[0.2, 0.45, 0.35])
+    )
     pi_s = np.flatnonzero(L.steroids)
     si, sday, j = _repeat_days(pi_s, s_start[pi_s], dur[pi_s])
     dex = np.maximum(np.round(d0[si] * 0.8 ** (j // 2) / 2.5) * 2.5, 2.5)
@@ -124,32 +128,64 @@ def treatments(rng, L: SimpleNamespace) -> pd.DataFrame:
     dose = np.where(is_pulse, 1000.0, dose)
     is_low = mp_low[si]
     drug[is_low] = "methylprednisolone"
-    dose = np.where(is_low, np.maximum(np.round(2 * L.weight[si] * 0.75 ** (j // 2) / 10) * 10, 10), dose)
+    dose = np.where(
+        is_low, np.maximum(np.round(2 * L.weight[si] * 0.75 ** (j // 2) / 10) * 10, 10), dose
+    )
 
     pi_p = np.flatnonzero(L.premed)
     frames = [
-        (ti, tday, np.full(len(ti), "tocilizumab", dtype=object), t_dose[ti],
-         np.full(len(ti), "crs", dtype=object)),
+        (
+            ti,
+            tday,
+            np.full(len(ti), "tocilizumab", dtype=object),
+            t_dose[ti],
+            np.full(len(ti), "crs", dtype=object),
+        ),
         (si, sday, drug, dose, _obj(s_ind[si])),
-        (pi_p, np.zeros(len(pi_p), dtype=np.int64), np.full(len(pi_p), "hydrocortisone", dtype=object),
-         np.full(len(pi_p), 100.0), np.full(len(pi_p), "other", dtype=object)),
+        (
+            pi_p,
+            np.zeros(len(pi_p), dtype=np.int64),
+            np.full(len(pi_p), "hydrocortisone", dtype=object),
+            np.full(len(pi_p), 100.0),
+            np.full(len(pi_p), "other", dtype=object),
+        ),
     ]
     pi = np.concatenate([f[0] for f in frames]).astype(np.int64)
     day = np.concatenate([f[1] for f in frames]).astype(np.int64)
-    df = pd.DataFrame({
-        "centre_patient_id": L.pid[pi],
-        "admin_date": (L.day0[pi] + day).astype(float),
-        "drug": np.concatenate([f[2] for f in frames]),
-        "dose": np.concatenate([f[3] for f in frames]).astype(float),
-        "dose_unit": np.full(len(pi), "mg", dtype=object),
-        "indication": np.concatenate([f[4] for f in frames]),
-        "_pi": pi, "_day": day,
-    })
+    df = pd.DataFrame(
+        {
+            "centre_patient_id": L.pid[pi],
+            "admin_date": (L.day0[pi] + day).astype(float),
+            "drug": np.concatenate([f[2] for f in frames]),
+            "dose": np.concatenate([f[3] for f in frames]).astype(float),
+            "dose_unit": np.full(len(pi), "mg", dtype=object),
+            "indication": np.concatenate([f[4] for f in frames]),
+            "_pi": pi,
+            "_day": day,
+        }
+    )
     # several administrations of one drug on one day are one row (total that day)
     df = df.groupby(["_pi", "_day", "drug"], sort=True, as_index=False).agg(
-        {"centre_patient_id": "first", "admin_date": "first", "dose": "sum",
-         "dose_unit": "first", "indication": "first"})
-    df = df[["centre_patient_id", "admin_date", "drug", "dose", "dose_unit", "indication", "_pi", "_day"]]
+        {
+            "centre_patient_id": "first",
+            "admin_date": "first",
+            "dose": "sum",
+            "dose_unit": "first",
+            "indication": "first",
+        }
+    )
+    df = df[
+        [
+            "centre_patient_id",
+            "admin_date",
+            "drug",
+            "dose",
+            "dose_unit",
+            "indication",
+            "_pi",
+            "_day",
+        ]
+    ]
     first_any = np.full(n, np.inf)
     np.minimum.at(first_any, df["_pi"].to_numpy(), df["_day"].to_numpy().astype(float))
     L.first_treatment_day = first_any
@@ -193,7 +229,9 @@ def daily_observations(rng, L: SimpleNamespace) -> pd.DataFrame:
     fever = (crs >= 1) & ~drop
     other_fever = (crs == 0) & (d >= 0) & ((L.early_death[:, None] & (u[1] < 0.6)) | (u[1] < 0.015))
     tmax = np.round(36.8 + rng.normal(0, 0.3, shape), 1).clip(35.8, 37.9)
-    hot = np.round(38.1 + rng.gamma(2.0, 0.3, shape) + 0.25 * np.maximum(crs - 1, 0), 1).clip(38.1, 41.5)
+    hot = np.round(38.1 + rng.gamma(2.0, 0.3, shape) + 0.25 * np.maximum(crs - 1, 0), 1).clip(
+        38.1, 41.5
+    )
     tmax = np.where(fever | other_fever, hot, tmax)
     normal_day = (crs == 0) & ~other_fever
     tmax = np.where(normal_day & (u[2] < 0.02), np.nan, tmax)
@@ -214,7 +252,9 @@ def daily_observations(rng, L: SimpleNamespace) -> pd.DataFrame:
     hypot = np.where(h >= 2, "yes", "no")
     pressin_only = (h == 3) & (v[0] < 0.1)
     vaso = np.select([h == 4, (h == 3) & ~pressin_only], [2 + (v[1] < 0.2), 1], 0).astype(float)
-    pressin = np.where(pressin_only | ((h == 3) & (v[2] < 0.2)) | ((h == 4) & (v[2] < 0.3)), "yes", "no")
+    pressin = np.where(
+        pressin_only | ((h == 3) & (v[2] < 0.2)) | ((h == 4) & (v[2] < 0.3)), "yes", "no"
+    )
 
     dev = np.full(shape, "none", dtype=object)
     flow = np.full(shape, np.nan)
@@ -225,15 +265,18 @@ def daily_observations(rng, L: SimpleNamespace) -> pd.DataFrame:
     dev[r2 & (v[3] >= 0.9)] = "blow_by"
     r3 = r == 3
     kind3 = np.floor(v[3] * 5).astype(np.int64)
-    dev3 = np.array(["high_flow_nasal_cannula", "nasal_cannula", "facemask", "non_rebreather", "venturi"],
-                    dtype=object)
+    dev3 = np.array(
+        ["high_flow_nasal_cannula", "nasal_cannula", "facemask", "non_rebreather", "venturi"],
+        dtype=object,
+    )
     lo3, hi3 = np.array([20, 7, 6, 10, 4]), np.array([60, 10, 10, 15, 12])
     dev[r3] = dev3[kind3[r3]]
     f3 = lo3[kind3] + np.floor(v[5] * (hi3[kind3] - lo3[kind3] + 1))
     flow = np.where(r3, np.where(kind3 == 0, np.round(f3 / 5) * 5, f3), flow)
     r4 = r == 4
     dev[r4] = np.array(["cpap", "bipap", "mechanical_ventilation"], dtype=object)[
-        np.minimum(np.floor(v[3] * 3), 2).astype(np.int64)[r4]]
+        np.minimum(np.floor(v[3] * 3), 2).astype(np.int64)[r4]
+    ]
 
     # ICANS: ICE (age >= 12) or CAPD (< 12), consciousness, seizure, motor, oedema, ICP
     k = icans
@@ -248,7 +291,8 @@ def daily_observations(rng, L: SimpleNamespace) -> pd.DataFrame:
     noc = np.full(shape, "no", dtype=object)
     ri = lambda lo, hi: lo + np.floor(w[1] * (hi - lo + 1))  # noqa: E731
     cons_pick = lambda opts: np.asarray(opts, dtype=object)[  # noqa: E731
-        np.minimum(np.floor(w[2] * len(opts)), len(opts) - 1).astype(np.int64)]
+        np.minimum(np.floor(w[2] * len(opts)), len(opts) - 1).astype(np.int64)
+    ]
     var = w[3]
     m = k == 1
     ice[m] = ri(7, 9)[m]
@@ -261,7 +305,9 @@ def daily_observations(rng, L: SimpleNamespace) -> pd.DataFrame:
     cons[m] = "awakens_to_voice"
     m = (k == 3) & (var < 0.65)
     ice[m] = ri(0, 2)[m]
-    cons[m] = cons_pick(["alert", "awakens_spontaneously", "awakens_to_voice", "awakens_to_tactile"])[m]
+    cons[m] = cons_pick(
+        ["alert", "awakens_spontaneously", "awakens_to_voice", "awakens_to_tactile"]
+    )[m]
     m = (k == 3) & (var >= 0.65) & (var < 0.8)
     ice[m] = ri(3, 6)[m]
     cons[m] = "awakens_to_tactile"
@@ -298,26 +344,29 @@ def daily_observations(rng, L: SimpleNamespace) -> pd.DataFrame:
     keep = L.obs
     pi, j = np.nonzero(keep)
     day = DAYS[j]
-    return pd.DataFrame({
-        "centre_patient_id": L.pid[pi],
-        "obs_date": (L.day0[pi] + day).astype(float),
-        "tmax_c": tmax[keep],
-        "fever_other_cause": _obj(foc[keep]),
-        "hypotension": _obj(hypot[keep]),
-        "vasopressor_count": vaso[keep],
-        "vasopressin": _obj(pressin[keep]),
-        "oxygen_device": dev[keep],
-        "oxygen_flow_l_min": flow[keep],
-        "ice_score": ice[keep],
-        "capd_score": capd[keep],
-        "consciousness": _obj(cons[keep]),
-        "seizure": seiz[keep],
-        "motor_weakness": motor[keep],
-        "cerebral_edema": edema[keep],
-        "raised_icp_signs": icp[keep],
-        "neuro_other_cause": noc[keep],
-        "_pi": pi, "_day": day,
-    })
+    return pd.DataFrame(
+        {
+            "centre_patient_id": L.pid[pi],
+            "obs_date": (L.day0[pi] + day).astype(float),
+            "tmax_c": tmax[keep],
+            "fever_other_cause": _obj(foc[keep]),
+            "hypotension": _obj(hypot[keep]),
+            "vasopressor_count": vaso[keep],
+            "vasopressin": _obj(pressin[keep]),
+            "oxygen_device": dev[keep],
+            "oxygen_flow_l_min": flow[keep],
+            "ice_score": ice[keep],
+            "capd_score": capd[keep],
+            "consciousness": _obj(cons[keep]),
+            "seizure": seiz[keep],
+            "motor_weakness": motor[keep],
+            "cerebral_edema": edema[keep],
+            "raised_icp_signs": icp[keep],
+            "neuro_other_cause": noc[keep],
+            "_pi": pi,
+            "_day": day,
+        }
+    )
 
 
 def labs(rng, L: SimpleNamespace) -> pd.DataFrame:
@@ -348,15 +397,31 @@ def labs(rng, L: SimpleNamespace) -> pd.DataFrame:
     for a, (analyte, vals) in enumerate(values.items()):
         mask = drawn & (rng.random((n, K)) < (0.75 if analyte == "il6" else 0.92))
         pi, j = np.nonzero(mask)
-        parts.append(pd.DataFrame({
-            "_pi": pi, "_day": LAB_DAYS[j], "_a": a, "analyte": analyte, "value": vals[mask],
-            "unit": {"il6": "pg/ml", "ferritin": "ng/ml", "crp": "mg/l"}[analyte]}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "_pi": pi,
+                    "_day": LAB_DAYS[j],
+                    "_a": a,
+                    "analyte": analyte,
+                    "value": vals[mask],
+                    "unit": {"il6": "pg/ml", "ferritin": "ng/ml", "crp": "mg/l"}[analyte],
+                }
+            )
+        )
     df = pd.concat(parts, ignore_index=True).sort_values(["_pi", "_day", "_a"], kind="stable")
     pi, day = df["_pi"].to_numpy(), df["_day"].to_numpy()
-    out = pd.DataFrame({
-        "centre_patient_id": L.pid[pi], "sample_date": (L.day0[pi] + day).astype(float),
-        "analyte": df["analyte"].to_numpy(dtype=object), "value": df["value"].to_numpy(float),
-        "unit": df["unit"].to_numpy(dtype=object), "_pi": pi, "_day": day})
+    out = pd.DataFrame(
+        {
+            "centre_patient_id": L.pid[pi],
+            "sample_date": (L.day0[pi] + day).astype(float),
+            "analyte": df["analyte"].to_numpy(dtype=object),
+            "value": df["value"].to_numpy(float),
+            "unit": df["unit"].to_numpy(dtype=object),
+            "_pi": pi,
+            "_day": day,
+        }
+    )
     return out
 
 
@@ -371,27 +436,49 @@ def kinetics(rng, L: SimpleNamespace) -> pd.DataFrame:
     peak = np.log10(3e4 * (1 + 0.3 * L.crs_peak)) + rng.normal(0, 0.45, n)
     tp = rng.integers(7, 15, n).astype(float)
     persist = np.clip(np.exp(rng.normal(np.log(150), 0.9, n)), 28, 1500)
-    lv = np.where(d <= tp[:, None], peak[:, None] - 0.4 * (tp[:, None] - d),
-                  peak[:, None] - 1.6 * np.log10(d / tp[:, None]))
-    copies = np.where(d > persist[:, None], 0.0, np.round(10 ** lv))
+    lv = np.where(
+        d <= tp[:, None],
+        peak[:, None] - 0.4 * (tp[:, None] - d),
+        peak[:, None] - 1.6 * np.log10(d / tp[:, None]),
+    )
+    copies = np.where(d > persist[:, None], 0.0, np.round(10**lv))
     # the sample nearest the peak is always taken
     near = np.argmin(np.abs(d - tp[:, None]), axis=1)
     take = (rng.random((n, K)) < 0.85) | (np.arange(K)[None, :] == near[:, None])
     take &= L.kinetics[:, None] & (d <= _last_day(L)[:, None])
     pi, j = np.nonzero(take)
-    pb = pd.DataFrame({"_pi": pi, "_day": KIN_DAYS[j], "specimen": "peripheral_blood",
-                       "copies_per_ug_gdna": copies[take]})
+    pb = pd.DataFrame(
+        {
+            "_pi": pi,
+            "_day": KIN_DAYS[j],
+            "specimen": "peripheral_blood",
+            "copies_per_ug_gdna": copies[take],
+        }
+    )
     # one marrow sample at the day-30 assessment
     bm_pi = np.flatnonzero(L.kinetics & np.isfinite(L.assess_day))
-    bm = pd.DataFrame({"_pi": bm_pi, "_day": L.assess_day[bm_pi].astype(np.int64),
-                       "specimen": "bone_marrow",
-                       "copies_per_ug_gdna": np.round(copies[bm_pi, 6] * rng.uniform(0.2, 0.8, len(bm_pi)))})
-    df = pd.concat([pb, bm], ignore_index=True).sort_values(["_pi", "_day", "specimen"], kind="stable")
+    bm = pd.DataFrame(
+        {
+            "_pi": bm_pi,
+            "_day": L.assess_day[bm_pi].astype(np.int64),
+            "specimen": "bone_marrow",
+            "copies_per_ug_gdna": np.round(copies[bm_pi, 6] * rng.uniform(0.2, 0.8, len(bm_pi))),
+        }
+    )
+    df = pd.concat([pb, bm], ignore_index=True).sort_values(
+        ["_pi", "_day", "specimen"], kind="stable"
+    )
     pi, day = df["_pi"].to_numpy(), df["_day"].to_numpy()
-    return pd.DataFrame({
-        "centre_patient_id": L.pid[pi], "sample_date": (L.day0[pi] + day).astype(float),
-        "specimen": df["specimen"].to_numpy(dtype=object),
-        "copies_per_ug_gdna": df["copies_per_ug_gdna"].to_numpy(float), "_pi": pi, "_day": day})
+    return pd.DataFrame(
+        {
+            "centre_patient_id": L.pid[pi],
+            "sample_date": (L.day0[pi] + day).astype(float),
+            "specimen": df["specimen"].to_numpy(dtype=object),
+            "copies_per_ug_gdna": df["copies_per_ug_gdna"].to_numpy(float),
+            "_pi": pi,
+            "_day": day,
+        }
+    )
 
 
 def response(rng, L: SimpleNamespace) -> pd.DataFrame:
@@ -402,34 +489,73 @@ def response(rng, L: SimpleNamespace) -> pd.DataFrame:
     cr = L.cr
     blasts = np.where(cr, np.round(rng.uniform(0, 4.5, n), 1), np.round(rng.uniform(5, 85, n), 1))
     circ = np.where(cr, "no", np.where(rng.random(n) < 0.5, "yes", "no"))
-    emd = np.where(cr, np.where(rng.random(n) < 0.5, "no", "not_assessed"),
-                   np.where(rng.random(n) < 0.15, "yes", "no"))
+    emd = np.where(
+        cr,
+        np.where(rng.random(n) < 0.5, "no", "not_assessed"),
+        np.where(rng.random(n) < 0.15, "yes", "no"),
+    )
     mrd_pos = np.round(np.exp(rng.uniform(np.log(0.011), np.log(4.5), n)), 3)
     mrd_neg = np.where(rng.random(n) < 0.7, 0.0, np.round(rng.uniform(0.001, 0.009, n), 3))
-    mrd = np.where(cr, np.where(L.mrd_neg, mrd_neg, mrd_pos), np.round(blasts * rng.uniform(0.6, 1, n), 2))
+    mrd = np.where(
+        cr, np.where(L.mrd_neg, mrd_neg, mrd_pos), np.round(blasts * rng.uniform(0.6, 1, n), 2)
+    )
     rows = [(np.flatnonzero(alive30), L.assess_day, blasts, circ, emd, mrd)]
     # a month-3 marrow for patients still in remission, and a marrow at marrow relapse
     d90 = 90 + rng.integers(-14, 15, n)
     m90 = cr & (d90 < L.relapse_day) & (d90 < _last_day(L))
-    rows.append((np.flatnonzero(m90), d90.astype(float), np.round(rng.uniform(0, 3, n), 1),
-                 np.full(n, "no"), np.full(n, "not_assessed"),
-                 np.where(rng.random(n) < 0.85, 0.0, np.round(rng.uniform(0.01, 1, n), 3))))
-    mrel = np.isfinite(L.relapse_day) & np.isin(L.relapse_site, ["bone_marrow", "combined"]) \
+    rows.append(
+        (
+            np.flatnonzero(m90),
+            d90.astype(float),
+            np.round(rng.uniform(0, 3, n), 1),
+            np.full(n, "no"),
+            np.full(n, "not_assessed"),
+            np.where(rng.random(n) < 0.85, 0.0, np.round(rng.uniform(0.01, 1, n), 3)),
+        )
+    )
+    mrel = (
+        np.isfinite(L.relapse_day)
+        & np.isin(L.relapse_site, ["bone_marrow", "combined"])
         & (L.relapse_day <= L.ltfu_day)
+    )
     rb = np.round(rng.uniform(8, 90, n), 1)
-    rows.append((np.flatnonzero(mrel), L.relapse_day, rb, np.where(rng.random(n) < 0.6, "yes", "no"),
-                 np.where(L.relapse_site == "combined", "yes", "not_assessed"), np.round(rb * 0.9, 2)))
-    parts = [pd.DataFrame({"_pi": p, "_day": dd[p].astype(np.int64), "bm_blasts_pct": b[p],
-                           "circulating_blasts": _obj(c[p]), "extramedullary_disease": _obj(e[p]),
-                           "mrd_pct": m[p]}) for p, dd, b, c, e, m in rows]
+    rows.append(
+        (
+            np.flatnonzero(mrel),
+            L.relapse_day,
+            rb,
+            np.where(rng.random(n) < 0.6, "yes", "no"),
+            np.where(L.relapse_site == "combined", "yes", "not_assessed"),
+            np.round(rb * 0.9, 2),
+        )
+    )
+    parts = [
+        pd.DataFrame(
+            {
+                "_pi": p,
+                "_day": dd[p].astype(np.int64),
+                "bm_blasts_pct": b[p],
+                "circulating_blasts": _obj(c[p]),
+                "extramedullary_disease": _obj(e[p]),
+                "mrd_pct": m[p],
+            }
+        )
+        for p, dd, b, c, e, m in rows
+    ]
     df = pd.concat(parts, ignore_index=True).sort_values(["_pi", "_day"], kind="stable")
     pi, dd = df["_pi"].to_numpy(), df["_day"].to_numpy()
-    return pd.DataFrame({
-        "centre_patient_id": L.pid[pi], "assessment_date": (L.day0[pi] + dd).astype(float),
-        "bm_blasts_pct": df["bm_blasts_pct"].to_numpy(float),
-        "circulating_blasts": df["circulating_blasts"].to_numpy(object),
-        "extramedullary_disease": df["extramedullary_disease"].to_numpy(object),
-        "mrd_pct": df["mrd_pct"].to_numpy(float), "_pi": pi, "_day": dd})
+    return pd.DataFrame(
+        {
+            "centre_patient_id": L.pid[pi],
+            "assessment_date": (L.day0[pi] + dd).astype(float),
+            "bm_blasts_pct": df["bm_blasts_pct"].to_numpy(float),
+            "circulating_blasts": df["circulating_blasts"].to_numpy(object),
+            "extramedullary_disease": df["extramedullary_disease"].to_numpy(object),
+            "mrd_pct": df["mrd_pct"].to_numpy(float),
+            "_pi": pi,
+            "_day": dd,
+        }
+    )
 
 
 def events(L: SimpleNamespace) -> pd.DataFrame:
@@ -445,18 +571,34 @@ def events(L: SimpleNamespace) -> pd.DataFrame:
     parts = []
     for mask, day, etype, site, cd19, cause, order in spec:
         p = np.flatnonzero(mask)
-        parts.append(pd.DataFrame({"_pi": p, "_day": day[p].astype(np.int64), "_o": order,
-                                   "event_type": etype, "relapse_site": _obj(site[p]),
-                                   "cd19_status": _obj(cd19[p]), "death_cause": _obj(cause[p])}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "_pi": p,
+                    "_day": day[p].astype(np.int64),
+                    "_o": order,
+                    "event_type": etype,
+                    "relapse_site": _obj(site[p]),
+                    "cd19_status": _obj(cd19[p]),
+                    "death_cause": _obj(cause[p]),
+                }
+            )
+        )
     df = pd.concat(parts, ignore_index=True)
     pi, day = df["_pi"].to_numpy(), df["_day"].to_numpy()
-    return pd.DataFrame({
-        "centre_patient_id": L.pid[pi], "event_date": (L.day0[pi] + day).astype(float),
-        "event_type": df["event_type"].to_numpy(object),
-        "relapse_site": df["relapse_site"].to_numpy(object),
-        "cd19_status": df["cd19_status"].to_numpy(object),
-        "death_cause": df["death_cause"].to_numpy(object), "_pi": pi, "_day": day,
-        "_o": df["_o"].to_numpy()})
+    return pd.DataFrame(
+        {
+            "centre_patient_id": L.pid[pi],
+            "event_date": (L.day0[pi] + day).astype(float),
+            "event_type": df["event_type"].to_numpy(object),
+            "relapse_site": df["relapse_site"].to_numpy(object),
+            "cd19_status": df["cd19_status"].to_numpy(object),
+            "death_cause": df["death_cause"].to_numpy(object),
+            "_pi": pi,
+            "_day": day,
+            "_o": df["_o"].to_numpy(),
+        }
+    )
 
 
 def infusions(L: SimpleNamespace) -> pd.DataFrame:
@@ -469,11 +611,19 @@ def infusions(L: SimpleNamespace) -> pd.DataFrame:
     pi, num, day = pi[order], num[order], day[order]
     dose = L.cell_dose[pi].copy()
     dose[num == 2] = np.round(dose[num == 2] * 1.5 / 1e4) * 1e4
-    return pd.DataFrame({
-        "centre_patient_id": L.pid[pi], "infusion_number": num.astype(float),
-        "infusion_date": (L.day0[pi] + day).astype(float), "cell_dose_per_kg": dose,
-        "product_name": L.product[pi], "costimulatory_domain": L.costim[pi],
-        "lymphodepletion": L.ld[pi], "_pi": pi, "_day": day})
+    return pd.DataFrame(
+        {
+            "centre_patient_id": L.pid[pi],
+            "infusion_number": num.astype(float),
+            "infusion_date": (L.day0[pi] + day).astype(float),
+            "cell_dose_per_kg": dose,
+            "product_name": L.product[pi],
+            "costimulatory_domain": L.costim[pi],
+            "lymphodepletion": L.ld[pi],
+            "_pi": pi,
+            "_day": day,
+        }
+    )
 
 
 def build_records(rng, L: SimpleNamespace) -> dict[str, pd.DataFrame]:

@@ -13,8 +13,14 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .config import (INFUSION_END, INFUSION_START, INFUSION_TREND, MIN_FOLLOW_UP_DAYS,
-                     Centre, epoch_day)
+from .config import (
+    INFUSION_END,
+    INFUSION_START,
+    INFUSION_TREND,
+    MIN_FOLLOW_UP_DAYS,
+    Centre,
+    epoch_day,
+)
 from .names import full_names, mrns, patient_ids
 from .quotas import choose, stratified_uniform
 
@@ -52,9 +58,17 @@ def _pick(rng, choices, p, n):
     return np.asarray(choices, dtype=object)[rng.choice(len(choices), size=n, p=p)]
 
 
-def sample_patients(rng: np.random.Generator, centre: Centre, start: int, day0: np.ndarray,
-                    q: dict[str, int], *, toxicity_hr: float, cutoff_day: int,
-                    id_width: int) -> SimpleNamespace:
+def sample_patients(
+    rng: np.random.Generator,
+    centre: Centre,
+    start: int,
+    day0: np.ndarray,
+    q: dict[str, int],
+    *,
+    toxicity_hr: float,
+    cutoff_day: int,
+    id_width: int,
+) -> SimpleNamespace:
     n = len(day0)
     L = SimpleNamespace(n=n, centre=centre, day0=day0.astype(np.int64))
     L.pid = patient_ids(centre.id_prefix, start, n, id_width)
@@ -82,13 +96,15 @@ def sample_patients(rng: np.random.Generator, centre: Centre, start: int, day0: 
     L.ph = _pick(rng, ["positive", "negative", "unknown"], [0.22, 0.73, 0.05], n)
     refractory = rng.random(n) < 0.35
     L.status = np.where(refractory, "refractory", "relapsed").astype(object)
-    L.relapse_count = np.where(refractory, (rng.random(n) < 0.3).astype(int),
-                               np.minimum(1 + rng.poisson(0.5, n), 4))
+    L.relapse_count = np.where(
+        refractory, (rng.random(n) < 0.3).astype(int), np.minimum(1 + rng.poisson(0.5, n), 4)
+    )
     L.lines = np.clip(2 + rng.poisson(1.4, n) - refractory, 1, 9)
     L.prior_hsct = np.where(~refractory & (rng.random(n) < 0.25), "yes", "no").astype(object)
     high = rng.random(n) < 0.5
-    L.blasts = np.round(np.where(high, rng.uniform(20, 95, n),
-                                 np.exp(rng.uniform(np.log(0.5), np.log(19.5), n))), 1)
+    L.blasts = np.round(
+        np.where(high, rng.uniform(20, 95, n), np.exp(rng.uniform(np.log(0.5), np.log(19.5), n))), 1
+    )
     L.high_blasts = L.blasts >= 20
     L.emd = np.where(rng.random(n) < 0.12, "yes", "no").astype(object)
     zd = _inv_norm(stratified_uniform(rng, n))
@@ -101,7 +117,7 @@ def sample_patients(rng: np.random.Generator, centre: Centre, start: int, day0: 
     L.early_death = choose(rng, q["early_death"], np.ones(n))
     ok = ~L.early_death
     dose_rel = L.cell_dose / 1.1e6
-    crs = choose(rng, q["crs"], dose_rel ** 1.5 * (1 + 0.3 * L.high_blasts), ok)
+    crs = choose(rng, q["crs"], dose_rel**1.5 * (1 + 0.3 * L.high_blasts), ok)
     severe = choose(rng, q["crs_severe"], dose_rel * (1 + 2.0 * L.high_blasts), crs)
     g4 = choose(rng, q["crs_g4"], np.ones(n), severe)
     g2 = choose(rng, q["crs_g2"], np.ones(n), crs & ~severe)
@@ -114,10 +130,11 @@ def sample_patients(rng: np.random.Generator, centre: Centre, start: int, day0: 
     ig2 = choose(rng, q["icans_g2"], np.ones(n), icans & ~isev)
     L.icans_peak = np.select([ig4, isev, ig2, icans], [4, 3, 2, 1], 0).astype(np.int64)
     L.toci = choose(rng, q["tocilizumab"], np.array([0, 0.3, 3.0, 40, 40])[L.crs_peak], crs)
-    w_ster = np.maximum(np.array([0, 0.3, 1.5, 20, 20])[L.crs_peak],
-                        np.array([0, 5.0, 5.0, 50, 50])[L.icans_peak])
+    w_ster = np.maximum(
+        np.array([0, 0.3, 1.5, 20, 20])[L.crs_peak], np.array([0, 5.0, 5.0, 50, 50])[L.icans_peak]
+    )
     L.steroids = choose(rng, q["steroids"], w_ster, crs | icans)
-    L.premed = rng.random(n) < 0.05   # hydrocortisone premedication, indication "other"
+    L.premed = rng.random(n) < 0.05  # hydrocortisone premedication, indication "other"
     L.any_tox = crs | icans
 
     # observation completeness ---------------------------------------------------
@@ -141,15 +158,21 @@ def sample_patients(rng: np.random.Generator, centre: Centre, start: int, day0: 
     death = np.where(L.early_death, early_day, death)
     L.relapse_day = np.floor(relapse)
     L.death_day = np.floor(death)
-    L.death_day = np.where(np.isfinite(L.relapse_day) & (L.death_day <= L.relapse_day),
-                           L.relapse_day + 1, L.death_day)
+    L.death_day = np.where(
+        np.isfinite(L.relapse_day) & (L.death_day <= L.relapse_day), L.relapse_day + 1, L.death_day
+    )
     potential = (cutoff_day - day0).astype(float)
     ltfu = choose(rng, q["ltfu"], np.ones(n), ok & (potential > 120))
     L.ltfu_day = np.where(ltfu, np.floor(rng.uniform(90, np.maximum(potential, 91))), INF)
 
     hsct_day = rng.integers(35, 121, n).astype(float)
-    eligible = L.cr & (hsct_day < L.relapse_day) & (hsct_day < L.death_day) \
-        & (hsct_day < L.ltfu_day) & (hsct_day < potential)
+    eligible = (
+        L.cr
+        & (hsct_day < L.relapse_day)
+        & (hsct_day < L.death_day)
+        & (hsct_day < L.ltfu_day)
+        & (hsct_day < potential)
+    )
     L.hsct_day = np.where(choose(rng, q["hsct"], np.ones(n), eligible), hsct_day, INF)
     cause_nrm = _pick(rng, ["infection", "other", "unknown"], [0.6, 0.25, 0.15], n)
     with np.errstate(invalid="ignore"):
@@ -158,10 +181,13 @@ def sample_patients(rng: np.random.Generator, centre: Centre, start: int, day0: 
     cause_rel = np.where(rng.random(n) < 0.9, "disease", "infection")
     L.death_cause = np.select(
         [L.early_death, ~L.cr, np.isfinite(L.relapse_day)],
-        ["infection", "disease", cause_rel], cause_nrm).astype(object)
+        ["infection", "disease", cause_rel],
+        cause_nrm,
+    ).astype(object)
     L.death_cause[~np.isfinite(L.death_day)] = None
-    L.relapse_site = _pick(rng, ["bone_marrow", "extramedullary", "cns", "combined"],
-                           [0.65, 0.1, 0.1, 0.15], n)
+    L.relapse_site = _pick(
+        rng, ["bone_marrow", "extramedullary", "cns", "combined"], [0.65, 0.1, 0.1, 0.15], n
+    )
     L.cd19 = _pick(rng, ["positive", "negative", "unknown"], [0.55, 0.35, 0.1], n)
     reinf = np.isfinite(L.relapse_day) & (L.cd19 == "positive") & (rng.random(n) < 0.2)
     L.reinfusion_day = np.where(reinf, L.relapse_day + rng.integers(20, 61, n), INF)

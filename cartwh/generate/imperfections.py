@@ -13,15 +13,27 @@ import numpy as np
 
 from .layouts import Layout, LayoutFrame
 
-KINDS = ("missing_value", "out_of_range", "duplicate_row", "conflicting_duplicate", "unknown_code",
-         "date_before_infusion", "mg_per_kg_without_weight")
+KINDS = (
+    "missing_value",
+    "out_of_range",
+    "duplicate_row",
+    "conflicting_duplicate",
+    "unknown_code",
+    "date_before_infusion",
+    "mg_per_kg_without_weight",
+)
 
 # canonical columns whose value is made out of range, and how
 _OUT_OF_RANGE = ("tmax_c", "bm_blasts_pct_pre", "bm_blasts_pct", "ice_score", "value")
 # the column that differs in a conflicting duplicate, per entity
-_CONFLICT = {"patients": "weight_kg", "daily_observations": "tmax_c",
-             "labs": "value", "car_t_kinetics": "copies_per_ug_gdna", "treatments": "dose",
-             "response_assessments": "bm_blasts_pct"}
+_CONFLICT = {
+    "patients": "weight_kg",
+    "daily_observations": "tmax_c",
+    "labs": "value",
+    "car_t_kinetics": "copies_per_ug_gdna",
+    "treatments": "dose",
+    "response_assessments": "bm_blasts_pct",
+}
 _NEVER_BLANK = ("centre_patient_id", "infusion_date", "infusion_number")
 _DATE_BEFORE = {"follow_up_events": "event_date", "response_assessments": "assessment_date"}
 _UNKNOWN = {
@@ -43,11 +55,11 @@ _UNKNOWN_DEFAULT = (["U", "UNK?", "??"], ["不详", "待查"])
 @dataclass
 class Mark:
     entity: str
-    row: int            # row of the frame before duplicates are inserted
-    column: str         # column in the centre's file
+    row: int  # row of the frame before duplicates are inserted
+    column: str  # column in the centre's file
     kind: str
     copy: bool = False  # the mark is on the inserted copy of ``row``
-    wrong: str = ""     # corrections: the wrong value (the correct one is read before)
+    wrong: str = ""  # corrections: the wrong value (the correct one is read before)
     correct: str = ""
 
 
@@ -68,8 +80,13 @@ def unknown_token(lf: LayoutFrame, column: str, layout: Layout) -> str:
 class Corruptor:
     """Injects imperfections into the layout frames of one chunk of one delivery."""
 
-    def __init__(self, rng: np.random.Generator, frames: dict[str, LayoutFrame], layout: Layout,
-                 protected: dict[str, set[int]] | None = None):
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        frames: dict[str, LayoutFrame],
+        layout: Layout,
+        protected: dict[str, set[int]] | None = None,
+    ):
         self.rng, self.frames, self.layout = rng, frames, layout
         self.used = {e: set(protected.get(e, ())) if protected else set() for e in frames}
         self.reps = {e: np.zeros(len(f.df), dtype=np.int64) for e, f in frames.items()}
@@ -88,7 +105,11 @@ class Corruptor:
         if kind == "missing_value":
             if self.layout.entities[entity].wide:
                 return []
-            return [c for c in cols if lf.meta[c].canon.required and lf.meta[c].canon.name not in _NEVER_BLANK]
+            return [
+                c
+                for c in cols
+                if lf.meta[c].canon.required and lf.meta[c].canon.name not in _NEVER_BLANK
+            ]
         if kind == "out_of_range":
             return [c for c in cols if lf.meta[c].canon.name in _OUT_OF_RANGE]
         if kind == "unknown_code":
@@ -98,7 +119,11 @@ class Corruptor:
         if kind == "date_before_infusion":
             return [c for c in cols if lf.meta[c].canon.name == _DATE_BEFORE.get(entity)]
         if kind == "mg_per_kg_without_weight":
-            return [c for c in cols if lf.meta[c].canon.name == "dose"] if entity == "treatments" else []
+            return (
+                [c for c in cols if lf.meta[c].canon.name == "dose"]
+                if entity == "treatments"
+                else []
+            )
         if kind == "duplicate_row":
             return cols[:1]
         return []
@@ -237,15 +262,20 @@ class Corruptor:
         return out, positions
 
 
-def corrections(rng: np.random.Generator, frames: dict[str, LayoutFrame], layout: Layout, k: int,
-                text) -> list[Mark]:
+def corrections(
+    rng: np.random.Generator, frames: dict[str, LayoutFrame], layout: Layout, k: int, text
+) -> list[Mark]:
     """Make ``k`` values wrong (an earlier delivery); the later delivery has them right.
 
     ``text(lf, column, row)`` gives a cell's text as written."""
     marks: list[Mark] = []
-    options = [("patients", "weight_kg"), ("patients", "bm_blasts_pct_pre"),
-               ("patients", "prior_therapy_lines"), ("infusions", "cell_dose_per_kg")]
-    if layout.entities["treatments"].dose_per_kg:   # doses there were computed with the true weight
+    options = [
+        ("patients", "weight_kg"),
+        ("patients", "bm_blasts_pct_pre"),
+        ("patients", "prior_therapy_lines"),
+        ("infusions", "cell_dose_per_kg"),
+    ]
+    if layout.entities["treatments"].dose_per_kg:  # doses there were computed with the true weight
         options = options[1:]
     used: dict[str, set[int]] = {}
     for _ in range(k * 5):

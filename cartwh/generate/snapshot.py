@@ -11,8 +11,13 @@ from models.extract_format import ENTITIES
 
 from .clinical import DAYS, WINDOW
 
-STEROID_FACTORS = {"dexamethasone": 1.0, "methylprednisolone": 0.1875, "prednisone": 0.15,
-                   "prednisolone": 0.15, "hydrocortisone": 0.0375}
+STEROID_FACTORS = {
+    "dexamethasone": 1.0,
+    "methylprednisolone": 0.1875,
+    "prednisone": 0.15,
+    "prednisolone": 0.15,
+    "hydrocortisone": 0.0375,
+}
 
 
 def reported_grades(L: SimpleNamespace, s_rel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -29,27 +34,43 @@ def reported_grades(L: SimpleNamespace, s_rel: np.ndarray) -> tuple[np.ndarray, 
 def patients_frame(L: SimpleNamespace, s_rel: np.ndarray) -> pd.DataFrame:
     crs, icans = reported_grades(L, s_rel)
     pi = np.arange(L.n)
-    return pd.DataFrame({
-        "centre_patient_id": L.pid, "mrn": L.mrn, "full_name": L.full_name,
-        "date_of_birth": L.dob.astype(float), "sex": L.sex, "diagnosis_date": L.dx_day.astype(float),
-        "ph_status": L.ph, "prior_therapy_lines": L.lines.astype(float),
-        "relapse_count": L.relapse_count.astype(float), "disease_status": L.status,
-        "prior_hsct": L.prior_hsct, "bm_blasts_pct_pre": L.blasts, "extramedullary_pre": L.emd,
-        "weight_kg": L.weight, "reported_crs_grade": crs, "reported_icans_grade": icans,
-        "reported_grading_system": np.full(L.n, L.centre.grading_system, dtype=object),
-        "_pi": pi, "_day": np.zeros(L.n, dtype=np.int64)})
+    return pd.DataFrame(
+        {
+            "centre_patient_id": L.pid,
+            "mrn": L.mrn,
+            "full_name": L.full_name,
+            "date_of_birth": L.dob.astype(float),
+            "sex": L.sex,
+            "diagnosis_date": L.dx_day.astype(float),
+            "ph_status": L.ph,
+            "prior_therapy_lines": L.lines.astype(float),
+            "relapse_count": L.relapse_count.astype(float),
+            "disease_status": L.status,
+            "prior_hsct": L.prior_hsct,
+            "bm_blasts_pct_pre": L.blasts,
+            "extramedullary_pre": L.emd,
+            "weight_kg": L.weight,
+            "reported_crs_grade": crs,
+            "reported_icans_grade": icans,
+            "reported_grading_system": np.full(L.n, L.centre.grading_system, dtype=object),
+            "_pi": pi,
+            "_day": np.zeros(L.n, dtype=np.int64),
+        }
+    )
 
 
 def _known_death(L, s_rel):
     return np.isfinite(L.death_day) & (L.death_day <= s_rel) & (L.death_day <= L.ltfu_day)
 
 
-def snapshot(L: SimpleNamespace, rec: dict[str, pd.DataFrame], s_day: int) -> dict[str, pd.DataFrame]:
+def snapshot(
+    L: SimpleNamespace, rec: dict[str, pd.DataFrame], s_day: int
+) -> dict[str, pd.DataFrame]:
     """Canonical frames of the delivery made on epoch day ``s_day``."""
     s_rel = (s_day - L.day0).astype(np.int64)
     inc = s_rel >= 0
     out = {"patients": patients_frame(L, s_rel)[inc]}
-    last = np.full(L.n, -10**9, dtype=np.int64)
+    last = np.full(L.n, -(10**9), dtype=np.int64)
     for name, df in rec.items():
         pi = df["_pi"].to_numpy()
         keep = inc[pi] & (df["_day"].to_numpy() <= s_rel[pi])
@@ -61,10 +82,19 @@ def snapshot(L: SimpleNamespace, rec: dict[str, pd.DataFrame], s_day: int) -> di
     lc = np.minimum(np.maximum(np.maximum(lc, last), 0), s_rel).astype(np.int64)
     p = np.flatnonzero(alive)
     none = np.full(len(p), None, dtype=object)
-    contact = pd.DataFrame({
-        "centre_patient_id": L.pid[p], "event_date": (L.day0[p] + lc[p]).astype(float),
-        "event_type": np.full(len(p), "last_contact", dtype=object), "relapse_site": none,
-        "cd19_status": none, "death_cause": none, "_pi": p, "_day": lc[p], "_o": 3})
+    contact = pd.DataFrame(
+        {
+            "centre_patient_id": L.pid[p],
+            "event_date": (L.day0[p] + lc[p]).astype(float),
+            "event_type": np.full(len(p), "last_contact", dtype=object),
+            "relapse_site": none,
+            "cd19_status": none,
+            "death_cause": none,
+            "_pi": p,
+            "_day": lc[p],
+            "_o": 3,
+        }
+    )
     fu = pd.concat([out["follow_up_events"], contact], ignore_index=True)
     fu = fu.sort_values(["_pi", "_day", "_o"], kind="stable").drop(columns="_o")
     out["follow_up_events"] = fu
@@ -93,7 +123,9 @@ def truth(L: SimpleNamespace, final: dict[str, pd.DataFrame], cutoff_day: int) -
 
     def derived(grid, thr):
         g = np.where(window, grid, 0)
-        latent_first = np.where((grid >= thr).any(axis=1), DAYS[np.argmax(grid >= thr, axis=1)], np.nan)
+        latent_first = np.where(
+            (grid >= thr).any(axis=1), DAYS[np.argmax(grid >= thr, axis=1)], np.nan
+        )
         return g.max(axis=1), latent_first, ((g >= 1) & window).sum(axis=1)
 
     crs_obs, crs_on, crs_dur = derived(L.crs, 1)
@@ -136,13 +168,17 @@ def truth(L: SimpleNamespace, final: dict[str, pd.DataFrame], cutoff_day: int) -
         sub = lab[lab["analyte"] == analyte]
         peak[analyte] = _per_patient(n, sub["_pi"].to_numpy(), sub["value"].to_numpy(), "max")
     kin = final["car_t_kinetics"]
-    kin = kin[(kin["specimen"] == "peripheral_blood") & (kin["_day"] >= 0) & (kin["_day"] <= WINDOW)]
+    kin = kin[
+        (kin["specimen"] == "peripheral_blood") & (kin["_day"] >= 0) & (kin["_day"] <= WINDOW)
+    ]
     peak_car = _per_patient(n, kin["_pi"].to_numpy(), kin["copies_per_ug_gdna"].to_numpy(), "max")
 
     s_rel = cutoff_day - L.day0
     death_known = _known_death(L, s_rel)
     os_days = np.where(death_known, L.death_day, L.last_alive)
-    relapse_known = np.isfinite(L.relapse_day) & (L.relapse_day <= s_rel) & (L.relapse_day <= L.ltfu_day)
+    relapse_known = (
+        np.isfinite(L.relapse_day) & (L.relapse_day <= s_rel) & (L.relapse_day <= L.ltfu_day)
+    )
     cr_day = np.where(L.cr, L.assess_day, np.nan)
     lfs_end = np.where(relapse_known, L.relapse_day, os_days)
     lfs_event = relapse_known | death_known
@@ -150,32 +186,66 @@ def truth(L: SimpleNamespace, final: dict[str, pd.DataFrame], cutoff_day: int) -
     rep_crs, rep_icans = reported_grades(L, s_rel)
     mode = np.select([L.no_obs, L.sparse], ["none", "sparse"], "full")
     severe_icans = (ic_max >= 3) | seizure
-    tox_group = np.select([(crs_max >= 3) | (ic_max >= 3), (crs_max >= 1) | (ic_max >= 1)],
-                          ["grade_3_plus", "other"], "none")
-    return pd.DataFrame({
-        "centre_code": L.centre.code, "centre_patient_id": L.pid,
-        "infusion_date": np.datetime_as_string(L.day0.astype("datetime64[D]")),
-        "age_years": L.age, "child_under_12": L.child_lt12, "sex": L.sex, "weight_kg": L.weight,
-        "cell_dose_per_kg": L.cell_dose, "bm_blasts_pct_pre": L.blasts, "high_blasts": L.high_blasts,
-        "observation": mode, "observed_days": observed, "grade_source": np.where(has_obs, "derived", "reported"),
-        "crs_max_grade": crs_max, "crs_onset_day": crs_on, "crs_duration_days": crs_dur,
-        "severe_crs": crs_max >= 3, "severe_crs_onset_day": crs_sev_on,
-        "icans_max_grade": ic_max, "icans_onset_day": ic_on, "icans_duration_days": ic_dur,
-        "severe_icans": severe_icans, "severe_icans_onset_day": ic_sev_on,
-        "concurrent_crs_icans": (crs_max >= 1) & (ic_max >= 1),
-        "any_crs_or_icans": (crs_max >= 1) | (ic_max >= 1), "toxicity_group": tox_group,
-        "received_tocilizumab": t_got, "tocilizumab_first_day": t_first,
-        "tocilizumab_cumulative_mg": t_cum, "tocilizumab_duration_days": t_dur,
-        "received_steroids": s_got, "steroid_first_day": s_first,
-        "steroid_cumulative_dexeq_mg": s_cum, "steroid_duration_days": s_dur,
-        "peak_il6_pg_ml": peak["il6"], "peak_ferritin_ng_ml": peak["ferritin"],
-        "kinetics_available": np.isfinite(peak_car), "peak_car_copies": peak_car,
-        "cr_day30": L.cr, "cr_day": cr_day, "mrd_negative_cr": L.mrd_neg,
-        "early_death": L.early_death, "death_day": fin(L.death_day), "death_cause": L.death_cause,
-        "relapse_day": fin(L.relapse_day), "allo_hsct_day": fin(L.hsct_day),
-        "lost_to_follow_up_day": fin(L.ltfu_day),
-        "os_days": os_days, "os_event": death_known,
-        "lfs_days": np.where(L.cr, lfs_end - cr_day, np.nan), "lfs_event": np.where(L.cr, lfs_event, False),
-        "reported_crs_grade": rep_crs.astype(int), "reported_icans_grade": rep_icans.astype(int),
-        "reported_grading_system": L.centre.grading_system,
-    })
+    tox_group = np.select(
+        [(crs_max >= 3) | (ic_max >= 3), (crs_max >= 1) | (ic_max >= 1)],
+        ["grade_3_plus", "other"],
+        "none",
+    )
+    return pd.DataFrame(
+        {
+            "centre_code": L.centre.code,
+            "centre_patient_id": L.pid,
+            "infusion_date": np.datetime_as_string(L.day0.astype("datetime64[D]")),
+            "age_years": L.age,
+            "child_under_12": L.child_lt12,
+            "sex": L.sex,
+            "weight_kg": L.weight,
+            "cell_dose_per_kg": L.cell_dose,
+            "bm_blasts_pct_pre": L.blasts,
+            "high_blasts": L.high_blasts,
+            "observation": mode,
+            "observed_days": observed,
+            "grade_source": np.where(has_obs, "derived", "reported"),
+            "crs_max_grade": crs_max,
+            "crs_onset_day": crs_on,
+            "crs_duration_days": crs_dur,
+            "severe_crs": crs_max >= 3,
+            "severe_crs_onset_day": crs_sev_on,
+            "icans_max_grade": ic_max,
+            "icans_onset_day": ic_on,
+            "icans_duration_days": ic_dur,
+            "severe_icans": severe_icans,
+            "severe_icans_onset_day": ic_sev_on,
+            "concurrent_crs_icans": (crs_max >= 1) & (ic_max >= 1),
+            "any_crs_or_icans": (crs_max >= 1) | (ic_max >= 1),
+            "toxicity_group": tox_group,
+            "received_tocilizumab": t_got,
+            "tocilizumab_first_day": t_first,
+            "tocilizumab_cumulative_mg": t_cum,
+            "tocilizumab_duration_days": t_dur,
+            "received_steroids": s_got,
+            "steroid_first_day": s_first,
+            "steroid_cumulative_dexeq_mg": s_cum,
+            "steroid_duration_days": s_dur,
+            "peak_il6_pg_ml": peak["il6"],
+            "peak_ferritin_ng_ml": peak["ferritin"],
+            "kinetics_available": np.isfinite(peak_car),
+            "peak_car_copies": peak_car,
+            "cr_day30": L.cr,
+            "cr_day": cr_day,
+            "mrd_negative_cr": L.mrd_neg,
+            "early_death": L.early_death,
+            "death_day": fin(L.death_day),
+            "death_cause": L.death_cause,
+            "relapse_day": fin(L.relapse_day),
+            "allo_hsct_day": fin(L.hsct_day),
+            "lost_to_follow_up_day": fin(L.ltfu_day),
+            "os_days": os_days,
+            "os_event": death_known,
+            "lfs_days": np.where(L.cr, lfs_end - cr_day, np.nan),
+            "lfs_event": np.where(L.cr, lfs_event, False),
+            "reported_crs_grade": rep_crs.astype(int),
+            "reported_icans_grade": rep_icans.astype(int),
+            "reported_grading_system": L.centre.grading_system,
+        }
+    )

@@ -64,7 +64,7 @@ def excel_column(values, meta: Meta) -> list:
 
 def cell_text(lf: LayoutFrame, column: str, row: int, layout: Layout) -> str:
     """The text of one cell (for the logs); Excel dates are their serial numbers."""
-    value = lf.df[column].to_numpy()[row:row + 1]
+    value = lf.df[column].to_numpy()[row : row + 1]
     meta = lf.meta[column]
     lay = layout if layout.format == "csv" else Layout("x", decimal=".", date_format="excel_serial")
     out = format_column(value, meta, lay)[0].as_py()
@@ -82,21 +82,33 @@ def sha256(path: Path) -> str:
 class DeliveryWriter:
     """Writes one delivery folder of one centre, appending chunk by chunk."""
 
-    def __init__(self, layout: Layout, folder: Path, centre: str, delivery_id: str, delivery_date: date):
-        self.layout, self.folder, self.centre, self.delivery_id = layout, folder, centre, delivery_id
+    def __init__(
+        self, layout: Layout, folder: Path, centre: str, delivery_id: str, delivery_date: date
+    ):
+        self.layout, self.folder, self.centre, self.delivery_id = (
+            layout,
+            folder,
+            centre,
+            delivery_id,
+        )
         folder.mkdir(parents=True, exist_ok=True)
         stamp = delivery_date.strftime("%Y%m%d")
         self.rows: dict[str, int] = {}
-        self.files: dict[str, tuple[str, str]] = {}   # entity -> (file name, sheet)
+        self.files: dict[str, tuple[str, str]] = {}  # entity -> (file name, sheet)
         self._handles = {}
         if layout.format == "excel":
             import xlsxwriter
 
             book = layout.workbook.format(d=stamp)
             self.workbook = xlsxwriter.Workbook(str(folder / book), {"constant_memory": True})
-            self.workbook.set_properties({
-                "title": f"{centre} CAR-T export", "author": f"{centre} data office",
-                "company": "", "created": datetime(delivery_date.year, delivery_date.month, delivery_date.day)})
+            self.workbook.set_properties(
+                {
+                    "title": f"{centre} CAR-T export",
+                    "author": f"{centre} data office",
+                    "company": "",
+                    "created": datetime(delivery_date.year, delivery_date.month, delivery_date.day),
+                }
+            )
             for entity in ENTITIES:
                 sheet = layout.entities[entity].sheet
                 ws = self.workbook.add_worksheet(sheet)
@@ -125,8 +137,10 @@ class DeliveryWriter:
         cols = lf.columns
         if self.workbook is not None:
             if before + n >= EXCEL_MAX_ROWS:
-                raise ValueError(f"{self.centre}: sheet {self.files[entity][1]} would exceed Excel's "
-                                 f"{EXCEL_MAX_ROWS} rows; use more centres for this many patients")
+                raise ValueError(
+                    f"{self.centre}: sheet {self.files[entity][1]} would exceed Excel's "
+                    f"{EXCEL_MAX_ROWS} rows; use more centres for this many patients"
+                )
             ws = self._handles[entity]
             wnum, wstr = ws.write_number, ws.write_string
             values = [excel_column(lf.df[c].to_numpy(), lf.meta[c]) for c in cols]
@@ -141,11 +155,18 @@ class DeliveryWriter:
                         wnum(r, c, v)
                 r += 1
         else:
-            table = pa.table([format_column(lf.df[c].to_numpy(), lf.meta[c], self.layout) for c in cols],
-                             names=[f"c{i}" for i in range(len(cols))])
+            table = pa.table(
+                [format_column(lf.df[c].to_numpy(), lf.meta[c], self.layout) for c in cols],
+                names=[f"c{i}" for i in range(len(cols))],
+            )
             buf = io.BytesIO()
-            pcsv.write_csv(table, buf, pcsv.WriteOptions(
-                include_header=False, delimiter=self.layout.separator, quoting_style="none"))
+            pcsv.write_csv(
+                table,
+                buf,
+                pcsv.WriteOptions(
+                    include_header=False, delimiter=self.layout.separator, quoting_style="none"
+                ),
+            )
             data = buf.getvalue()
             if self.layout.encoding.replace("-", "").lower() != "utf8":
                 data = data.decode("utf-8").encode(self.layout.encoding)
@@ -162,11 +183,15 @@ class DeliveryWriter:
                 f.close()
             paths = [self.folder / self.files[e][0] for e in ENTITIES]
         if self.layout.manifest:
-            manifest = {"centre_code": self.centre, "delivery_id": self.delivery_id,
-                        "extract_format": EXTRACT_FORMAT_VERSION,
-                        "files": {p.name: sha256(p) for p in paths}}
-            (self.folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
-                                                       encoding="utf-8")
+            manifest = {
+                "centre_code": self.centre,
+                "delivery_id": self.delivery_id,
+                "extract_format": EXTRACT_FORMAT_VERSION,
+                "files": {p.name: sha256(p) for p in paths},
+            }
+            (self.folder / "manifest.json").write_text(
+                json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+            )
         return paths
 
     def row_counts(self) -> dict[str, int]:

@@ -1,8 +1,8 @@
 """Raw load: every delivered file, as delivered, into DuckDB schema ``raw``."""
 
 from cartwh.loader.discovery import DeliveryFolder, discover_deliveries
-from cartwh.loader.load import DeliveryResult, ensure_centre_tables, load_delivery, load_landing
 from cartwh.loader.ledger import ensure_raw_schema, raw_table_name
+from cartwh.loader.load import DeliveryResult, ensure_centre_tables, load_delivery, load_landing
 
 __all__ = [
     "DeliveryFolder",

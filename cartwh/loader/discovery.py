@@ -106,7 +106,10 @@ def verify_manifest(delivery: DeliveryFolder, files: list[DeliveredFile]) -> Non
         raise DeliveryRejected(f"{where} is not valid JSON ({exc})") from exc
     if not isinstance(manifest, dict):
         raise DeliveryRejected(f"{where} must be a JSON object")
-    for key, expected in (("centre_code", delivery.centre_code), ("delivery_id", delivery.delivery_id)):
+    for key, expected in (
+        ("centre_code", delivery.centre_code),
+        ("delivery_id", delivery.delivery_id),
+    ):
         if key in manifest and manifest[key] != expected:
             raise DeliveryRejected(
                 f"{where} says {key}={manifest[key]!r} but the folder is {expected!r}"

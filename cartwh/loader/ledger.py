@@ -6,9 +6,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from cartwh.warehouse import run
-
 from cartwh.loader.readers import METADATA_COLUMNS
+from cartwh.warehouse import run
 
 LEDGER_DDL = """
 create schema if not exists raw;
@@ -76,12 +75,16 @@ def rejected_with(conn, centre_code: str, delivery_id: str, fingerprint: str) ->
     return row[0] if row else None
 
 
-def replace_attempt(conn, centre_code: str, delivery_id: str, fingerprint: str,
-                    rows: list[tuple]) -> None:
+def replace_attempt(
+    conn, centre_code: str, delivery_id: str, fingerprint: str, rows: list[tuple]
+) -> None:
     """Record an attempt at a delivery content, replacing an earlier rejection of that content."""
-    run(conn, "delete from raw.deliveries where centre_code = ? and delivery_id = ? "
-              "and delivery_fingerprint = ? and status = 'rejected'",
-        [centre_code, delivery_id, fingerprint])
+    run(
+        conn,
+        "delete from raw.deliveries where centre_code = ? and delivery_id = ? "
+        "and delivery_fingerprint = ? and status = 'rejected'",
+        [centre_code, delivery_id, fingerprint],
+    )
     record(conn, rows)
 
 
@@ -102,7 +105,7 @@ def ensure_raw_table(conn, table: str, columns: list[str]) -> None:
     run(
         conn,
         f'create table if not exists raw."{table}" ({quoted}, '
-        '_delivery_id varchar not null, _source_file varchar not null, _row_number bigint not null)'
+        "_delivery_id varchar not null, _source_file varchar not null, _row_number bigint not null)",
     )
     existing = {
         r[0].lower()
@@ -135,5 +138,6 @@ def current_deliveries(conn: duckdb.DuckDBPyConnection) -> list[CurrentDelivery]
         "count(*) filter (where d.status = 'loaded'), "
         "coalesce(sum(d.rows_read) filter (where d.status = 'loaded'), 0) "
         "from raw.current_deliveries c join raw.deliveries d using (centre_code, delivery_id) "
-        "where d.status <> 'rejected' group by all order by 1").fetchall()
+        "where d.status <> 'rejected' group by all order by 1"
+    ).fetchall()
     return [CurrentDelivery(c, d, f, int(n), int(r)) for c, d, f, n, r in rows]

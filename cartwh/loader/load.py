@@ -5,14 +5,12 @@ from __future__ import annotations
 import fnmatch
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import duckdb
-
-from cartwh.warehouse import run
 
 from cartwh.loader import ledger
 from cartwh.loader.discovery import (
@@ -27,6 +25,7 @@ from cartwh.loader.discovery import (
 )
 from cartwh.loader.readers import ReadError, csv_problem, read_csv, read_excel_sheet
 from cartwh.mapping import CentreMapping, MappingError, mapping_for
+from cartwh.warehouse import run
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ class DeliveryResult:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _claims(mapping: CentreMapping, files: list[DeliveredFile]) -> dict[str, list[DeliveredFile]]:
@@ -56,8 +55,14 @@ def _claims(mapping: CentreMapping, files: list[DeliveredFile]) -> dict[str, lis
     return claimed
 
 
-def _insert(conn, table: str, columns: list[str], select_sql: str, delivery: DeliveryFolder,
-            source_label: str) -> int:
+def _insert(
+    conn,
+    table: str,
+    columns: list[str],
+    select_sql: str,
+    delivery: DeliveryFolder,
+    source_label: str,
+) -> int:
     ledger.ensure_raw_table(conn, table, columns)
     quoted = ", ".join(f'"{c}"' for c in columns)
     before = conn.execute(f'select count(*) from raw."{table}"').fetchall()[0][0]
@@ -95,8 +100,9 @@ def _load_entity_file(conn, delivery, mapping, entity, delivered: DeliveredFile)
         at = f", line {exc.line}" if exc.line else ""
         raise DeliveryRejected(f"{where}{at}: {exc.problem}") from None
     try:
-        rows = _insert(conn, table, result.columns, result.relation_sql, delivery,
-                       delivered.relative_path)
+        rows = _insert(
+            conn, table, result.columns, result.relation_sql, delivery, delivered.relative_path
+        )
     except duckdb.Error as exc:
         problem = csv_problem(str(exc))
         at = f", line {problem.line}" if problem.line else ""
@@ -125,8 +131,9 @@ def _changed_files_message(conn, delivery, files) -> str:
     )
 
 
-def load_delivery(conn: duckdb.DuckDBPyConnection, delivery: DeliveryFolder,
-                  mapping: CentreMapping) -> DeliveryResult:
+def load_delivery(
+    conn: duckdb.DuckDBPyConnection, delivery: DeliveryFolder, mapping: CentreMapping
+) -> DeliveryResult:
     """Load one delivery folder, or reject it whole. Idempotent."""
     ledger.ensure_raw_schema(conn)
     files = delivered_files(delivery)
@@ -135,11 +142,41 @@ def load_delivery(conn: duckdb.DuckDBPyConnection, delivery: DeliveryFolder,
     at = _now()
 
     def reject(message: str) -> DeliveryResult:
-        if ledger.rejected_with(conn, delivery.centre_code, delivery.delivery_id, print_) != message:
-            rows = [(delivery.centre_code, delivery.delivery_id, f.relative_path, None, f.sha256,
-                     f.bytes, None, at, "rejected", message, print_) for f in files]
-            rows = rows or [(delivery.centre_code, delivery.delivery_id, "", None, None, None, None,
-                             at, "rejected", message, print_)]
+        if (
+            ledger.rejected_with(conn, delivery.centre_code, delivery.delivery_id, print_)
+            != message
+        ):
+            rows = [
+                (
+                    delivery.centre_code,
+                    delivery.delivery_id,
+                    f.relative_path,
+                    None,
+                    f.sha256,
+                    f.bytes,
+                    None,
+                    at,
+                    "rejected",
+                    message,
+                    print_,
+                )
+                for f in files
+            ]
+            rows = rows or [
+                (
+                    delivery.centre_code,
+                    delivery.delivery_id,
+                    "",
+                    None,
+                    None,
+                    None,
+                    None,
+                    at,
+                    "rejected",
+                    message,
+                    print_,
+                )
+            ]
             run(conn, "begin")
             ledger.replace_attempt(conn, delivery.centre_code, delivery.delivery_id, print_, rows)
             run(conn, "commit")
@@ -147,8 +184,12 @@ def load_delivery(conn: duckdb.DuckDBPyConnection, delivery: DeliveryFolder,
         return DeliveryResult(delivery.centre_code, delivery.delivery_id, "rejected", message)
 
     if accepted == print_:
-        return DeliveryResult(delivery.centre_code, delivery.delivery_id, "unchanged",
-                              "already loaded with the same content")
+        return DeliveryResult(
+            delivery.centre_code,
+            delivery.delivery_id,
+            "unchanged",
+            "already loaded with the same content",
+        )
     if accepted is not None:
         return reject(_changed_files_message(conn, delivery, files))
     if not files:
@@ -165,28 +206,67 @@ def load_delivery(conn: duckdb.DuckDBPyConnection, delivery: DeliveryFolder,
     try:
         for entity, matches in claimed.items():
             if not matches:
-                ledger_rows.append((
-                    delivery.centre_code, delivery.delivery_id, mapping.file_pattern(entity), entity,
-                    None, None, 0, at, "missing",
-                    f"no file matching {mapping.file_pattern(entity)!r}: no {entity} records", print_,
-                ))
+                ledger_rows.append(
+                    (
+                        delivery.centre_code,
+                        delivery.delivery_id,
+                        mapping.file_pattern(entity),
+                        entity,
+                        None,
+                        None,
+                        0,
+                        at,
+                        "missing",
+                        f"no file matching {mapping.file_pattern(entity)!r}: no {entity} records",
+                        print_,
+                    )
+                )
                 continue
             for delivered in matches:
                 label, rows = _load_entity_file(conn, delivery, mapping, entity, delivered)
                 rows_by_entity[entity] = rows_by_entity.get(entity, 0) + rows
-                ledger_rows.append((delivery.centre_code, delivery.delivery_id, label, entity,
-                                    delivered.sha256, delivered.bytes, rows, at, "loaded", None,
-                                    print_))
+                ledger_rows.append(
+                    (
+                        delivery.centre_code,
+                        delivery.delivery_id,
+                        label,
+                        entity,
+                        delivered.sha256,
+                        delivered.bytes,
+                        rows,
+                        at,
+                        "loaded",
+                        None,
+                        print_,
+                    )
+                )
         claimed_names = {f.relative_path for m in claimed.values() for f in m}
         for f in files:
             if f.relative_path in claimed_names:
                 continue
-            status, message = (("manifest", "checksums verified") if f.relative_path == MANIFEST
-                               else ("ignored", "no entity of the mapping claims this file"))
-            ledger_rows.append((delivery.centre_code, delivery.delivery_id, f.relative_path, None,
-                                f.sha256, f.bytes, None, at, status, message, print_))
-        ledger.replace_attempt(conn, delivery.centre_code, delivery.delivery_id, print_,
-                               ledger_rows)
+            status, message = (
+                ("manifest", "checksums verified")
+                if f.relative_path == MANIFEST
+                else ("ignored", "no entity of the mapping claims this file")
+            )
+            ledger_rows.append(
+                (
+                    delivery.centre_code,
+                    delivery.delivery_id,
+                    f.relative_path,
+                    None,
+                    f.sha256,
+                    f.bytes,
+                    None,
+                    at,
+                    status,
+                    message,
+                    print_,
+                )
+            )
+        ledger.replace_attempt(
+            conn, delivery.centre_code, delivery.delivery_id, print_, ledger_rows
+        )
         run(conn, "commit")
     except DeliveryRejected as exc:
         run(conn, "rollback")
@@ -194,8 +274,11 @@ def load_delivery(conn: duckdb.DuckDBPyConnection, delivery: DeliveryFolder,
     except BaseException:
         run(conn, "rollback")
         raise
-    log.info("loaded %s: %s", delivery.label,
-             ", ".join(f"{e} {n}" for e, n in sorted(rows_by_entity.items())))
+    log.info(
+        "loaded %s: %s",
+        delivery.label,
+        ", ".join(f"{e} {n}" for e, n in sorted(rows_by_entity.items())),
+    )
     return DeliveryResult(delivery.centre_code, delivery.delivery_id, "loaded", "", rows_by_entity)
 
 
@@ -203,14 +286,21 @@ def ensure_centre_tables(conn: duckdb.DuckDBPyConnection, mapping: CentreMapping
     """Every raw table of a centre exists, empty if nothing was delivered ("no records")."""
     ledger.ensure_raw_schema(conn)
     for entity, entity_mapping in mapping.entities.items():
-        sources = [c.source for name, c in entity_mapping.columns.items() if c.source
-                   and (entity_mapping.wide is None or name == "centre_patient_id")]
+        sources = [
+            c.source
+            for name, c in entity_mapping.columns.items()
+            if c.source and (entity_mapping.wide is None or name == "centre_patient_id")
+        ]
         ledger.ensure_raw_table(conn, ledger.raw_table_name(mapping.centre_code, entity), sources)
 
 
-def load_landing(conn: duckdb.DuckDBPyConnection, landing: Path, mappings_dir: Path | None = None,
-                 centres: list[str] | None = None,
-                 progress: Callable[[str], None] | None = None) -> list[DeliveryResult]:
+def load_landing(
+    conn: duckdb.DuckDBPyConnection,
+    landing: Path,
+    mappings_dir: Path | None = None,
+    centres: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[DeliveryResult]:
     """Load every delivery under ``landing`` (or those of ``centres``), in id order."""
     say = progress or (lambda message: None)
     ledger.ensure_raw_schema(conn)
@@ -227,12 +317,18 @@ def load_landing(conn: duckdb.DuckDBPyConnection, landing: Path, mappings_dir: P
                 mappings[delivery.centre_code] = exc
         mapping = mappings[delivery.centre_code]
         if isinstance(mapping, MappingError):
-            result = DeliveryResult(delivery.centre_code, delivery.delivery_id, "error",
-                                    f"delivery {delivery.label} not loaded: {mapping}")
+            result = DeliveryResult(
+                delivery.centre_code,
+                delivery.delivery_id,
+                "error",
+                f"delivery {delivery.label} not loaded: {mapping}",
+            )
         else:
             result = load_delivery(conn, delivery, mapping)
-        say(f"{result.label}: {result.status}"
+        say(
+            f"{result.label}: {result.status}"
             + (f" ({sum(result.rows_by_entity.values())} rows)" if result.rows_by_entity else "")
-            + (f" - {result.message}" if result.status in ("rejected", "error") else ""))
+            + (f" - {result.message}" if result.status in ("rejected", "error") else "")
+        )
         results.append(result)
     return results

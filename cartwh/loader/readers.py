@@ -11,7 +11,6 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-import io
 import re
 import tempfile
 from dataclasses import dataclass
@@ -21,7 +20,12 @@ import pyarrow as pa
 
 from cartwh.mapping import FileSettings
 
-DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "utf-16": "utf-16", "iso8859-1": "latin-1"}
+DUCKDB_ENCODINGS = {
+    "utf-8": "utf-8",
+    "utf-8-sig": "utf-8",
+    "utf-16": "utf-16",
+    "iso8859-1": "latin-1",
+}
 METADATA_COLUMNS = ("_delivery_id", "_source_file", "_row_number")
 _KNOWN_CSV_PROBLEMS = (
     r"Expected Number of Columns: \d+ Found: \d+",
@@ -90,7 +94,7 @@ def _transcode(path: Path, encoding: str, workdir: Path) -> Path:
 def _read_header(path: Path, encoding: str, settings: FileSettings) -> list[str] | None:
     """The header row, decoding only its own bytes (a bad byte further down is DuckDB's to report)."""
     if encoding == "utf-16":
-        with open(path, "r", encoding=encoding, newline="") as handle:
+        with open(path, encoding=encoding, newline="") as handle:
             lines = [handle.readline() for _ in range(settings.header_row)]
     else:
         with open(path, "rb") as handle:
@@ -180,8 +184,9 @@ def read_excel_sheet(path: Path, sheet: str, header_row: int) -> pa.Table:
     for offset, row in enumerate(body, start=1):
         cells = [_cell_text(v) for v in row[:width]]
         if len(row) > width and any(_cell_text(v) is not None for v in row[width:]):
-            raise ReadError(f"sheet {sheet!r}: a value stands outside the header's columns",
-                            header_row + offset)
+            raise ReadError(
+                f"sheet {sheet!r}: a value stands outside the header's columns", header_row + offset
+            )
         if all(c is None for c in cells):
             continue
         cells += [None] * (width - len(cells))

@@ -40,8 +40,9 @@ def build_dbt_assets(dbt_project: DbtProject):
             settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
         ),
     )
-    def cartwh_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource,
-                          warehouse: Warehouse, study: Study):
+    def cartwh_dbt_models(
+        context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, study: Study
+    ):
         with warehouse.write_lock():
             yield from dbt.cli(["build", "--vars", study.dbt_vars], context=context).stream()
 

@@ -23,7 +23,7 @@ from orchestration.resources import Study, Warehouse
     deps=[AssetKey(["restricted", "centre_queries"])],
     group_name="quality",
     description="CARTWH_OUTPUT/queries/<centre>/queries_<delivery>.csv from "
-                "restricted.centre_queries: what each centre should resolve (restricted output).",
+    "restricted.centre_queries: what each centre should resolve (restricted output).",
     kinds={"csv"},
 )
 def centre_query_files(context: AssetExecutionContext, warehouse: Warehouse, study: Study):
@@ -31,11 +31,14 @@ def centre_query_files(context: AssetExecutionContext, warehouse: Warehouse, stu
         written = write_centre_queries(conn, Path(study.output) / "queries")
     for path, rows in written.items():
         context.log.info(f"{rows} queries -> {path}")
-    return MaterializeResult(metadata={
-        "files": MetadataValue.md("\n".join(f"- `{p}`: {n} queries" for p, n in written.items())
-                                  or "none"),
-        "queries": sum(written.values()),
-    })
+    return MaterializeResult(
+        metadata={
+            "files": MetadataValue.md(
+                "\n".join(f"- `{p}`: {n} queries" for p, n in written.items()) or "none"
+            ),
+            "queries": sum(written.values()),
+        }
+    )
 
 
 MART_TABLES = ("patient_outcomes", "time_to_event", "daily_toxicity")
@@ -46,24 +49,35 @@ MART_TABLES = ("patient_outcomes", "time_to_event", "daily_toxicity")
     deps=[AssetKey(["mart", table]) for table in MART_TABLES],
     group_name="quality",
     description="great-expectations suites on the mart (distributions, cross-column plausibility) "
-                "and their Data Docs in CARTWH_OUTPUT/data_docs, readable offline.",
+    "and their Data Docs in CARTWH_OUTPUT/data_docs, readable offline.",
     kinds={"great_expectations"},
-    check_specs=[AssetCheckSpec("expectations_met", asset=AssetKey(["quality", "mart_expectations"]),
-                                description="Every expectation of the mart suites is met.")],
+    check_specs=[
+        AssetCheckSpec(
+            "expectations_met",
+            asset=AssetKey(["quality", "mart_expectations"]),
+            description="Every expectation of the mart suites is met.",
+        )
+    ],
 )
 def mart_expectations(context: AssetExecutionContext, warehouse: Warehouse, study: Study):
     docs = Path(study.output) / "data_docs"
     with warehouse.get_connection() as conn:
         results = validate_mart(conn, docs)
     failed = [dict(suite=r.suite, **f) for r in results for f in r.failed]
-    yield MaterializeResult(metadata={
-        "data_docs": MetadataValue.path(str(docs / "index.html")),
-        "suites": MetadataValue.md("\n".join(
-            f"- {r.suite}: {r.successful}/{r.evaluated} expectations met on {r.rows} rows"
-            for r in results)),
-    })
+    yield MaterializeResult(
+        metadata={
+            "data_docs": MetadataValue.path(str(docs / "index.html")),
+            "suites": MetadataValue.md(
+                "\n".join(
+                    f"- {r.suite}: {r.successful}/{r.evaluated} expectations met on {r.rows} rows"
+                    for r in results
+                )
+            ),
+        }
+    )
     yield AssetCheckResult(
-        check_name="expectations_met", passed=not failed, severity=AssetCheckSeverity.WARN,
-        metadata={"failed_expectations": len(failed),
-                  "failures": MetadataValue.json(failed)},
+        check_name="expectations_met",
+        passed=not failed,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"failed_expectations": len(failed), "failures": MetadataValue.json(failed)},
     )

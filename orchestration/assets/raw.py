@@ -4,7 +4,6 @@ Per-centre assets keep centres separable: a centre's new delivery refreshes
 that centre's raw tables (and, downstream, only what depends on them).
 """
 
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -18,8 +17,8 @@ from dagster import (
 )
 
 from cartwh.loader import ensure_centre_tables, load_landing, raw_table_name
-from cartwh.mapping import mapping_for
 from cartwh.loader.discovery import discover_deliveries
+from cartwh.mapping import mapping_for
 from models.extract_format import ENTITIES
 from orchestration.resources import Landing, Warehouse
 
@@ -56,26 +55,44 @@ def build_raw_centre_asset(centre: str):
     ]
     anchor = raw_asset_key(centre, "patients")
     checks = [
-        AssetCheckSpec("has_current_delivery", asset=anchor,
-                       description=f"{centre} has at least one accepted delivery (else it "
-                                   "contributes no patients)."),
-        AssetCheckSpec("latest_delivery_accepted", asset=anchor,
-                       description=f"The newest delivery folder of {centre} was not rejected."),
+        AssetCheckSpec(
+            "has_current_delivery",
+            asset=anchor,
+            description=f"{centre} has at least one accepted delivery (else it "
+            "contributes no patients).",
+        ),
+        AssetCheckSpec(
+            "latest_delivery_accepted",
+            asset=anchor,
+            description=f"The newest delivery folder of {centre} was not rejected.",
+        ),
     ]
 
-    @multi_asset(name=f"raw_{centre}", specs=specs, check_specs=checks, can_subset=False,
-                 description=f"Load the deliveries of centre {centre} into raw.")
+    @multi_asset(
+        name=f"raw_{centre}",
+        specs=specs,
+        check_specs=checks,
+        can_subset=False,
+        description=f"Load the deliveries of centre {centre} into raw.",
+    )
     def _raw_centre(context: AssetExecutionContext, warehouse: Warehouse, landing: Landing):
         with warehouse.write_connection() as conn:
-            results = load_landing(conn, landing.landing_path, landing.mappings_path,
-                                   centres=[centre], progress=context.log.info)
+            results = load_landing(
+                conn,
+                landing.landing_path,
+                landing.mappings_path,
+                centres=[centre],
+                progress=context.log.info,
+            )
             mapping = mapping_for(centre, landing.mappings_path)
             ensure_centre_tables(conn, mapping)
             summary = _ledger_summary(conn, centre)
             counts = {
                 entity: conn.execute(
                     f'select count(*) from raw."{raw_table_name(centre, entity)}"'
-                ).fetchall()[0][0] if entity in mapping.entities else 0
+                ).fetchall()[0][0]
+                if entity in mapping.entities
+                else 0
                 for entity in ENTITIES
             }
             current = conn.execute(
@@ -84,31 +101,40 @@ def build_raw_centre_asset(centre: str):
         for entity in ENTITIES:
             yield MaterializeResult(
                 asset_key=raw_asset_key(centre, entity),
-                metadata={"rows_all_deliveries": counts[entity],
-                          "current_delivery": current[0][0] if current else None},
+                metadata={
+                    "rows_all_deliveries": counts[entity],
+                    "current_delivery": current[0][0] if current else None,
+                },
             )
         folders, _ = discover_deliveries(landing.landing_path, [centre])
         newest = max((f.delivery_id for f in folders), default=None)
         rejected = [r for r in summary if r["status"] == "rejected"]
         newest_rejected = [r for r in rejected if r["delivery_id"] == newest]
         yield AssetCheckResult(
-            asset_key=anchor, check_name="has_current_delivery", passed=bool(current),
+            asset_key=anchor,
+            check_name="has_current_delivery",
+            passed=bool(current),
             severity=AssetCheckSeverity.WARN,
-            metadata={"current_delivery": current[0][0] if current else None,
-                      "deliveries_seen": len(folders)},
+            metadata={
+                "current_delivery": current[0][0] if current else None,
+                "deliveries_seen": len(folders),
+            },
         )
         yield AssetCheckResult(
-            asset_key=anchor, check_name="latest_delivery_accepted",
-            passed=not newest_rejected, severity=AssetCheckSeverity.WARN,
+            asset_key=anchor,
+            check_name="latest_delivery_accepted",
+            passed=not newest_rejected,
+            severity=AssetCheckSeverity.WARN,
             metadata={
                 "newest_delivery_folder": newest,
                 "rejections": MetadataValue.md(
-                    "\n".join(f"- `{r['delivery_id']}`: {r['message']}" for r in rejected)
-                    or "none"
+                    "\n".join(f"- `{r['delivery_id']}`: {r['message']}" for r in rejected) or "none"
                 ),
                 "this_run": MetadataValue.json(
-                    [{"delivery": r.label, "status": r.status, "message": r.message}
-                     for r in results]
+                    [
+                        {"delivery": r.label, "status": r.status, "message": r.message}
+                        for r in results
+                    ]
                 ),
             },
         )

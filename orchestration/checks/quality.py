@@ -6,7 +6,6 @@ Dagster then does not run the assets downstream of them. Samples carry pseudonym
 """
 
 import pandera.errors
-
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -40,9 +39,12 @@ def _failed_checks(warehouse: Warehouse, severity: str):
         ).df()
 
 
-@asset_check(asset=CHECK_RESULTS, blocking=True,
-             description="No blocking quality check failed (no patients, index infusions missing, "
-                         "rows unaccounted for).")
+@asset_check(
+    asset=CHECK_RESULTS,
+    blocking=True,
+    description="No blocking quality check failed (no patients, index infusions missing, "
+    "rows unaccounted for).",
+)
 def blocking_quality_checks_pass(context: AssetCheckExecutionContext, warehouse: Warehouse):
     failed = _failed_checks(warehouse, "blocking")
     return AssetCheckResult(
@@ -51,8 +53,9 @@ def blocking_quality_checks_pass(context: AssetCheckExecutionContext, warehouse:
     )
 
 
-@asset_check(asset=CHECK_RESULTS,
-             description="Warning-level quality checks: what to ask the centres about.")
+@asset_check(
+    asset=CHECK_RESULTS, description="Warning-level quality checks: what to ask the centres about."
+)
 def warning_quality_checks(context: AssetCheckExecutionContext, warehouse: Warehouse):
     failed = _failed_checks(warehouse, "warn")
     with warehouse.get_connection() as conn:
@@ -61,15 +64,23 @@ def warning_quality_checks(context: AssetCheckExecutionContext, warehouse: Wareh
             "count(*) filter (where status = 'not_applicable') from quality.check_results"
         ).fetchall()
     return AssetCheckResult(
-        passed=failed.empty, severity=AssetCheckSeverity.WARN,
-        metadata={"checks_run": run, "not_applicable": not_applicable,
-                  "failed_warning_checks": len(failed), "failures": _markdown(failed)},
+        passed=failed.empty,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "checks_run": run,
+            "not_applicable": not_applicable,
+            "failed_warning_checks": len(failed),
+            "failures": _markdown(failed),
+        },
     )
 
 
-@asset_check(asset=RECONCILIATION, blocking=True,
-             description="Every delivered row is passed, quarantined, duplicate-removed or empty, "
-                         "and the ledger's row counts equal the raw rows.")
+@asset_check(
+    asset=RECONCILIATION,
+    blocking=True,
+    description="Every delivered row is passed, quarantined, duplicate-removed or empty, "
+    "and the ledger's row counts equal the raw rows.",
+)
 def every_row_accounted_for(context: AssetCheckExecutionContext, warehouse: Warehouse):
     with warehouse.get_connection() as conn:
         statuses = conn.execute(
@@ -77,13 +88,21 @@ def every_row_accounted_for(context: AssetCheckExecutionContext, warehouse: Ware
         ).df()
         unbalanced = conn.execute(
             "select centre_code, table_name, numerator, denominator from quality.check_results "
-            "where check_name = 'reconciliation_balanced' and numerator > 0").df()
-    lost = int(statuses.loc[~statuses["status"].isin(
-        ["passed", "quarantined", "duplicate_removed", "empty"]), "source_rows"].sum())
+            "where check_name = 'reconciliation_balanced' and numerator > 0"
+        ).df()
+    lost = int(
+        statuses.loc[
+            ~statuses["status"].isin(["passed", "quarantined", "duplicate_removed", "empty"]),
+            "source_rows",
+        ].sum()
+    )
     return AssetCheckResult(
         passed=lost == 0 and unbalanced.empty,
-        metadata={"rows_by_status": _markdown(statuses), "lost_rows": lost,
-                  "unbalanced_files": _markdown(unbalanced)},
+        metadata={
+            "rows_by_status": _markdown(statuses),
+            "lost_rows": lost,
+            "unbalanced_files": _markdown(unbalanced),
+        },
     )
 
 
@@ -92,27 +111,37 @@ def quarantined_rows(context: AssetCheckExecutionContext, warehouse: Warehouse):
     with warehouse.get_connection() as conn:
         by_rule = conn.execute(
             "select centre_code, rule, count(distinct (entity, source_file, source_row_number)) "
-            "as source_rows from quality.quarantine group by all order by 1, 2").df()
+            "as source_rows from quality.quarantine group by all order by 1, 2"
+        ).df()
         sample = conn.execute(
             f"select centre_code, entity, source_file, source_row_number, patient_key, "
             f"column_name, value, rule from quality.quarantine "
-            f"order by centre_code, entity, source_row_number limit {SAMPLE_ROWS}").df()
+            f"order by centre_code, entity, source_row_number limit {SAMPLE_ROWS}"
+        ).df()
     return AssetCheckResult(
-        passed=by_rule.empty, severity=AssetCheckSeverity.WARN,
-        metadata={"quarantined_source_rows": int(by_rule["source_rows"].sum()) if len(by_rule) else 0,
-                  "by_centre_and_rule": _markdown(by_rule), "sample": _markdown(sample)},
+        passed=by_rule.empty,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "quarantined_source_rows": int(by_rule["source_rows"].sum()) if len(by_rule) else 0,
+            "by_centre_and_rule": _markdown(by_rule),
+            "sample": _markdown(sample),
+        },
     )
 
 
-@asset_check(asset=PATIENT_OUTCOMES, blocking=True,
-             description="mart.patient_outcomes satisfies its pandera contract "
-                         "(models/patient_outcomes.py).")
+@asset_check(
+    asset=PATIENT_OUTCOMES,
+    blocking=True,
+    description="mart.patient_outcomes satisfies its pandera contract "
+    "(models/patient_outcomes.py).",
+)
 def patient_outcomes_contract(context: AssetCheckExecutionContext, warehouse: Warehouse):
     with warehouse.get_connection() as conn:
         frame = conn.execute("select * from mart.patient_outcomes").df()
     if frame.empty:
-        return AssetCheckResult(passed=False, metadata={"patients": 0,
-                                                        "problem": "the mart has no patients"})
+        return AssetCheckResult(
+            passed=False, metadata={"patients": 0, "problem": "the mart has no patients"}
+        )
     try:
         PatientOutcomes.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as errors:
@@ -121,11 +150,19 @@ def patient_outcomes_contract(context: AssetCheckExecutionContext, warehouse: Wa
         sample = keyed[["column", "check", "failure_case", "patient_key"]].head(SAMPLE_ROWS)
         return AssetCheckResult(
             passed=False,
-            metadata={"patients": len(frame), "failure_cases": len(cases),
-                      "sample": _markdown(sample.astype(str))},
+            metadata={
+                "patients": len(frame),
+                "failure_cases": len(cases),
+                "sample": _markdown(sample.astype(str)),
+            },
         )
     return AssetCheckResult(passed=True, metadata={"patients": len(frame)})
 
 
-QUALITY_CHECKS = [blocking_quality_checks_pass, warning_quality_checks, every_row_accounted_for,
-                  quarantined_rows, patient_outcomes_contract]
+QUALITY_CHECKS = [
+    blocking_quality_checks_pass,
+    warning_quality_checks,
+    every_row_accounted_for,
+    quarantined_rows,
+    patient_outcomes_contract,
+]

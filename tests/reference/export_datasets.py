@@ -23,24 +23,32 @@ def main() -> None:
     rossi.to_csv(HERE / "rossi.csv", index=False)
 
     larynx = datasets.load_larynx()
-    stage = np.select([larynx["Stage_II"] == 1, larynx["Stage_III"] == 1, larynx["Stage_IV"] == 1],
-                      ["II", "III", "IV"], default="I")
+    stage = np.select(
+        [larynx["Stage_II"] == 1, larynx["Stage_III"] == 1, larynx["Stage_IV"] == 1],
+        ["II", "III", "IV"],
+        default="I",
+    )
     larynx = larynx.assign(stage=stage)[["time", "death", "age", "stage"]]
     larynx.to_csv(HERE / "larynx.csv", index=False)
 
     lung = datasets.load_lung()
     lung = lung[["time", "status", "age", "sex", "ph.ecog"]].rename(columns={"ph.ecog": "ph_ecog"})
     # lifelines' lung has status 0/1 already (R's is 1/2); 3-level group: ECOG 0, 1, >=2
-    lung["ecog_grp"] = np.where(lung["ph_ecog"].isna(), None,
-                                np.where(lung["ph_ecog"] >= 2, "2+", lung["ph_ecog"].astype("Int64").astype(str)))
+    lung["ecog_grp"] = np.where(
+        lung["ph_ecog"].isna(),
+        None,
+        np.where(lung["ph_ecog"] >= 2, "2+", lung["ph_ecog"].astype("Int64").astype(str)),
+    )
     lung.to_csv(HERE / "lung.csv", index=False)
 
     # Hand-made: KM hits exactly 0.5 on a plateau (10 subjects, 5 deaths by t=5,
     # next death at t=8) -> R median = (5 + 8) / 2 = 6.5.
-    plateau = pd.DataFrame({
-        "time":   [1, 2, 3, 4, 5, 8, 9, 10, 12, 15],
-        "status": [1, 1, 1, 1, 1, 1, 0, 1, 0, 0],
-    })
+    plateau = pd.DataFrame(
+        {
+            "time": [1, 2, 3, 4, 5, 8, 9, 10, 12, 15],
+            "status": [1, 1, 1, 1, 1, 1, 0, 1, 0, 0],
+        }
+    )
     plateau.to_csv(HERE / "plateau.csv", index=False)
 
 
