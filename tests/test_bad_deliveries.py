@@ -17,9 +17,9 @@ import duckdb
 import pytest
 import xlsxwriter
 
-from cartwh.loader import load_delivery
-from cartwh.loader.discovery import DeliveryFolder
-from cartwh.mapping import CentreMapping, canonical_mapping
+from cartwh.ingest import load_delivery
+from cartwh.ingest.discovery import DeliveryFolder
+from cartwh.ingest.mapping import CentreMapping, canonical_mapping
 
 PATIENTS_HEADER = (
     "centre_patient_id,mrn,full_name,date_of_birth,sex,ph_status,prior_therapy_lines,"
@@ -352,6 +352,10 @@ STAGING_CASES = [
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("corpus")
+    mappings = root / "mappings"
+    mappings.mkdir()
+    centres = sorted({case.centre for case in STAGING_CASES})
+    (mappings / "canonical-centres.yml").write_text(f"centres: {centres}\n", encoding="utf-8")
     for case in STAGING_CASES:
         folder = root / "landing" / case.centre / "2023-03-01"
         folder.mkdir(parents=True)
@@ -364,7 +368,7 @@ def corpus(tmp_path_factory):
         "CARTWH_DATA": str(root),
         "CARTWH_OUTPUT": str(root / "output"),
         "DAGSTER_HOME": str(root / "dagster_home"),
-        "CARTWH_MAPPINGS": str(root / "no-mappings"),
+        "CARTWH_MAPPINGS": str(mappings),
     }
     refresh = subprocess.run(
         [sys.executable, "-m", "cartwh.cli", "refresh", "--log-level", "ERROR"],

@@ -1,4 +1,4 @@
-"""Tests of the synthetic consortium generator (``cartwh.generate``)."""
+"""Tests of the synthetic consortium generator (``cartwh.demo``)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from python_calamine import CalamineWorkbook
 
-from cartwh.generate import GenerationSummary, generate_consortium
-from cartwh.generate.consortium import _generate
-from cartwh.generate.imperfections import KINDS
-from cartwh.mapping import load_mapping_file, mapping_for
+from cartwh.demo import GenerationSummary, generate_consortium
+from cartwh.demo.consortium import _generate
+from cartwh.demo.imperfections import KINDS
+from cartwh.ingest.mapping import load_mapping_file, mapping_for
 from models.extract_format import ENTITIES
 
 MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"

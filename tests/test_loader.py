@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import xlsxwriter
 
-from cartwh.loader import load_landing
-from cartwh.mapping import MappingError, load_mapping_file
+from cartwh.ingest import load_landing
+from cartwh.ingest.mapping import MappingError, load_mapping_file
 from cartwh.warehouse import WarehouseBusy, write_lock
 from tests.conftest import INFUSIONS_CSV, PATIENTS_CSV, table_digest, write_delivery
 
@@ -205,8 +205,8 @@ def test_missing_and_unclaimed_files_are_recorded(landing, conn):
 
 
 def test_centre_tables_exist_even_without_deliveries(conn):
-    from cartwh.loader import ensure_centre_tables
-    from cartwh.mapping import canonical_mapping
+    from cartwh.ingest import ensure_centre_tables
+    from cartwh.ingest.mapping import canonical_mapping
 
     ensure_centre_tables(conn, canonical_mapping("ab"))
     assert conn.execute("select count(*) from raw.ab__labs").fetchall() == [(0,)]

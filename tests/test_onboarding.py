@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cartwh.mapping import DEFAULT_MAPPINGS_DIR
+from cartwh.ingest.mapping import DEFAULT_MAPPINGS_DIR
 from tests.conftest import write_delivery
 
 MAPPING_OV = """

@@ -138,7 +138,7 @@ def test_no_direct_identifier_leaves_raw_and_staging(demo):
 
 
 def test_patient_key_is_the_hmac_of_centre_and_id(demo):
-    from cartwh.dbt_plugin import patient_key
+    from cartwh.transform.plugin import patient_key
 
     rows = demo.query(
         "select centre_code, centre_patient_id, patient_key "
@@ -183,14 +183,8 @@ def test_cli_sql_prints_a_table_and_csv(demo):
 def test_dagster_definitions_load_with_raw_and_dbt_assets(demo):
     from orchestration.definitions import build_definitions
 
-    old = {k: os.environ.get(k) for k in demo.env()}
-    os.environ.update(demo.env())
-    try:
-        defs = build_definitions()
-        keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
-    finally:
-        for k, v in old.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    defs = build_definitions(demo.settings())
+    keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
     for centre in CENTRES:
         assert f"raw/{centre}__patients" in keys
         assert f"staging/stg_{centre}__patients" in keys
