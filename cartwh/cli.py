@@ -8,7 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from cartwh.ingest.registry import RegistryError
+from cartwh.ingest.registry import CANONICAL_CENTRES_FILE, RegistryError, load_registry
 from cartwh.settings import Settings, SettingsError, read_settings
 
 
@@ -34,6 +34,13 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
         f"generated {sum(summary.patients_per_centre.values())} patients in "
         f"{len(summary.deliveries)} deliveries under {out}"
     )
+    registry = load_registry(settings.mappings)
+    unregistered = sorted(set(summary.patients_per_centre) - set(registry.centres))
+    if unregistered:
+        print(
+            f"note: centres {', '.join(unregistered)} are not in the registry: list them in "
+            f"{settings.mappings / CANONICAL_CENTRES_FILE} to load them"
+        )
     return 0
 
 

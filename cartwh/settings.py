@@ -29,6 +29,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CARTWH_MAPPINGS": ("mappings/", "centre registry and mapping files"),
     "CARTWH_DBT_WORK": ("<warehouse>_dbt/ beside the warehouse", "dbt's target and logs"),
     "DAGSTER_HOME": ("$CARTWH_DATA/dagster_home", "Dagster run history (refresh and ui)"),
+    "CARTWH_DBT_GENERATED": ("set by cartwh", "for dbt: this warehouse's generated staging"),
 }
 
 
