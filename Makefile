@@ -8,7 +8,7 @@ PIP := $(BIN)/pip --disable-pip-version-check --quiet
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: demo test install sysdeps ui bench lock clean
+.PHONY: demo test lint install sysdeps ui bench lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,8 +35,13 @@ demo: install
 	@echo "output:    $$(pwd)/data/output   (tables/, figures/, queries/, data_docs/index.html)"
 	@$(BIN)/cartwh quality || true
 
-test: sysdeps install
+test: sysdeps install lint
 	$(BIN)/python -m pytest
+
+# ruff (configured in pyproject.toml): a lint or format finding fails `make test`.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check --quiet .
 
 bench: install
 	$(BIN)/python benchmarks/bench_generator.py

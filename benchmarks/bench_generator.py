@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cartwh.generate import generate_consortium  # noqa: E402
+from cartwh.demo import generate_consortium  # noqa: E402
 
 
 def main() -> None:

@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from datetime import date
 from pathlib import Path
 
-from cartwh.config import get_settings
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-def _prepare_dagster_home() -> Path:
-    settings = get_settings()
-    home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
+from cartwh.ingest.registry import CANONICAL_CENTRES_FILE, RegistryError, load_registry
+from cartwh.settings import Settings, SettingsError, read_settings
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
-    from cartwh.generate import generate_consortium
+def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+    from cartwh.demo import generate_consortium
 
-    settings = get_settings()
     out = Path(args.out).resolve() if args.out else settings.landing
     summary = generate_consortium(
         out,
@@ -48,32 +34,25 @@ def cmd_generate(args: argparse.Namespace) -> int:
         f"generated {sum(summary.patients_per_centre.values())} patients in "
         f"{len(summary.deliveries)} deliveries under {out}"
     )
+    registry = load_registry(settings.mappings)
+    unregistered = sorted(set(summary.patients_per_centre) - set(registry.centres))
+    if unregistered:
+        print(
+            f"note: centres {', '.join(unregistered)} are not in the registry: list them in "
+            f"{settings.mappings / CANONICAL_CENTRES_FILE} to load them"
+        )
     return 0
 
 
-def cmd_refresh(args: argparse.Namespace) -> int:
-    _prepare_dagster_home()
-    from dagster import DagsterInstance
+def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
+    from orchestration.refresh import run_refresh
 
-    from orchestration.definitions import build_definitions
-
-    settings = get_settings()
     print(f"landing:   {settings.landing}\nwarehouse: {settings.warehouse}")
-    defs = build_definitions()
-    job = defs.resolve_job_def("refresh_all")
-    result = job.execute_in_process(
-        instance=DagsterInstance.get(),
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
-    )
-    for event in result.all_events:
-        if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            data = event.event_specific_data
-            if not data.passed:
-                print(
-                    f"check failed: {data.asset_key.to_user_string()} {data.check_name} "
-                    f"({data.severity.value})"
-                )
+    result = run_refresh(settings, args.log_level)
+    for check in result.failed_checks:
+        print(f"check failed: {check.asset} {check.check} ({check.severity})")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
     if not result.success:
         print("refresh failed; see the messages above", file=sys.stderr)
         return 1
@@ -81,21 +60,21 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_warehouse():
+def _open_warehouse(settings: Settings):
     """A read-only connection, or None after telling the user to refresh first."""
     from cartwh.warehouse import read_connection
 
     try:
-        return read_connection(get_settings().warehouse)
+        return read_connection(settings.warehouse)
     except FileNotFoundError as exc:
         print(exc, file=sys.stderr)
         return None
 
 
-def cmd_sql(args: argparse.Namespace) -> int:
+def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
     import duckdb
 
-    conn = _open_warehouse()
+    conn = _open_warehouse(settings)
     if conn is None:
         return 2
     try:
@@ -115,9 +94,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_mapping_check(args: argparse.Namespace) -> int:
-    from cartwh.mapping import MappingError
-    from cartwh.mapping_check import check_mapping
+def cmd_mapping_check(args: argparse.Namespace, settings: Settings) -> int:
+    from cartwh.ingest.mapping import MappingError
+    from cartwh.ingest.mapping_check import check_mapping
 
     try:
         mapping, findings = check_mapping(Path(args.file), Path(args.delivery))
@@ -132,39 +111,28 @@ def cmd_mapping_check(args: argparse.Namespace) -> int:
     return 1 if blocking else 0
 
 
-def cmd_quality(args: argparse.Namespace) -> int:
-    conn = _open_warehouse()
+def cmd_quality(args: argparse.Namespace, settings: Settings) -> int:
+    from cartwh.quality import results
+
+    conn = _open_warehouse(settings)
     if conn is None:
         return 2
     with conn:
-        summary = conn.execute("""
-            with results as (
-                select centre_code, delivery_id,
-                    count(*) filter (where status <> 'not_applicable') as checks_run,
-                    count(*) filter (where status = 'failed') as failed,
-                    count(*) filter (where status = 'failed' and severity = 'blocking')
-                        as blocking_failed,
-                    count(*) filter (where status = 'not_applicable') as not_applicable
-                from quality.check_results group by all
-            ),
-            held as (
-                select centre_code,
-                    count(*) filter (where status = 'quarantined') as rows_quarantined,
-                    count(*) filter (where status = 'duplicate_removed') as rows_duplicate_removed,
-                    count(*) as source_rows
-                from quality.reconciliation group by all
-            )
-            select results.*, held.source_rows, held.rows_quarantined, held.rows_duplicate_removed
-            from results left join held using (centre_code) order by centre_code""").df()
-        failures = conn.execute(
-            "select centre_code, check_name, table_name, severity, numerator, denominator, "
-            "pct_failing from quality.check_results where status = 'failed' "
-            "order by severity, centre_code, check_name, table_name"
-        ).df()
+        summary = results.centre_summary(conn)
+        failures = results.failed_checks(conn)
     print(summary.to_string(index=False))
     if len(failures):
         print("\nfailed checks:")
-        print(failures.to_string(index=False))
+        columns = [
+            "centre_code",
+            "check_name",
+            "table_name",
+            "severity",
+            "numerator",
+            "denominator",
+            "pct_failing",
+        ]
+        print(failures[columns].to_string(index=False))
     blocking = int(summary["blocking_failed"].sum()) if len(summary) else 1
     if not len(summary):
         print("no quality results: run `cartwh refresh` first", file=sys.stderr)
@@ -173,21 +141,15 @@ def cmd_quality(args: argparse.Namespace) -> int:
     return 1 if blocking else 0
 
 
-def cmd_dbt(args: argparse.Namespace) -> int:
+def cmd_dbt(args: argparse.Namespace, settings: Settings) -> int:
     import subprocess
 
-    from cartwh import dbt_codegen
-    from cartwh.dbt_build import dbt_environment
-    from cartwh.mapping import known_centres
+    from cartwh.ingest.registry import load_registry
+    from cartwh.project import DBT_PROJECT_DIR
+    from cartwh.transform.prepare import dbt_environment, generate_staging
 
-    settings = get_settings()
-    dbt_environment(settings)
-    dbt_codegen.generate(
-        known_centres(settings.landing),
-        dbt_codegen.DBT_PROJECT_DIR / settings.dbt_generated,
-        settings.mappings,
-    )
-    project = str(dbt_codegen.DBT_PROJECT_DIR)
+    generate_staging(settings, load_registry(settings.mappings))
+    project = str(DBT_PROJECT_DIR)
     dbt_args = [a for a in args.dbt_args if a != "--"]
     command = [
         str(Path(sys.executable).with_name("dbt")),
@@ -198,24 +160,27 @@ def cmd_dbt(args: argparse.Namespace) -> int:
         project,
     ]
     if dbt_args and dbt_args[0] in ("build", "run", "test", "compile", "parse", "seed", "docs"):
-        command += ["--vars", json.dumps({"cutoff": settings.cutoff.isoformat()})]
-    return subprocess.call(command)
+        command += ["--vars", settings.study.dbt_vars()]
+    return subprocess.call(command, env={**os.environ, **dbt_environment(settings)})
 
 
-def cmd_ui(args: argparse.Namespace) -> int:
-    _prepare_dagster_home()
+def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
+    from cartwh.project import PROJECT_ROOT, WORKSPACE_FILE
+    from orchestration.refresh import dagster_instance
+
+    dagster_instance(settings).dispose()  # creates DAGSTER_HOME with its dagster.yaml
     command = [
         str(Path(sys.executable).with_name("dagster")),
         "dev",
         "-w",
-        str(PROJECT_ROOT / "workspace.yaml"),
+        str(WORKSPACE_FILE),
         "-p",
         str(args.port),
         "-h",
         args.host,
     ]
     os.chdir(PROJECT_ROOT)
-    os.execv(command[0], command)
+    os.execve(command[0], command, {**os.environ, "DAGSTER_HOME": str(settings.dagster_home)})
     return 0  # not reached
 
 
@@ -287,7 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        settings = read_settings()
+        return args.func(args, settings)
+    except (SettingsError, RegistryError) as exc:
+        print(f"cartwh: {exc}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # `cartwh sql ... | head`
         sys.stderr.close()
         return 0

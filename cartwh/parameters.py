@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import yaml
 
-from cartwh.paths import DBT_PROJECT_DIR
+from cartwh.project import DBT_PROJECT_DIR
 
 
 @dataclass(frozen=True)

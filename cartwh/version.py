@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 from cartwh import __version__
+from cartwh.project import PROJECT_ROOT
 
 
 def code_version() -> str:
-    root = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(
-            ["git", "-C", str(root), "describe", "--always", "--dirty"],
+            ["git", "-C", str(PROJECT_ROOT), "describe", "--always", "--dirty"],
             capture_output=True,
             text=True,
             timeout=10,

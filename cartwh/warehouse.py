@@ -43,16 +43,6 @@ def write_lock(database: Path, timeout_s: float = 600.0) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-@contextmanager
-def write_connection(database: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    with write_lock(database):
-        conn = duckdb.connect(str(database))
-        try:
-            yield conn
-        finally:
-            conn.close()
-
-
 def read_connection(database: Path) -> duckdb.DuckDBPyConnection:
     if not database.exists():
         raise FileNotFoundError(

@@ -1,12 +1,9 @@
 """The dbt project as Dagster sees it (kept in its own module, as dagster-dbt advises)."""
 
-from pathlib import Path
-
 from dagster_dbt import DbtProject
 
-from cartwh.config import Settings
-
-DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+from cartwh.project import DBT_PROJECT_DIR
+from cartwh.settings import Settings
 
 
 def build_dbt_project(settings: Settings) -> DbtProject:

@@ -10,8 +10,9 @@ from dagster import (
     in_process_executor,
 )
 
-from cartwh.config import get_settings
-from cartwh.dbt_build import prepare as prepare_dbt
+from cartwh.ingest.registry import load_registry
+from cartwh.settings import Settings, read_settings
+from cartwh.transform.prepare import prepare as prepare_dbt
 from orchestration.assets.analysis import ANALYSIS_ASSETS, report
 from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.quality import centre_query_files, mart_expectations
@@ -20,12 +21,15 @@ from orchestration.checks.quality import QUALITY_CHECKS
 from orchestration.dbt_project import build_dbt_project
 from orchestration.resources import build_resources
 
+REFRESH_JOB = "refresh_all"
 
-def build_definitions() -> Definitions:
-    settings = get_settings()
-    centres = prepare_dbt(settings)
+
+def build_definitions(settings: Settings) -> Definitions:
+    """Assets of the registered centres (the registry, not the landing folder, decides)."""
+    registry = load_registry(settings.mappings)
+    prepare_dbt(settings, registry)
     dbt_project = build_dbt_project(settings)
-    raw_assets = [build_raw_centre_asset(centre) for centre in centres]
+    raw_assets = [build_raw_centre_asset(centre) for centre in registry.centres]
     return Definitions(
         assets=[
             *raw_assets,
@@ -37,7 +41,7 @@ def build_definitions() -> Definitions:
         ],
         asset_checks=QUALITY_CHECKS,
         resources=build_resources(settings, dbt_project),
-        jobs=[define_asset_job("refresh_all", selection=AssetSelection.all())],
+        jobs=[define_asset_job(REFRESH_JOB, selection=AssetSelection.all())],
         # DuckDB takes one writer at a time: run steps in one process, in order.
         executor=in_process_executor,
     )
@@ -45,5 +49,5 @@ def build_definitions() -> Definitions:
 
 @definitions
 def defs() -> Definitions:
-    """Loaded lazily by Dagster tools, with the environment of the loading process."""
-    return build_definitions()
+    """Loaded lazily by Dagster tools, with the settings of the loading process."""
+    return build_definitions(read_settings())

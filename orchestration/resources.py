@@ -1,15 +1,18 @@
-"""Resources, configured from the ``CARTWH_*`` environment variables."""
+"""Resources, configured from the :class:`cartwh.settings.Settings` of the process."""
 
 from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 
-from cartwh.config import Settings
+from cartwh.ingest.registry import CentreRegistry, load_registry
+from cartwh.parameters import StudyParameters, study_parameters
+from cartwh.settings import Settings
 from cartwh.warehouse import write_lock
 
 
@@ -29,7 +32,7 @@ class Warehouse(DuckDBResource):
 
 
 class Landing(ConfigurableResource):
-    """Where centres drop deliveries, and where the mapping files live."""
+    """Where centres drop deliveries, and the centre registry with its mapping files."""
 
     landing: str
     mappings: str
@@ -38,22 +41,23 @@ class Landing(ConfigurableResource):
     def landing_path(self) -> Path:
         return Path(self.landing)
 
-    @property
-    def mappings_path(self) -> Path:
-        return Path(self.mappings)
+    def registry(self) -> CentreRegistry:
+        return load_registry(Path(self.mappings))
 
 
 class Study(ConfigurableResource):
-    """Study-wide settings: the data cut-off and where outputs go."""
+    """Study-wide settings: the data cut-off (dbt var) and where outputs go."""
 
     cutoff: str
     output: str
 
     @property
-    def dbt_vars(self) -> str:
-        import json
+    def parameters(self) -> StudyParameters:
+        return study_parameters().with_cutoff(date.fromisoformat(self.cutoff))
 
-        return json.dumps({"cutoff": self.cutoff})
+    @property
+    def dbt_vars(self) -> str:
+        return self.parameters.dbt_vars()
 
 
 def build_resources(settings: Settings, dbt_project) -> dict:

@@ -65,17 +65,6 @@ def table_digest(conn, sql: str) -> str:
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
-DEMO_ENV = (
-    "CARTWH_LANDING",
-    "CARTWH_WAREHOUSE",
-    "CARTWH_OUTPUT",
-    "CARTWH_DATA",
-    "DAGSTER_HOME",
-    "CARTWH_SECRET",
-    "CARTWH_CUTOFF",
-)
-
-
 class Demo:
     """The default demo consortium, generated and refreshed once per test session."""
 
@@ -97,6 +86,11 @@ class Demo:
             "CARTWH_CUTOFF": "2023-03-01",
         }
 
+    def settings(self):
+        from cartwh.settings import read_settings
+
+        return read_settings(self.env())
+
     def connect(self):
         return duckdb.connect(str(self.warehouse), read_only=True)
 
@@ -107,20 +101,15 @@ class Demo:
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory):
-    import os
-
+    """Built through the CLI, as a user would; the environment is restored afterwards
+    (the variables of the demo and those the dbt bridge exports)."""
     from cartwh.cli import main
+    from cartwh.transform.prepare import dbt_environment
 
     built = Demo(tmp_path_factory.mktemp("demo"))
-    saved = {k: os.environ.get(k) for k in DEMO_ENV}
-    os.environ.update(built.env())
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {**built.env(), **dbt_environment(built.settings())}.items():
+            patch.setenv(key, value)
         assert main(["generate", "--out", str(built.landing), "--truth", str(built.truth)]) == 0
         assert main(["refresh", "--log-level", "WARNING"]) == 0
         yield built
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value

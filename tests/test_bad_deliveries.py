@@ -17,9 +17,9 @@ import duckdb
 import pytest
 import xlsxwriter
 
-from cartwh.loader import load_delivery
-from cartwh.loader.discovery import DeliveryFolder
-from cartwh.mapping import CentreMapping, canonical_mapping
+from cartwh.ingest import load_delivery
+from cartwh.ingest.discovery import DeliveryFolder
+from cartwh.ingest.mapping import CentreMapping, canonical_mapping
 
 PATIENTS_HEADER = (
     "centre_patient_id,mrn,full_name,date_of_birth,sex,ph_status,prior_therapy_lines,"
@@ -304,7 +304,9 @@ STAGING_CASES = [
         {
             "patients.csv": patients_csv(patient("p1")),
             "infusions.csv": INFUSIONS,
-            "follow_up_events.csv": "centre_patient_id,event_date,event_type\np1,2019-12-01,relapse\n",
+            "follow_up_events.csv": (
+                "centre_patient_id,event_date,event_type\np1,2019-12-01,relapse\n"
+            ),
         },
         {("event_before_infusion", "follow_up_events.csv", 1)},
     ),
@@ -342,7 +344,10 @@ STAGING_CASES = [
         "no infusion dates at all (blocking)",
         {
             "patients.csv": patients_csv(patient("p1"), patient("p2")),
-            "infusions.csv": "centre_patient_id,infusion_number,infusion_date,cell_dose_per_kg\np1,1,,1e6\np2,1,,1e6\n",
+            "infusions.csv": (
+                "centre_patient_id,infusion_number,infusion_date,cell_dose_per_kg\n"
+                "p1,1,,1e6\np2,1,,1e6\n"
+            ),
         },
         {("required_missing", "infusions.csv", 1), ("required_missing", "infusions.csv", 2)},
     ),
@@ -352,6 +357,10 @@ STAGING_CASES = [
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("corpus")
+    mappings = root / "mappings"
+    mappings.mkdir()
+    centres = sorted({case.centre for case in STAGING_CASES})
+    (mappings / "canonical-centres.yml").write_text(f"centres: {centres}\n", encoding="utf-8")
     for case in STAGING_CASES:
         folder = root / "landing" / case.centre / "2023-03-01"
         folder.mkdir(parents=True)
@@ -364,7 +373,7 @@ def corpus(tmp_path_factory):
         "CARTWH_DATA": str(root),
         "CARTWH_OUTPUT": str(root / "output"),
         "DAGSTER_HOME": str(root / "dagster_home"),
-        "CARTWH_MAPPINGS": str(root / "no-mappings"),
+        "CARTWH_MAPPINGS": str(mappings),
     }
     refresh = subprocess.run(
         [sys.executable, "-m", "cartwh.cli", "refresh", "--log-level", "ERROR"],
@@ -391,11 +400,12 @@ def test_staging_outcome(case: StagingCase, corpus):
     conn, _, _ = corpus
     found = set(
         conn.execute(
-            "select rule, source_file, source_row_number from quality.quarantine where centre_code = ? "
-            "union select check_name, source_file, source_row_number from quality.plausibility_findings "
+            "select rule, source_file, source_row_number from quality.quarantine "
             "where centre_code = ? "
-            "union select 'exact_duplicate', source_file, source_row_number from quality.reconciliation "
-            "where centre_code = ? and status = 'duplicate_removed'",
+            "union select check_name, source_file, source_row_number "
+            "from quality.plausibility_findings where centre_code = ? "
+            "union select 'exact_duplicate', source_file, source_row_number "
+            "from quality.reconciliation where centre_code = ? and status = 'duplicate_removed'",
             [case.centre, case.centre, case.centre],
         ).fetchall()
     )

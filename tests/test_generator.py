@@ -1,4 +1,4 @@
-"""Tests of the synthetic consortium generator (``cartwh.generate``)."""
+"""Tests of the synthetic consortium generator (``cartwh.demo``)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from python_calamine import CalamineWorkbook
 
-from cartwh.generate import GenerationSummary, generate_consortium
-from cartwh.generate.consortium import _generate
-from cartwh.generate.imperfections import KINDS
-from cartwh.mapping import load_mapping_file, mapping_for
+from cartwh.demo import GenerationSummary, generate_consortium
+from cartwh.demo.consortium import _generate
+from cartwh.demo.imperfections import KINDS
+from cartwh.ingest.mapping import load_mapping_file, mapping_for
 from models.extract_format import ENTITIES
 
 MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"
@@ -165,7 +165,7 @@ def test_refuses_foreign_folder_and_truth_inside_landing(tmp_path):
 def test_xz_is_canonical_with_manifest(default):
     out, _, _ = default
     folder = out / "xz" / LAST
-    for name, entity in ENTITIES.items():
+    for entity in ENTITIES.values():
         header = (folder / entity.file_name).read_text(encoding="utf-8").splitlines()[0].split(",")
         assert tuple(header) == entity.column_names
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -294,7 +294,7 @@ def test_mappings_load_and_match_the_files(default):
                 assert measures == sources
                 assert em.columns["centre_patient_id"].source in raw.columns
                 continue
-            for name, cm in em.columns.items():
+            for cm in em.columns.values():
                 if cm.source is None:
                     continue
                 assert cm.source in raw.columns, (centre, entity, cm.source)
@@ -390,7 +390,7 @@ def _apply_mapping(mapping, entity: str, folder: Path, day0: dict, weight: dict)
         )
         if cm.codes:
             assert set(v) - {""} <= set(cm.codes)
-            v = v.map(lambda x: cm.codes.get(x, x))
+            v = v.map(lambda x, codes=cm.codes: codes.get(x, x))
         if col.dtype in ("integer", "decimal"):
             dec = cm.decimal or settings.decimal
             v = v.str.replace(dec, ".", regex=False) if dec != "." else v
@@ -738,7 +738,6 @@ def test_corrections_are_recorded_and_corrected(default):
             out, r.centre_code, r.corrected_in, r.file.replace("20220901", "20230301"), r.sheet
         )
         header, rows = table
-        pid_col = header[0]
         values = {row[header.index(r.column)] for row in rows if row[0] == r.centre_patient_id}
         assert _norm(r.correct_value, r.sheet) in values, (r, values)
 
@@ -842,7 +841,7 @@ def test_toxicity_hazard_ratio_raises_events(root):
     assert rates[3.0][True] > rates[3.0][False] + 0.15
 
 
-# --- scale ------------------------------------------------------------------------------------------
+# --- scale -------------------------------------------------------------------------------
 
 
 @pytest.mark.slow

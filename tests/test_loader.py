@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import xlsxwriter
 
-from cartwh.loader import load_landing
-from cartwh.mapping import MappingError, load_mapping_file
+from cartwh.ingest import load_landing
+from cartwh.ingest.mapping import MappingError, load_mapping_file
 from cartwh.warehouse import WarehouseBusy, write_lock
 from tests.conftest import INFUSIONS_CSV, PATIENTS_CSV, table_digest, write_delivery
 
@@ -34,8 +34,8 @@ def test_canonical_delivery_loads_every_cell_as_text(landing, conn):
     assert result.status == "loaded"
     assert result.rows_by_entity == {"patients": 2, "infusions": 2}
     rows = conn.execute(
-        "select centre_patient_id, full_name, date_of_birth, _delivery_id, _source_file, _row_number "
-        "from raw.xz__patients order by _row_number"
+        "select centre_patient_id, full_name, date_of_birth, _delivery_id, _source_file, "
+        "_row_number from raw.xz__patients order by _row_number"
     ).fetchall()
     assert rows == [
         ("p1", "Doe, Jane", "1990-01-02", "2023-03-01", "patients.csv", 1),
@@ -144,7 +144,10 @@ def test_manifest_for_another_delivery_is_rejected(landing, conn):
 
 
 def test_unparseable_file_rejects_the_whole_delivery_naming_file_and_line(landing, conn):
-    labs = "centre_patient_id,sample_date,analyte,value,unit\np1,2020-03-05,il6,10,pg/ml\np1,2020-03-06,il6,12,pg/ml,extra\n"
+    labs = (
+        "centre_patient_id,sample_date,analyte,value,unit\n"
+        "p1,2020-03-05,il6,10,pg/ml\np1,2020-03-06,il6,12,pg/ml,extra\n"
+    )
     write_delivery(landing, "xz", "2023-03-01", {"patients.csv": PATIENTS_CSV, "labs.csv": labs})
     write_delivery(landing, "ab", "2023-03-01", {"patients.csv": PATIENTS_CSV})
     results = {r.centre_code: r for r in load_landing(conn, landing)}
@@ -205,8 +208,8 @@ def test_missing_and_unclaimed_files_are_recorded(landing, conn):
 
 
 def test_centre_tables_exist_even_without_deliveries(conn):
-    from cartwh.loader import ensure_centre_tables
-    from cartwh.mapping import canonical_mapping
+    from cartwh.ingest import ensure_centre_tables
+    from cartwh.ingest.mapping import canonical_mapping
 
     ensure_centre_tables(conn, canonical_mapping("ab"))
     assert conn.execute("select count(*) from raw.ab__labs").fetchall() == [(0,)]

@@ -58,7 +58,8 @@ def test_mapping_check_reports_each_kind_of_problem(tmp_path, capsys):
 def test_mapping_check_refuses_an_invalid_mapping(tmp_path, capsys):
     mapping = tmp_path / "ab.yml"
     mapping.write_text(
-        "centre_code: ab\nentities:\n  patients:\n    columns: {sex: {source: S, codes: {M: male}}}\n"
+        "centre_code: ab\nentities:\n  patients:\n"
+        "    columns: {sex: {source: S, codes: {M: male}}}\n"
     )
     folder = write_delivery(tmp_path / "landing", "ab", "2023-03-01", {"patients.csv": "S\nM\n"})
     assert main(["mapping", "check", str(mapping), "--delivery", str(folder)]) == 2

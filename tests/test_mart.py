@@ -106,8 +106,6 @@ def test_dbt_docs_document_the_mart(demo):
     import subprocess
     import sys
 
-    from cartwh.config import get_settings
-
     env = {**os.environ, **demo.env()}
     result = subprocess.run(
         [sys.executable, "-m", "cartwh.cli", "dbt", "docs", "generate"],
@@ -117,13 +115,7 @@ def test_dbt_docs_document_the_mart(demo):
         timeout=600,
     )
     assert result.returncode == 0, result.stdout[-2000:]
-    old = {k: os.environ.get(k) for k in demo.env()}
-    os.environ.update(demo.env())
-    try:
-        target = get_settings().dbt_work / "target"
-    finally:
-        for k, v in old.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    target = demo.settings().dbt_work / "target"
     manifest = json.loads((target / "manifest.json").read_text())
     catalog = json.loads((target / "catalog.json").read_text())
     node = manifest["nodes"]["model.cartwh.patient_outcomes"]

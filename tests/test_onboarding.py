@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cartwh.mapping import DEFAULT_MAPPINGS_DIR
+from cartwh.ingest.mapping import DEFAULT_MAPPINGS_DIR
 from tests.conftest import write_delivery
 
 MAPPING_OV = """
@@ -67,8 +67,10 @@ def onboarded(tmp_path_factory):
             "Patienten.txt": latin1(
                 "Fallnummer\tKIS\tName\tGeburtsdatum\tGeschlecht\tPh\tVortherapien\tRezidive\t"
                 "Status\tVorSZT\tBlasten\tGewicht_lb\n"
-                "OV-1\t991\tMüller, Jörg\t02/03/1980\tmännlich\tneg\t3\t1\tRezidiv\tja\t42,5\t154,3\n"
-                "OV-2\t992\tSchäfer, Anna\t15/11/1999\tweiblich\tpos\t2\t0\trefraktär\tnein\t8\tk.A.\n"
+                "OV-1\t991\tMüller, Jörg\t02/03/1980\tmännlich\tneg\t3\t1\tRezidiv\tja\t"
+                "42,5\t154,3\n"
+                "OV-2\t992\tSchäfer, Anna\t15/11/1999\tweiblich\tpos\t2\t0\trefraktär\tnein\t"
+                "8\tk.A.\n"
             ),
             "Infusionen.txt": latin1(
                 "Fallnummer\tNr\tDatum\tDosis\nOV-1\t1\t01/06/2020\t1,1e6\n"

@@ -109,7 +109,8 @@ def test_no_direct_identifier_leaves_raw_and_staging(demo):
         identifiers = {
             v
             for (v,) in conn.execute(
-                "select mrn from staging.stg_xz__patients union select full_name from staging.stg_xz__patients"
+                "select mrn from staging.stg_xz__patients "
+                "union select full_name from staging.stg_xz__patients"
             ).fetchall()
             if v
         }
@@ -138,7 +139,7 @@ def test_no_direct_identifier_leaves_raw_and_staging(demo):
 
 
 def test_patient_key_is_the_hmac_of_centre_and_id(demo):
-    from cartwh.dbt_plugin import patient_key
+    from cartwh.transform.plugin import patient_key
 
     rows = demo.query(
         "select centre_code, centre_patient_id, patient_key "
@@ -180,18 +181,18 @@ def test_cli_sql_prints_a_table_and_csv(demo):
     assert refused.returncode == 1 and "read-only" in refused.stderr.lower()
 
 
-def test_dagster_definitions_load_with_raw_and_dbt_assets(demo):
+def test_dagster_definitions_come_from_the_registry_not_the_landing_folder(demo, tmp_path):
+    """Raw and dbt assets of the registered centres, whatever folders the landing area holds."""
+    import dataclasses
+
     from orchestration.definitions import build_definitions
 
-    old = {k: os.environ.get(k) for k in demo.env()}
-    os.environ.update(demo.env())
-    try:
-        defs = build_definitions()
-        keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
-    finally:
-        for k, v in old.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    landing = tmp_path / "landing"
+    (landing / "fx" / "2023-03-01").mkdir(parents=True)  # a centre nobody registered
+    settings = dataclasses.replace(demo.settings(), landing=landing)
+    keys = {k.to_user_string() for k in build_definitions(settings).resolve_all_asset_keys()}
     for centre in CENTRES:
         assert f"raw/{centre}__patients" in keys
         assert f"staging/stg_{centre}__patients" in keys
     assert {"intermediate/int_patients_unioned", "restricted/patient_crosswalk"} <= keys
+    assert not any("fx" in key for key in keys)

@@ -201,7 +201,7 @@ def test_data_docs_are_built_and_load_nothing_from_the_network(demo):
 def test_expectation_suites_catch_implausible_marts(demo, tmp_path):
     import duckdb
 
-    from cartwh.expectations import validate_mart
+    from cartwh.quality.expectations import validate_mart
 
     conn = duckdb.connect()
     conn.execute(f"attach '{demo.warehouse}' as demo (read_only)")

@@ -13,8 +13,8 @@ from dagster import (
     asset,
 )
 
-from cartwh.expectations import validate_mart
-from cartwh.queries import write_centre_queries
+from cartwh.quality.expectations import validate_mart
+from cartwh.quality.queries import write_centre_queries
 from orchestration.resources import Study, Warehouse
 
 

@@ -15,6 +15,7 @@ from dagster import (
     asset_check,
 )
 
+from cartwh.quality import results
 from models.patient_outcomes import PatientOutcomes
 from orchestration.resources import Warehouse
 
@@ -29,16 +30,6 @@ def _markdown(frame) -> MetadataValue:
     return MetadataValue.md(frame.to_markdown(index=False) if len(frame) else "none")
 
 
-def _failed_checks(warehouse: Warehouse, severity: str):
-    with warehouse.get_connection() as conn:
-        return conn.execute(
-            "select check_name, centre_code, delivery_id, table_name, numerator, denominator, "
-            "pct_failing, threshold_pct from quality.check_results "
-            "where status = 'failed' and severity = ? order by check_name, centre_code, table_name",
-            [severity],
-        ).df()
-
-
 @asset_check(
     asset=CHECK_RESULTS,
     blocking=True,
@@ -46,7 +37,8 @@ def _failed_checks(warehouse: Warehouse, severity: str):
     "rows unaccounted for).",
 )
 def blocking_quality_checks_pass(context: AssetCheckExecutionContext, warehouse: Warehouse):
-    failed = _failed_checks(warehouse, "blocking")
+    with warehouse.get_connection() as conn:
+        failed = results.failed_checks(conn, "blocking")
     return AssetCheckResult(
         passed=failed.empty,
         metadata={"failed_blocking_checks": len(failed), "failures": _markdown(failed)},
@@ -57,12 +49,9 @@ def blocking_quality_checks_pass(context: AssetCheckExecutionContext, warehouse:
     asset=CHECK_RESULTS, description="Warning-level quality checks: what to ask the centres about."
 )
 def warning_quality_checks(context: AssetCheckExecutionContext, warehouse: Warehouse):
-    failed = _failed_checks(warehouse, "warn")
     with warehouse.get_connection() as conn:
-        [(run, not_applicable)] = conn.execute(
-            "select count(*) filter (where status <> 'not_applicable'), "
-            "count(*) filter (where status = 'not_applicable') from quality.check_results"
-        ).fetchall()
+        failed = results.failed_checks(conn, "warn")
+        run, not_applicable = results.check_counts(conn)
     return AssetCheckResult(
         passed=failed.empty,
         severity=AssetCheckSeverity.WARN,
@@ -83,19 +72,10 @@ def warning_quality_checks(context: AssetCheckExecutionContext, warehouse: Wareh
 )
 def every_row_accounted_for(context: AssetCheckExecutionContext, warehouse: Warehouse):
     with warehouse.get_connection() as conn:
-        statuses = conn.execute(
-            "select status, count(*) as source_rows from quality.reconciliation group by 1 order by 1"
-        ).df()
-        unbalanced = conn.execute(
-            "select centre_code, table_name, numerator, denominator from quality.check_results "
-            "where check_name = 'reconciliation_balanced' and numerator > 0"
-        ).df()
-    lost = int(
-        statuses.loc[
-            ~statuses["status"].isin(["passed", "quarantined", "duplicate_removed", "empty"]),
-            "source_rows",
-        ].sum()
-    )
+        statuses = results.rows_by_status(conn)
+        unbalanced = results.unbalanced_files(conn)
+    unaccounted = ~statuses["status"].isin(results.ACCOUNTED_STATUSES)
+    lost = int(statuses.loc[unaccounted, "source_rows"].sum())
     return AssetCheckResult(
         passed=lost == 0 and unbalanced.empty,
         metadata={
@@ -109,15 +89,8 @@ def every_row_accounted_for(context: AssetCheckExecutionContext, warehouse: Ware
 @asset_check(asset=QUARANTINE, description="Rows held back, by rule, with a sample.")
 def quarantined_rows(context: AssetCheckExecutionContext, warehouse: Warehouse):
     with warehouse.get_connection() as conn:
-        by_rule = conn.execute(
-            "select centre_code, rule, count(distinct (entity, source_file, source_row_number)) "
-            "as source_rows from quality.quarantine group by all order by 1, 2"
-        ).df()
-        sample = conn.execute(
-            f"select centre_code, entity, source_file, source_row_number, patient_key, "
-            f"column_name, value, rule from quality.quarantine "
-            f"order by centre_code, entity, source_row_number limit {SAMPLE_ROWS}"
-        ).df()
+        by_rule = results.quarantine_by_rule(conn)
+        sample = results.quarantine_sample(conn, SAMPLE_ROWS)
     return AssetCheckResult(
         passed=by_rule.empty,
         severity=AssetCheckSeverity.WARN,

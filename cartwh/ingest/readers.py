@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from cartwh.mapping import FileSettings
+from cartwh.ingest.mapping import FileSettings
 
 DUCKDB_ENCODINGS = {
     "utf-8": "utf-8",
@@ -92,7 +92,7 @@ def _transcode(path: Path, encoding: str, workdir: Path) -> Path:
 
 
 def _read_header(path: Path, encoding: str, settings: FileSettings) -> list[str] | None:
-    """The header row, decoding only its own bytes (a bad byte further down is DuckDB's to report)."""
+    """The header row, decoding only its own bytes (a bad byte further down is DuckDB's)."""
     if encoding == "utf-16":
         with open(path, encoding=encoding, newline="") as handle:
             lines = [handle.readline() for _ in range(settings.header_row)]

@@ -13,7 +13,7 @@ import hmac
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from cartwh.config import get_settings
+from cartwh.settings import read_settings
 
 UNIT_SEPARATOR = "\x1f"
 
@@ -25,7 +25,7 @@ def patient_key(secret: str, centre_code: str, centre_patient_id: str) -> str:
 
 class Plugin(BasePlugin):
     def initialize(self, plugin_config):
-        self._secret = get_settings().secret
+        self._secret = read_settings().secret
 
     def configure_connection(self, conn):
         import pyarrow as pa

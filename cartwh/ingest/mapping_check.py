@@ -15,10 +15,10 @@ from pathlib import Path
 
 import duckdb
 
-from cartwh.dbt_codegen import unit_conversions
-from cartwh.loader import load_delivery, raw_table_name
-from cartwh.loader.discovery import DeliveryFolder
-from cartwh.mapping import CentreMapping, load_mapping_file
+from cartwh.ingest import load_delivery, raw_table_name
+from cartwh.ingest.discovery import DeliveryFolder
+from cartwh.ingest.mapping import CentreMapping, load_mapping_file
+from cartwh.project import DATE_COLUMN, unit_conversions
 from models.extract_format import ENTITIES
 
 
@@ -43,7 +43,8 @@ def _columns(conn, table: str) -> list[str]:
         r[0]
         for r in conn.execute(
             "select column_name from information_schema.columns where table_schema = 'raw' "
-            "and table_name = ? and column_name not like '\\_%' escape '\\' order by ordinal_position",
+            "and table_name = ? and column_name not like '\\_%' escape '\\' "
+            "order by ordinal_position",
             [table],
         ).fetchall()
     ]
@@ -89,7 +90,8 @@ def _check_entity(conn, mapping: CentreMapping, entity: str, units) -> list[Find
             rows = conn.execute(
                 f'select trim("{column.source}") as v, count(*) from raw."{table}" '
                 f'where trim("{column.source}") not in ({_sql_list(settings.null_values)}) '
-                f'and trim("{column.source}") not in ({_sql_list(allowed)}) group by 1 order by 2 desc'
+                f'and trim("{column.source}") not in ({_sql_list(allowed)}) '
+                "group by 1 order by 2 desc"
             ).fetchall()
             for value, count in rows:
                 findings.append(
@@ -150,8 +152,6 @@ def _check_entity(conn, mapping: CentreMapping, entity: str, units) -> list[Find
 
 
 def _date_column(entity: str) -> str | None:
-    from cartwh.dbt_codegen import DATE_COLUMN
-
     return DATE_COLUMN.get(entity)
 
 

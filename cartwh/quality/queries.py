@@ -7,6 +7,8 @@ from pathlib import Path
 
 import duckdb
 
+from cartwh.ingest.ledger import current_deliveries
+
 COLUMNS = (
     "delivery_id",
     "centre_patient_id",
@@ -29,9 +31,7 @@ def write_centre_queries(conn: duckdb.DuckDBPyConnection, folder: Path) -> dict[
         "select centre_code, " + ", ".join(COLUMNS) + " from restricted.centre_queries "
         "order by centre_code, entity, source_file, source_row_number, rule"
     ).df()
-    deliveries = conn.execute(
-        "select centre_code, delivery_id from raw.current_deliveries"
-    ).fetchall()
+    deliveries = [(d.centre_code, d.delivery_id) for d in current_deliveries(conn)]
     if folder.exists():
         shutil.rmtree(folder)
     written: dict[Path, int] = {}

@@ -14,10 +14,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cartwh.project import DEFAULT_MAPPINGS_DIR
 from models.extract_format import ENTITIES
 
 CENTRE_CODE = re.compile(r"^[a-z0-9]{2,16}$")
-DEFAULT_MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
 
 
 class MappingError(ValueError):
@@ -202,15 +202,3 @@ def mapping_for(centre_code: str, mappings_dir: Path | None = None) -> CentreMap
     if path.exists():
         return load_mapping_file(path)
     return canonical_mapping(centre_code)
-
-
-def all_mappings(mappings_dir: Path | None = None) -> dict[str, CentreMapping]:
-    directory = mappings_dir or DEFAULT_MAPPINGS_DIR
-    return {p.stem: load_mapping_file(p) for p in sorted(directory.glob("*.yml"))}
-
-
-def known_centres(landing: Path) -> list[str]:
-    """Centres with a folder in the landing area (a mapping file alone makes no centre)."""
-    if not landing.is_dir():
-        return []
-    return sorted(p.name for p in landing.iterdir() if p.is_dir() and CENTRE_CODE.match(p.name))

@@ -13,12 +13,12 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .centres import Centre
 from .config import (
     INFUSION_END,
     INFUSION_START,
     INFUSION_TREND,
     MIN_FOLLOW_UP_DAYS,
-    Centre,
     epoch_day,
 )
 from .names import full_names, mrns, patient_ids

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import duckdb
 
-VENDOR_DIR = Path(__file__).resolve().parent.parent / "vendor" / "data_docs"
+from cartwh.project import VENDOR_DIR
+
+DATA_DOCS_VENDOR_DIR = VENDOR_DIR / "data_docs"
 
 CDN_ASSETS = {
     "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": "bootstrap/bootstrap.min.css",
@@ -187,7 +189,7 @@ def make_offline(docs_dir: Path) -> None:
     import great_expectations
 
     target = docs_dir / "static" / "vendor"
-    shutil.copytree(VENDOR_DIR, target, dirs_exist_ok=True)
+    shutil.copytree(DATA_DOCS_VENDOR_DIR, target, dirs_exist_ok=True)
     package_images = (
         Path(great_expectations.__file__).parent / "render" / "view" / "static" / "images"
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
+from datetime import datetime
 
 import duckdb
 
-from cartwh.loader.readers import METADATA_COLUMNS
+from cartwh.ingest.readers import METADATA_COLUMNS
 from cartwh.warehouse import run
 
 LEDGER_DDL = """
@@ -75,8 +76,28 @@ def rejected_with(conn, centre_code: str, delivery_id: str, fingerprint: str) ->
     return row[0] if row else None
 
 
+@dataclass(frozen=True)
+class LedgerRow:
+    """One row of ``raw.deliveries``: a delivered file (or Excel sheet) and what became of it."""
+
+    centre_code: str
+    delivery_id: str
+    source_file: str
+    entity: str | None
+    sha256: str | None
+    bytes: int | None
+    rows_read: int | None
+    loaded_at: datetime
+    status: str  # loaded | missing | ignored | manifest | rejected
+    message: str | None
+    delivery_fingerprint: str
+
+
+LEDGER_COLUMNS = tuple(f.name for f in fields(LedgerRow))
+
+
 def replace_attempt(
-    conn, centre_code: str, delivery_id: str, fingerprint: str, rows: list[tuple]
+    conn, centre_code: str, delivery_id: str, fingerprint: str, rows: list[LedgerRow]
 ) -> None:
     """Record an attempt at a delivery content, replacing an earlier rejection of that content."""
     run(
@@ -88,13 +109,12 @@ def replace_attempt(
     record(conn, rows)
 
 
-def record(conn, rows: list[tuple]) -> None:
-    """Upsert ledger rows (centre, delivery, file, entity, sha, bytes, rows, at, status, msg, fp)."""
+def record(conn, rows: list[LedgerRow]) -> None:
+    """Upsert ledger rows."""
     conn.executemany(
-        "insert or replace into raw.deliveries (centre_code, delivery_id, source_file, entity, "
-        "sha256, bytes, rows_read, loaded_at, status, message, delivery_fingerprint) "
-        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows,
+        f"insert or replace into raw.deliveries ({', '.join(LEDGER_COLUMNS)}) "
+        f"values ({', '.join('?' for _ in LEDGER_COLUMNS)})",
+        [astuple(row) for row in rows],
     )
     run(conn, "select 1")
 
@@ -105,7 +125,8 @@ def ensure_raw_table(conn, table: str, columns: list[str]) -> None:
     run(
         conn,
         f'create table if not exists raw."{table}" ({quoted}, '
-        "_delivery_id varchar not null, _source_file varchar not null, _row_number bigint not null)",
+        "_delivery_id varchar not null, _source_file varchar not null, "
+        "_row_number bigint not null)",
     )
     existing = {
         r[0].lower()
@@ -141,3 +162,56 @@ def current_deliveries(conn: duckdb.DuckDBPyConnection) -> list[CurrentDelivery]
         "where d.status <> 'rejected' group by all order by 1"
     ).fetchall()
     return [CurrentDelivery(c, d, f, int(n), int(r)) for c, d, f, n, r in rows]
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """What the ledger says of one delivery content of a centre."""
+
+    delivery_id: str
+    status: str  # loaded | rejected
+    rows: int | None
+    message: str | None
+
+
+def delivery_attempts(conn: duckdb.DuckDBPyConnection, centre_code: str) -> list[DeliveryAttempt]:
+    """Every content of every delivery of a centre that was loaded or rejected, by delivery id."""
+    rows = conn.execute(
+        "select delivery_id, "
+        "case when bool_or(status = 'rejected') then 'rejected' else 'loaded' end, "
+        "sum(rows_read) filter (where status = 'loaded'), "
+        "any_value(message) filter (where status = 'rejected') "
+        "from raw.deliveries where centre_code = ? group by delivery_id, delivery_fingerprint "
+        "order by delivery_id",
+        [centre_code],
+    ).fetchall()
+    return [DeliveryAttempt(d, s, None if r is None else int(r), m) for d, s, r, m in rows]
+
+
+def raw_row_counts(
+    conn: duckdb.DuckDBPyConnection, centre_code: str, entities: list[str]
+) -> dict[str, int]:
+    """Rows of every delivery in the raw table of each entity (0 when it has no table)."""
+    existing = {
+        name
+        for (name,) in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw'"
+        ).fetchall()
+    }
+    counts = {}
+    for entity in entities:
+        table = raw_table_name(centre_code, entity)
+        counts[entity] = (
+            conn.execute(f'select count(*) from raw."{table}"').fetchall()[0][0]
+            if table in existing
+            else 0
+        )
+    return counts
+
+
+def current_delivery(conn: duckdb.DuckDBPyConnection, centre_code: str) -> str | None:
+    """The delivery id of a centre used downstream (its newest accepted one), if any."""
+    rows = conn.execute(
+        "select delivery_id from raw.current_deliveries where centre_code = ?", [centre_code]
+    ).fetchall()
+    return rows[0][0] if rows else None

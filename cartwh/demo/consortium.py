@@ -16,9 +16,10 @@ import pandas as pd
 
 from models.extract_format import ENTITIES
 
+from .centres import Centre, make_centres
 from .clinical import build_records
 from .cohort import infusion_days, sample_patients
-from .config import CHUNK_PATIENTS, EXCEL_MAX_ROWS, Centre, delivery_dates, epoch_day, make_centres
+from .config import CHUNK_PATIENTS, EXCEL_MAX_ROWS, delivery_dates, epoch_day
 from .imperfections import KINDS, Corruptor, Mark, corrections
 from .layouts import LAYOUTS, Layout, to_layout
 from .quotas import apportion, unit_quotas

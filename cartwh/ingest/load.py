@@ -12,8 +12,8 @@ from pathlib import Path
 
 import duckdb
 
-from cartwh.loader import ledger
-from cartwh.loader.discovery import (
+from cartwh.ingest import ledger
+from cartwh.ingest.discovery import (
     MANIFEST,
     DeliveredFile,
     DeliveryFolder,
@@ -23,8 +23,8 @@ from cartwh.loader.discovery import (
     fingerprint,
     verify_manifest,
 )
-from cartwh.loader.readers import ReadError, csv_problem, read_csv, read_excel_sheet
-from cartwh.mapping import CentreMapping, MappingError, mapping_for
+from cartwh.ingest.mapping import CentreMapping, MappingError, mapping_for
+from cartwh.ingest.readers import ReadError, csv_problem, read_csv, read_excel_sheet
 from cartwh.warehouse import run
 
 log = logging.getLogger(__name__)
@@ -141,42 +141,39 @@ def load_delivery(
     accepted = ledger.accepted_fingerprint(conn, delivery.centre_code, delivery.delivery_id)
     at = _now()
 
+    def row(
+        source_file: str,
+        status: str,
+        *,
+        entity=None,
+        sha256=None,
+        size=None,
+        rows=None,
+        message=None,
+    ) -> ledger.LedgerRow:
+        return ledger.LedgerRow(
+            delivery.centre_code,
+            delivery.delivery_id,
+            source_file,
+            entity,
+            sha256,
+            size,
+            rows,
+            at,
+            status,
+            message,
+            print_,
+        )
+
     def reject(message: str) -> DeliveryResult:
         if (
             ledger.rejected_with(conn, delivery.centre_code, delivery.delivery_id, print_)
             != message
         ):
             rows = [
-                (
-                    delivery.centre_code,
-                    delivery.delivery_id,
-                    f.relative_path,
-                    None,
-                    f.sha256,
-                    f.bytes,
-                    None,
-                    at,
-                    "rejected",
-                    message,
-                    print_,
-                )
+                row(f.relative_path, "rejected", sha256=f.sha256, size=f.bytes, message=message)
                 for f in files
-            ]
-            rows = rows or [
-                (
-                    delivery.centre_code,
-                    delivery.delivery_id,
-                    "",
-                    None,
-                    None,
-                    None,
-                    None,
-                    at,
-                    "rejected",
-                    message,
-                    print_,
-                )
-            ]
+            ] or [row("", "rejected", message=message)]
             run(conn, "begin")
             ledger.replace_attempt(conn, delivery.centre_code, delivery.delivery_id, print_, rows)
             run(conn, "commit")
@@ -200,44 +197,27 @@ def load_delivery(
         return reject(str(exc))
 
     claimed = _claims(mapping, files)
-    ledger_rows: list[tuple] = []
+    ledger_rows: list[ledger.LedgerRow] = []
     rows_by_entity: dict[str, int] = {}
     run(conn, "begin")
     try:
         for entity, matches in claimed.items():
             if not matches:
-                ledger_rows.append(
-                    (
-                        delivery.centre_code,
-                        delivery.delivery_id,
-                        mapping.file_pattern(entity),
-                        entity,
-                        None,
-                        None,
-                        0,
-                        at,
-                        "missing",
-                        f"no file matching {mapping.file_pattern(entity)!r}: no {entity} records",
-                        print_,
-                    )
-                )
+                pattern = mapping.file_pattern(entity)
+                message = f"no file matching {pattern!r}: no {entity} records"
+                ledger_rows.append(row(pattern, "missing", entity=entity, rows=0, message=message))
                 continue
             for delivered in matches:
                 label, rows = _load_entity_file(conn, delivery, mapping, entity, delivered)
                 rows_by_entity[entity] = rows_by_entity.get(entity, 0) + rows
                 ledger_rows.append(
-                    (
-                        delivery.centre_code,
-                        delivery.delivery_id,
+                    row(
                         label,
-                        entity,
-                        delivered.sha256,
-                        delivered.bytes,
-                        rows,
-                        at,
                         "loaded",
-                        None,
-                        print_,
+                        entity=entity,
+                        sha256=delivered.sha256,
+                        size=delivered.bytes,
+                        rows=rows,
                     )
                 )
         claimed_names = {f.relative_path for m in claimed.values() for f in m}
@@ -250,19 +230,7 @@ def load_delivery(
                 else ("ignored", "no entity of the mapping claims this file")
             )
             ledger_rows.append(
-                (
-                    delivery.centre_code,
-                    delivery.delivery_id,
-                    f.relative_path,
-                    None,
-                    f.sha256,
-                    f.bytes,
-                    None,
-                    at,
-                    status,
-                    message,
-                    print_,
-                )
+                row(f.relative_path, status, sha256=f.sha256, size=f.bytes, message=message)
             )
         ledger.replace_attempt(
             conn, delivery.centre_code, delivery.delivery_id, print_, ledger_rows
@@ -325,10 +293,68 @@ def load_landing(
             )
         else:
             result = load_delivery(conn, delivery, mapping)
-        say(
-            f"{result.label}: {result.status}"
-            + (f" ({sum(result.rows_by_entity.values())} rows)" if result.rows_by_entity else "")
-            + (f" - {result.message}" if result.status in ("rejected", "error") else "")
-        )
+        say(_progress_line(result))
         results.append(result)
     return results
+
+
+@dataclass(frozen=True)
+class CentreLoad:
+    """One centre after loading its landing folder: what the raw asset reports."""
+
+    centre_code: str
+    results: list[DeliveryResult]  # this run's attempts
+    delivery_folders: list[str]  # delivery ids present in the landing folder
+    current_delivery: str | None  # the one used downstream
+    attempts: list[ledger.DeliveryAttempt]  # every loaded or rejected content, from the ledger
+    raw_rows: dict[str, int]  # rows of every delivery in each raw table, by entity
+
+    @property
+    def newest_folder(self) -> str | None:
+        return max(self.delivery_folders, default=None)
+
+    @property
+    def rejections(self) -> list[ledger.DeliveryAttempt]:
+        return [a for a in self.attempts if a.status == "rejected"]
+
+    @property
+    def newest_rejected(self) -> bool:
+        return any(a.delivery_id == self.newest_folder for a in self.rejections)
+
+
+def load_centre(
+    conn: duckdb.DuckDBPyConnection,
+    landing: Path,
+    mapping: CentreMapping,
+    progress: Callable[[str], None] | None = None,
+) -> CentreLoad:
+    """Load every delivery of one registered centre and make its raw tables exist."""
+    centre = mapping.centre_code
+    say = progress or (lambda message: None)
+    ledger.ensure_raw_schema(conn)
+    folders, warnings = discover_deliveries(landing, [centre])
+    for warning in warnings:
+        if warning.startswith(f"{centre}/"):
+            say(f"warning: {warning}")
+    results = []
+    for delivery in folders:
+        result = load_delivery(conn, delivery, mapping)
+        say(_progress_line(result))
+        results.append(result)
+    ensure_centre_tables(conn, mapping)
+    return CentreLoad(
+        centre_code=centre,
+        results=results,
+        delivery_folders=[f.delivery_id for f in folders],
+        current_delivery=ledger.current_delivery(conn, centre),
+        attempts=ledger.delivery_attempts(conn, centre),
+        raw_rows=ledger.raw_row_counts(conn, centre, list(mapping.entities)),
+    )
+
+
+def _progress_line(result: DeliveryResult) -> str:
+    return (
+        f"{result.label}: {result.status}"
+        + (f" ({sum(result.rows_by_entity.values())} rows)" if result.rows_by_entity else "")
+        + (f" - {result.message}" if result.status in ("rejected", "error") else "")
+    )

@@ -1,0 +1,94 @@
+"""The centre registry: which centres the warehouse loads, from configuration only.
+
+A centre is registered by its mapping file ``<mappings>/<centre>.yml`` (its own layout) or by
+being listed in ``<mappings>/canonical-centres.yml`` (the canonical extract format). The asset
+graph is built from the registry, never from the folders that happen to be in the landing
+area: a landing folder of an unregistered centre is reported, not loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from cartwh.ingest.mapping import CENTRE_CODE, CentreMapping, mapping_for
+
+CANONICAL_CENTRES_FILE = "canonical-centres.yml"
+
+
+class RegistryError(ValueError):
+    """The registry cannot be read; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class CentreRegistry:
+    mappings_dir: Path
+    canonical: tuple[str, ...]
+    mapped: tuple[str, ...]
+
+    @property
+    def centres(self) -> tuple[str, ...]:
+        return tuple(sorted((*self.canonical, *self.mapped)))
+
+    def mapping(self, centre: str) -> CentreMapping:
+        """The centre's mapping (its file, or the canonical layout); MappingError if unusable."""
+        if centre not in self.centres:
+            raise KeyError(centre)
+        return mapping_for(centre, self.mappings_dir)
+
+    def unregistered_folders(self, landing: Path) -> list[str]:
+        """One message per landing folder that is not a registered centre."""
+        if not landing.is_dir():
+            return []
+        problems = []
+        for folder in sorted(p for p in landing.iterdir() if not p.name.startswith(".")):
+            if folder.name in self.centres:
+                continue
+            if not folder.is_dir():
+                problems.append(f"{folder.name}: a file, not a centre folder; not loaded")
+            elif folder.name.lower() in self.centres:
+                problems.append(
+                    f"{folder.name}: centre codes are lower-case: "
+                    f"rename {folder.name} to {folder.name.lower()}; not loaded"
+                )
+            else:
+                problems.append(
+                    f"{folder.name}: unknown centre folder, not loaded: add {folder.name} to "
+                    f"{self.mappings_dir / CANONICAL_CENTRES_FILE} (canonical layout) or "
+                    f"write {self.mappings_dir / (folder.name + '.yml')}"
+                )
+        return problems
+
+
+def load_registry(mappings_dir: Path) -> CentreRegistry:
+    """The registry of ``mappings_dir`` (mapping files are validated when used, per centre)."""
+    if not mappings_dir.is_dir():
+        raise RegistryError(f"mappings folder {mappings_dir} does not exist (CARTWH_MAPPINGS)")
+    listing = mappings_dir / CANONICAL_CENTRES_FILE
+    canonical: list[str] = []
+    if listing.exists():
+        try:
+            data = yaml.safe_load(listing.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise RegistryError(f"{listing}: not valid YAML ({exc})") from None
+        canonical = data.get("centres") or [] if isinstance(data, dict) else None
+        if not isinstance(canonical, list) or not all(isinstance(c, str) for c in canonical):
+            raise RegistryError(f"{listing}: write `centres: [code, ...]`")
+    mapped = sorted(p.stem for p in mappings_dir.glob("*.yml") if p.name != listing.name)
+    for code in [*canonical, *mapped]:
+        if not CENTRE_CODE.match(code):
+            raise RegistryError(
+                f"{mappings_dir}: centre {code!r} is not a centre code "
+                "(2-16 lower-case letters or digits)"
+            )
+    both = sorted(set(canonical) & set(mapped))
+    if both:
+        raise RegistryError(
+            f"{listing}: {both} also have a mapping file; list a centre "
+            "as canonical or give it a mapping file, not both"
+        )
+    if len(set(canonical)) != len(canonical):
+        raise RegistryError(f"{listing}: a centre is listed twice")
+    return CentreRegistry(mappings_dir, tuple(sorted(canonical)), tuple(mapped))

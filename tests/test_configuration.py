@@ -1,0 +1,125 @@
+"""The centre registry and the settings: configuration decides, not the landing folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cartwh.ingest.registry import RegistryError, load_registry
+from cartwh.project import DEFAULT_MAPPINGS_DIR
+from cartwh.settings import SettingsError, read_settings
+
+
+def _mappings(tmp_path: Path, canonical: str | None, mapped: tuple[str, ...] = ()) -> Path:
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    if canonical is not None:
+        (folder / "canonical-centres.yml").write_text(canonical, encoding="utf-8")
+    for centre in mapped:
+        (folder / f"{centre}.yml").write_text(
+            (DEFAULT_MAPPINGS_DIR / "tj.yml").read_text().replace("tj", centre)
+        )
+    return folder
+
+
+def test_the_demo_registry_lists_the_four_centres():
+    registry = load_registry(DEFAULT_MAPPINGS_DIR)
+    assert registry.centres == ("tj", "xz", "zj", "zz")
+    assert registry.canonical == ("xz",)
+    assert registry.mapping("xz").canonical and not registry.mapping("tj").canonical
+    with pytest.raises(KeyError):
+        registry.mapping("fx")
+
+
+def test_unregistered_landing_folders_are_reported_with_the_fix(tmp_path):
+    registry = load_registry(DEFAULT_MAPPINGS_DIR)
+    landing = tmp_path / "landing"
+    for name in ("xz", "XZ", "fx", ".hidden"):
+        (landing / name).mkdir(parents=True)
+    (landing / "notes.txt").write_text("x")
+    problems = registry.unregistered_folders(landing)
+    assert len(problems) == 3
+    assert any("XZ: centre codes are lower-case: rename XZ to xz" in p for p in problems)
+    assert any(p.startswith("fx: unknown centre folder, not loaded: add fx to") for p in problems)
+    assert any("notes.txt: a file" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("centres: xz\n", r"write `centres: \[code, \.\.\.\]`"),
+        ("centres: [XZ]\n", "is not a centre code"),
+        ("centres: [ab, ab]\n", "listed twice"),
+        ("centres: [tj]\n", "also have a mapping file"),
+        ("centres: [\n", "not valid YAML"),
+    ],
+)
+def test_a_broken_registry_is_refused_with_the_file_named(tmp_path, content, message):
+    folder = _mappings(tmp_path, content, mapped=("tj",))
+    with pytest.raises(RegistryError, match=message):
+        load_registry(folder)
+
+
+def test_mapping_files_alone_register_their_centres(tmp_path):
+    registry = load_registry(_mappings(tmp_path, None, mapped=("ab", "cd")))
+    assert registry.centres == ("ab", "cd") and registry.canonical == ()
+
+
+def test_settings_come_from_the_environment_given(tmp_path):
+    settings = read_settings({"CARTWH_DATA": str(tmp_path), "CARTWH_CUTOFF": "2022-01-31"})
+    assert settings.landing == (tmp_path / "landing").resolve()
+    assert settings.study.cutoff.isoformat() == "2022-01-31"
+    assert settings.study.toxicity_window_days == 30
+    assert settings.study.dbt_vars() == '{"cutoff": "2022-01-31"}'
+    assert dataclasses.replace(settings, cutoff=settings.study.cutoff) == settings
+    default = read_settings({"CARTWH_DATA": str(tmp_path)})
+    assert default.cutoff.isoformat() == "2023-03-01"  # the `cutoff` var of dbt_project.yml
+    with pytest.raises(SettingsError, match="CARTWH_CUTOFF='1 March' is not a date"):
+        read_settings({"CARTWH_CUTOFF": "1 March"})
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"CARTWH_CUTOFF": "2023-13-01"}, "cartwh: CARTWH_CUTOFF='2023-13-01' is not a date"),
+        ({"CARTWH_MAPPINGS": "/nonexistent/m"}, "cartwh: mappings folder /nonexistent/m does"),
+    ],
+)
+def test_bad_configuration_is_one_line_and_exit_2(tmp_path, env, message):
+    result = subprocess.run(
+        [sys.executable, "-m", "cartwh.cli", "dbt", "parse"],
+        env={"PATH": "/usr/bin:/bin", "CARTWH_DATA": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(message) and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_readme_lists_every_variable_the_code_reads():
+    import re
+
+    from cartwh.project import PROJECT_ROOT
+    from cartwh.settings import VARIABLES
+
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| `([A-Z_]+)` \|", readme, flags=re.M))
+    assert listed == set(VARIABLES)
+    sources = [
+        *PROJECT_ROOT.joinpath("cartwh").rglob("*.py"),
+        *PROJECT_ROOT.joinpath("orchestration").rglob("*.py"),
+        *PROJECT_ROOT.joinpath("dbt_project").glob("*.yml"),
+    ]
+    read = set()
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        read |= set(
+            re.findall(r"""(?:env_var\(|\.get\(|environ\[)['"]((?:CARTWH|DAGSTER)_[A-Z_]+)""", text)
+        )
+        read |= set(re.findall(r'path\("((?:CARTWH|DAGSTER)_[A-Z_]+)"', text))
+    assert read and read <= set(VARIABLES), sorted(read - set(VARIABLES))
