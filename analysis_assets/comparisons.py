@@ -1,4 +1,4 @@
-"""The study's patient groupings (paper-cohort.md), as labelled columns of the mart.
+"""The study's patient groupings (:mod:`analysis_assets.study`), as labelled columns of the mart.
 
 Each comparison maps a patient to a group label, or to missing when the patient cannot be
 placed (not gradable, treatment unknown); such patients are left out of that comparison only.
@@ -9,23 +9,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-#: comparison -> (description, group labels in display order)
-COMPARISONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "crs": ("CRS (any grade) vs none", ("no CRS", "CRS")),
-    "icans": ("ICANS (any grade) vs none", ("no ICANS", "ICANS")),
-    "crs_and_icans": ("CRS and ICANS vs others", ("others", "CRS and ICANS")),
-    "crs_grade": ("CRS grade", ("none", "grade 1-2", "grade >=3")),
-    "icans_grade": ("ICANS grade", ("none", "grade 1-2", "grade >=3")),
-    "toxicity_group": (
-        "three-level toxicity group",
-        ("no CRS/ICANS", "other", "grade >=3 CRS or ICANS"),
-    ),
-    "tocilizumab": ("tocilizumab vs none", ("no tocilizumab", "tocilizumab")),
-    "steroids": ("corticosteroids vs none", ("no steroids", "steroids")),
-}
+from analysis_assets.study import COMPARISONS, OTHER_GROUPINGS, TOXICITY_GROUP_CODES
+
+__all__ = ["group_order", "group_labels"]
 
 
-def _yes_no(flag: pd.Series, labels: tuple[str, str]) -> pd.Series:
+def group_order(comparison: str) -> tuple[str, ...]:
+    """The group labels of a comparison (or other grouping) in display order."""
+    if comparison in COMPARISONS:
+        return COMPARISONS[comparison].groups
+    return OTHER_GROUPINGS[comparison]
+
+
+def _yes_no(flag: pd.Series, labels: tuple[str, ...]) -> pd.Series:
     values = flag.astype("boolean")
     return pd.Series(
         np.where(values.isna(), None, np.where(values.fillna(False), labels[1], labels[0])),
@@ -44,8 +40,21 @@ def _grade_strata(grade: pd.Series, labels: tuple[str, ...]) -> pd.Series:
 
 
 def group_labels(mart: pd.DataFrame, comparison: str) -> pd.Series:
-    """Group label of every patient of ``mart.patient_outcomes`` for one comparison."""
-    labels = COMPARISONS[comparison][1]
+    """Group label of every patient of ``mart.patient_outcomes`` for one comparison.
+
+    Parameters
+    ----------
+    mart : DataFrame
+        Rows of ``mart.patient_outcomes``.
+    comparison : str
+        A key of ``study.COMPARISONS`` or ``study.OTHER_GROUPINGS``.
+
+    Returns
+    -------
+    Series of object
+        The group label, or None when the patient cannot be placed.
+    """
+    labels = group_order(comparison)
     if comparison == "crs":
         return _yes_no(pd.to_numeric(mart["crs_max_grade"]) >= 1, labels).where(
             mart["crs_max_grade"].notna()
@@ -61,10 +70,12 @@ def group_labels(mart: pd.DataFrame, comparison: str) -> pd.Series:
     if comparison == "icans_grade":
         return _grade_strata(mart["icans_max_grade"], labels)
     if comparison == "toxicity_group":
-        mapping = dict(zip(("none", "other", "grade_3_plus"), labels))
-        return mart["toxicity_group"].map(mapping).astype(object)
+        return mart["toxicity_group"].map(dict(zip(TOXICITY_GROUP_CODES, labels))).astype(object)
     if comparison == "tocilizumab":
         return _yes_no(mart["received_tocilizumab"], labels)
     if comparison == "steroids":
         return _yes_no(mart["received_steroids"], labels)
+    if comparison == "bm_blasts_ge_20":
+        flag = mart["bm_blasts_ge_20"].astype("boolean")
+        return flag.map({True: labels[1], False: labels[0]}).astype(object).where(flag.notna())
     raise KeyError(comparison)

@@ -62,7 +62,8 @@ class WaldTest:
 
 @dataclass
 class CoxResult:
-    """Result of :func:`cox_fit`; when ``estimable`` is False only ``reason``, n and events are set."""
+    """Result of :func:`cox_fit`; when ``estimable`` is False, only ``reason``, n and events
+    are set."""
 
     estimable: bool
     n: int
@@ -312,7 +313,8 @@ def ph_test(result: CoxResult) -> PHTest:
     gz = float(u @ V @ u * d / np.sum(xx**2))
     k = len(terms)
     return PHTest(
-        method="Grambsch-Therneau scaled Schoenfeld test as in survival<3.0 cox.zph(transform='km')",
+        method="Grambsch-Therneau scaled Schoenfeld test as in survival<3.0 "
+        "cox.zph(transform='km')",
         terms=terms,
         chisq=chisq,
         p=p,

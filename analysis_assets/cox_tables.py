@@ -1,25 +1,16 @@
 """Cox proportional-hazards models of the study (Table 2): univariate screening and the
 multivariate model, for OS (all patients) and LFS (CR patients), with the Wald test of the
-three-level toxicity group as a whole and a proportional-hazards check per model."""
+three-level toxicity group as a whole and a proportional-hazards check per model. Covariates
+and the multivariate model are those of :mod:`analysis_assets.study`."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from analysis_assets.cox import CoxResult, cox_fit, ph_test
-from analysis_assets.survival_tables import ENDPOINTS, endpoint_frame
+from analysis_assets.study import COVARIATES, ENDPOINTS, MULTIVARIATE
+from analysis_assets.survival_tables import endpoint_frame
 
-#: covariate -> (description, reference level for categorical covariates or None)
-COVARIATES = {
-    "age_at_infusion": ("age at infusion, per year", None),
-    "male": ("male sex", None),
-    "prior_therapy_lines": ("prior therapy lines, per line", None),
-    "cell_dose_1e6_per_kg": ("CAR-T cell dose, per 10^6 cells/kg", None),
-    "bm_blasts_ge_20": ("BM blasts >= 20%", None),
-    "received_steroids": ("received corticosteroids", None),
-    "received_tocilizumab": ("received tocilizumab", None),
-    "toxicity_group": ("three-level toxicity group", "none"),
-}
 COX_COLUMNS = [
     "endpoint",
     "model",
@@ -37,7 +28,6 @@ COX_COLUMNS = [
     "estimable",
     "note",
 ]
-MULTIVARIATE = ["bm_blasts_ge_20", "received_steroids", "received_tocilizumab", "toxicity_group"]
 
 
 def model_frame(mart: pd.DataFrame, endpoint: str) -> pd.DataFrame:
@@ -55,6 +45,11 @@ def model_frame(mart: pd.DataFrame, endpoint: str) -> pd.DataFrame:
         out[flag] = data[flag].astype("boolean").astype("Float64").astype(float)
     out["toxicity_group"] = data["toxicity_group"]
     return out
+
+
+def _description(covariate: str) -> str:
+    known = COVARIATES.get(covariate)
+    return known.description if known else ""
 
 
 def _rows(result: CoxResult, endpoint: str, model: str, covariates: list[str]) -> list[dict]:
@@ -78,7 +73,7 @@ def _rows(result: CoxResult, endpoint: str, model: str, covariates: list[str]) -
         {
             **base,
             "term": t.term,
-            "description": COVARIATES.get(t.term.split("[")[0], ("",))[0],
+            "description": _description(t.term.split("[")[0]),
             "hazard_ratio": t.hr,
             "ci_lower": t.hr_lower,
             "ci_upper": t.hr_upper,
@@ -93,7 +88,7 @@ def _rows(result: CoxResult, endpoint: str, model: str, covariates: list[str]) -
                 {
                     **base,
                     "term": f"{name} (overall Wald test)",
-                    "description": COVARIATES[name][0],
+                    "description": COVARIATES[name].description,
                     "wald_chi_square": wald.stat,
                     "wald_df": wald.df,
                     "p_value": wald.p,
@@ -112,7 +107,7 @@ def cox_tables(mart: pd.DataFrame) -> dict[str, pd.DataFrame]:
     univariate, multivariate, ph_rows = [], [], []
     for endpoint in ENDPOINTS:
         frame = model_frame(mart, endpoint)
-        categorical = {c: ref for c, (_, ref) in COVARIATES.items() if ref is not None}
+        categorical = {c: v.reference for c, v in COVARIATES.items() if v.reference is not None}
         for covariate in COVARIATES:
             result = cox_fit(
                 frame,
@@ -122,14 +117,15 @@ def cox_tables(mart: pd.DataFrame) -> dict[str, pd.DataFrame]:
                 categorical={k: v for k, v in categorical.items() if k == covariate},
             )
             univariate += _rows(result, endpoint, "univariate", [covariate])
+        covariates = list(MULTIVARIATE)
         result = cox_fit(
             frame,
             "months",
             "event",
-            MULTIVARIATE,
-            categorical={k: v for k, v in categorical.items() if k in MULTIVARIATE},
+            covariates,
+            categorical={k: v for k, v in categorical.items() if k in covariates},
         )
-        multivariate += _rows(result, endpoint, "multivariate", MULTIVARIATE)
+        multivariate += _rows(result, endpoint, "multivariate", covariates)
         if result.estimable:
             check = ph_test(result)
             for term, stat, p in zip(check.terms, check.chisq, check.p):

@@ -7,33 +7,16 @@ import numpy as np
 import pandas as pd
 
 from analysis_assets.categorical import compare_categorical, describe_test
-from analysis_assets.comparisons import COMPARISONS, group_labels
-from analysis_assets.formatting import percent
-from analysis_assets.rank_tests import kruskal_wallis, mann_whitney
-
-CONTINUOUS = {
-    "age_at_infusion": "age at infusion, years",
-    "prior_therapy_lines": "prior therapy lines",
-    "relapse_count": "relapses before CAR-T",
-    "bm_blasts_pct_pre": "BM blasts before lymphodepletion, %",
-    "cell_dose_per_kg": "CAR-T cells per kg",
-}
-CATEGORICAL = {
-    "sex": "sex",
-    "ph_status": "Philadelphia chromosome",
-    "disease_status": "disease status",
-    "prior_hsct": "allogeneic HSCT before CAR-T",
-    "bm_blasts_ge_20": "BM blasts >= 20%",
-    "extramedullary_pre": "extramedullary disease before CAR-T",
-}
-TABLE1_COMPARISONS = ("toxicity_group", "crs", "icans")
-
-
-def _median_range(values: pd.Series) -> str:
-    values = values.dropna()
-    if values.empty:
-        return "-"
-    return f"{values.median():.4g} ({values.min():.4g}-{values.max():.4g})"
+from analysis_assets.comparisons import group_labels, group_order
+from analysis_assets.formatting import percent, table_median_range
+from analysis_assets.rank_tests import compare_continuous
+from analysis_assets.study import (
+    OVERALL,
+    OVERALL_GROUP,
+    TABLE1_CATEGORICAL,
+    TABLE1_COMPARISONS,
+    TABLE1_CONTINUOUS,
+)
 
 
 def cohort_flow(flow: pd.DataFrame) -> pd.DataFrame:
@@ -53,18 +36,17 @@ def table1(mart: pd.DataFrame) -> pd.DataFrame:
     counted in their own row and left out of the tests.
     """
     rows = []
-    overall = pd.Series("all patients", index=mart.index, dtype=object)
-    for comparison in ("overall", *TABLE1_COMPARISONS):
-        labels = overall if comparison == "overall" else group_labels(mart, comparison)
-        order = ("all patients",) if comparison == "overall" else COMPARISONS[comparison][1]
+    overall = pd.Series(OVERALL_GROUP, index=mart.index, dtype=object)
+    for comparison in (OVERALL, *TABLE1_COMPARISONS):
+        labels = overall if comparison == OVERALL else group_labels(mart, comparison)
+        order = (OVERALL_GROUP,) if comparison == OVERALL else group_order(comparison)
         groups = [g for g in order if (labels == g).any()]
-        for column, description in CONTINUOUS.items():
+        for column, description in TABLE1_CONTINUOUS.items():
             values = pd.to_numeric(mart[column], errors="coerce")
             samples = [values[labels == g].dropna().to_numpy() for g in groups]
             result = None
-            if comparison != "overall" and sum(len(s) > 0 for s in samples) >= 2:
-                present = [s for s in samples if len(s)]
-                result = mann_whitney(*present) if len(present) == 2 else kruskal_wallis(*present)
+            if comparison != OVERALL and sum(len(s) > 0 for s in samples) >= 2:
+                result = compare_continuous(*samples)
             for group, sample in zip(groups, samples):
                 members = labels == group
                 rows.append(
@@ -75,13 +57,13 @@ def table1(mart: pd.DataFrame) -> pd.DataFrame:
                         "group": group,
                         "n": len(sample),
                         "denominator": int(members.sum()),
-                        "value": _median_range(values[members]),
+                        "value": table_median_range(values[members]),
                         "test": result.test if result else None,
                         "test_detail": result.test if result else None,
                         "p_value": result.p if result else None,
                     }
                 )
-        for column, description in CATEGORICAL.items():
+        for column, description in TABLE1_CATEGORICAL.items():
             values = mart[column].astype(object).where(mart[column].notna())
             values = values.map(
                 lambda v: (
@@ -101,7 +83,7 @@ def table1(mart: pd.DataFrame) -> pd.DataFrame:
             )
             result = None
             if (
-                comparison != "overall"
+                comparison != OVERALL
                 and counts.size
                 and counts.sum(axis=1).min() > 0
                 and (counts.sum(axis=0) > 0).sum() >= 2
@@ -183,10 +165,10 @@ def toxicity_summary(mart: pd.DataFrame) -> pd.DataFrame:
             "n": n,
             "denominator": denominator,
             "pct": percent(n, denominator),
-            "first_day_median_range": _median_range(pd.to_numeric(mart.loc[has, onset]))
+            "first_day_median_range": table_median_range(pd.to_numeric(mart.loc[has, onset]))
             if onset
             else None,
-            "duration_days_median_range": _median_range(pd.to_numeric(mart.loc[has, duration]))
+            "duration_days_median_range": table_median_range(pd.to_numeric(mart.loc[has, duration]))
             if duration
             else None,
             "cumulative_dose_mg_median_range": None,
@@ -198,7 +180,7 @@ def toxicity_summary(mart: pd.DataFrame) -> pd.DataFrame:
         }.get(name)
         if dose_column:
             doses = pd.to_numeric(mart.loc[has, dose_column])
-            row["cumulative_dose_mg_median_range"] = _median_range(doses)
+            row["cumulative_dose_mg_median_range"] = table_median_range(doses)
             row["dose_known"] = int(doses.notna().sum())
         rows.append(row)
     return pd.DataFrame(rows)

@@ -2,13 +2,16 @@
 
 Every public ``figure_*``/``*_figure`` function takes the mart or analysis tables as
 DataFrames, writes one PNG and one SVG per figure into ``out_dir`` and returns the
-paths written.  Output is deterministic: fixed figure sizes, Agg backend, fixed SVG
-hash salt and no date in the SVG metadata.
+paths written.  Panels and labels come from :mod:`analysis_assets.study`; numbers and
+p-values are printed by :mod:`analysis_assets.formatting`, as in the report.  Output is
+deterministic: fixed figure sizes, Agg backend, fixed SVG hash salt and no date in the SVG
+metadata.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -22,53 +25,44 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from analysis_assets.comparisons import COMPARISONS, group_labels  # noqa: E402
+from analysis_assets.comparisons import group_labels, group_order  # noqa: E402
+from analysis_assets.formatting import (  # noqa: E402
+    by_table_name,
+    comparison_label,
+    format_number,
+    format_p,
+    term_label,
+)
+from analysis_assets.study import (  # noqa: E402
+    ENDPOINTS,
+    FIGURE1_COMPARISONS,
+    FIGURE4_COMPARISONS,
+    FIGURE4_VARIABLE,
+    KM_PANELS,
+    MAIN_BASIS,
+    RESPONSES,
+    RISK_TIMES,
+)
+from cartwh.parameters import study_parameters  # noqa: E402
 
 __all__ = [
-    "RISK_TIMES",
     "number_at_risk",
-    "format_p",
     "figure1_response_bars",
     "km_figure",
     "km_figures",
     "figure4_car_copies",
     "forest_plot",
     "swimmer_plot",
+    "swimmer_order",
+    "cohort_flow_figure",
     "all_figures",
 ]
 
 matplotlib.rcParams["svg.hashsalt"] = "cartwh"
 
-#: months at which the number at risk is shown under the KM curves
-RISK_TIMES: tuple[int, ...] = (0, 12, 24, 36, 48, 60)
-#: comparisons of Figure 1 (CR / MRD-negative CR) and of Figure 4 (CAR copies)
-FIG1_COMPARISONS = (
-    "crs",
-    "icans",
-    "crs_and_icans",
-    "crs_grade",
-    "icans_grade",
-    "toxicity_group",
-    "tocilizumab",
-    "steroids",
-)
-FIG4_COMPARISONS = ("crs", "icans", "toxicity_group", "crs_and_icans", "tocilizumab", "steroids")
-#: (endpoint, comparison) of Figures 2-3 and of the treatment curves
-KM_PANELS = tuple((e, c) for e in ("OS", "LFS") for c in FIG1_COMPARISONS)
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 GRADE_COLOURS = {1: "#fdd49e", 2: "#fc8d59", 3: "#d7301f", 4: "#7f0000", 5: "#000000"}
 ICANS_COLOURS = {1: "#c6dbef", 2: "#6baed6", 3: "#2171b5", 4: "#08306b", 5: "#000000"}
-RESPONSE_LABELS = {"cr_day30": "CR at day 30", "mrd_negative_cr": "MRD-negative CR"}
-
-
-def format_p(p: float | None) -> str:
-    """``p = 0.123`` / ``p < 0.001`` / ``p = n/a``."""
-    if p is None or (isinstance(p, float) and math.isnan(p)) or pd.isna(p):
-        return "p = n/a"
-    p = float(p)
-    if p < 0.001:
-        return "p < 0.001"
-    return f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"
 
 
 def _save(fig, out_dir: Path, stem: str) -> list[Path]:
@@ -82,22 +76,21 @@ def _save(fig, out_dir: Path, stem: str) -> list[Path]:
 
 
 def _ordered_groups(comparison: str, present) -> list[str]:
-    """Groups in the display order of COMPARISONS, unknown labels appended (sorted)."""
+    """Groups in the study's display order, unknown labels appended (sorted)."""
     present = [g for g in pd.unique(pd.Series(list(present), dtype=object)) if pd.notna(g)]
-    order = list(COMPARISONS.get(comparison, ("", ()))[1])
+    try:
+        order = list(group_order(comparison))
+    except KeyError:
+        order = []
     return [g for g in order if g in present] + sorted(str(g) for g in present if g not in order)
-
-
-def _title(comparison: str) -> str:
-    return COMPARISONS.get(comparison, (comparison, ()))[0]
 
 
 # --------------------------------------------------------------------------- Figure 1
 def figure1_response_bars(
     response_rates: pd.DataFrame,
     out_dir: Path,
-    basis: str = "all_infused",
-    comparisons=FIG1_COMPARISONS,
+    basis: str = MAIN_BASIS,
+    comparisons=FIGURE1_COMPARISONS,
 ) -> list[Path]:
     """Figure 1: CR and MRD-negative CR rates by each comparison.
 
@@ -107,7 +100,7 @@ def figure1_response_bars(
     """
     paths: list[Path] = []
     rates = response_rates[response_rates["basis"] == basis]
-    for response in ("cr_day30", "mrd_negative_cr"):
+    for response, spec in RESPONSES.items():
         sub = rates[rates["response"] == response]
         comps = [c for c in comparisons if c in set(sub["comparison"])]
         if not comps:
@@ -139,11 +132,11 @@ def figure1_response_bars(
                 )
             ax.set_xticks(x, [str(g) for g in groups], fontsize=8)
             ax.set_ylim(0, 115)
-            ax.set_ylabel(f"{RESPONSE_LABELS[response]} (%)")
+            ax.set_ylabel(f"{spec.label} (%)")
             test = str(rows["test"].iloc[0]) if len(rows) else ""
             p = rows["p_value"].iloc[0] if len(rows) else None
-            ax.set_title(f"{_title(comp)}\n{test}, {format_p(p)}", fontsize=9)
-        fig.suptitle(f"Figure 1. {RESPONSE_LABELS[response]} by toxicity and treatment ({basis})")
+            ax.set_title(f"{comparison_label(comp)}\n{test}, {format_p(p)}", fontsize=9)
+        fig.suptitle(f"Figure 1. {spec.label} by toxicity and treatment ({basis})")
         fig.tight_layout()
         paths += _save(fig, out_dir, f"figure1_{response}")
     return paths
@@ -219,8 +212,9 @@ def km_figure(
     ax.set_xlim(0, xmax)
     ax.set_ylim(0, 1.05)
     ax.set_xticks(list(RISK_TIMES))
-    ax.set_xlabel("months since infusion" if endpoint == "OS" else "months since complete response")
-    ax.set_ylabel("overall survival" if endpoint == "OS" else "leukaemia-free survival")
+    spec = ENDPOINTS.get(endpoint)
+    ax.set_xlabel(spec.time_axis if spec else "months")
+    ax.set_ylabel(spec.label if spec else endpoint)
     ax.legend(loc="lower left", fontsize=8, frameon=False)
     lr = logrank[(logrank["endpoint"] == endpoint) & (logrank["comparison"] == comparison)]
     if len(lr):
@@ -228,14 +222,14 @@ def km_figure(
         ax.text(
             0.98,
             0.97,
-            f"log-rank chi2 = {float(r['chi_square']):.2f}, df = {int(r['df'])}\n"
+            f"log-rank chi2 = {format_number(r['chi_square'], 2)}, df = {int(r['df'])}\n"
             f"{format_p(r['p_value'])}",
             transform=ax.transAxes,
             ha="right",
             va="top",
             fontsize=9,
         )
-    ax.set_title(f"{endpoint} by {_title(comparison)}", fontsize=11)
+    ax.set_title(f"{endpoint} by {comparison_label(comparison)}", fontsize=11)
     # number-at-risk table: same x axis, one text row per group
     bottom = ax.get_position()
     tab = fig.add_axes([bottom.x0, 0.02, bottom.width, 0.04 * nlines + 0.02], sharex=ax)
@@ -299,8 +293,8 @@ def figure4_car_copies(
     mart: pd.DataFrame,
     biomarker_tests: pd.DataFrame,
     out_dir: Path,
-    comparisons=FIG4_COMPARISONS,
-    variable: str = "peak_car_copies",
+    comparisons=FIGURE4_COMPARISONS,
+    variable: str = FIGURE4_VARIABLE,
 ) -> list[Path]:
     """Figure 4: box-and-point plots of peak CAR copies (log scale), one panel per comparison."""
     values = pd.to_numeric(mart[variable], errors="coerce")
@@ -329,7 +323,7 @@ def figure4_car_copies(
         ]
         test = str(t["test"].iloc[0]) if len(t) else "no test"
         p = t["p_value"].iloc[0] if len(t) else None
-        ax.set_title(f"{_title(comp)}\n{test}, {format_p(p)}", fontsize=9)
+        ax.set_title(f"{comparison_label(comp)}\n{test}, {format_p(p)}", fontsize=9)
         ax.set_ylabel("peak CAR copies (copies/ug DNA, log)")
     fig.suptitle(f"Figure 4. Peak CAR copies (available for {int((values > 0).sum())} patients)")
     fig.tight_layout()
@@ -337,16 +331,8 @@ def figure4_car_copies(
 
 
 # --------------------------------------------------------------------------- Table 2 forest
-TERM_LEVELS = {"grade_3_plus": "grade >=3 CRS or ICANS", "other": "other CRS/ICANS"}
-
-
-def _term_label(term: str, description: str) -> str:
-    if "[" in term and term.endswith("]"):
-        level = term[term.index("[") + 1 : -1]
-        return f"{TERM_LEVELS.get(level, level)} vs none"
-    if "overall" in term:
-        return f"{description} (overall)"
-    return description
+#: characters per line of the forest plot's term labels (longer labels wrap)
+FOREST_LABEL_WIDTH = 46
 
 
 def forest_plot(cox_multivariate: pd.DataFrame, out_dir: Path) -> list[Path]:
@@ -372,7 +358,10 @@ def forest_plot(cox_multivariate: pd.DataFrame, out_dir: Path) -> list[Path]:
                 ax.plot([lo, hi], [yi, yi], color="black", linewidth=1.2)
                 ax.plot([float(hr)], [yi], "s", color=COLOURS[0], markersize=7)
                 hr_vals += [lo, hi]
-                text = f"{float(hr):.2f} ({lo:.2f}-{hi:.2f}), {format_p(r['p_value'])}"
+                text = (
+                    f"{format_number(hr, 2)} ({format_number(lo, 2)}-{format_number(hi, 2)}), "
+                    f"{format_p(r['p_value'])}"
+                )
             elif not estimable:
                 note = r.get("note")
                 text = "not estimable" + (f" ({note})" if isinstance(note, str) and note else "")
@@ -394,7 +383,10 @@ def forest_plot(cox_multivariate: pd.DataFrame, out_dir: Path) -> list[Path]:
         ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
         ax.set_yticks(
             y,
-            [_term_label(str(t), str(d)) for t, d in zip(rows["term"], rows["description"])],
+            [
+                textwrap.fill(term_label(t, d), FOREST_LABEL_WIDTH)
+                for t, d in zip(rows["term"], rows["description"])
+            ],
             fontsize=8,
         )
         ax.set_ylim(-0.7, len(rows) - 0.3)
@@ -426,13 +418,17 @@ def swimmer_order(mart: pd.DataFrame) -> pd.Series:
 
 
 def swimmer_plot(
-    mart: pd.DataFrame, daily_toxicity: pd.DataFrame, out_dir: Path, days: int = 30
+    mart: pd.DataFrame, daily_toxicity: pd.DataFrame, out_dir: Path, days: int | None = None
 ) -> list[Path]:
     """Swimmer plot of days 0..``days``: one lane per patient (sorted by toxicity).
+
+    ``days`` defaults to the study's toxicity window (``toxicity_window_days``).
 
     Upper half of a lane: daily CRS grade, lower half: daily ICANS grade (colour = grade);
     a black diamond marks the day CR was reached (when within the window).
     """
+    if days is None:
+        days = study_parameters().toxicity_window_days
     order = swimmer_order(mart)
     lane = {k: i for i, k in enumerate(order)}
     n = len(order)
@@ -538,7 +534,7 @@ def cohort_flow_figure(cohort_flow: pd.DataFrame, out_dir: Path) -> list[Path]:
 
 def all_figures(tables: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
     """Every figure, from tables keyed by table name (``schema.`` prefix optional)."""
-    t = {k.split(".")[-1]: v for k, v in tables.items()}
+    t = by_table_name(tables)
     paths: list[Path] = []
     if "cohort_flow" in t:
         paths += cohort_flow_figure(t["cohort_flow"], out_dir)

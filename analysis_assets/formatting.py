@@ -1,15 +1,43 @@
-"""Rounding for report tables: half-up, never Python's banker's rounding.
+"""How the study prints numbers, p-values and labels: one implementation each, used by the
+figures, the report's sentences and the report's tables.
 
-``round(0.125, 2)`` is 0.12 in Python (round-half-even on the binary value);
-the study rounds half up (12.5 -> 13, 12.25 -> 12.3).
+Rounding is half-up, never Python's banker's rounding: ``round(0.125, 2)`` is 0.12 in Python
+(round-half-even on the binary value); the study rounds half up (12.5 -> 13, 12.25 -> 12.3).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from typing import TypeVar
 
-__all__ = ["round_half_up", "percent"]
+import numpy as np
+import pandas as pd
+
+from analysis_assets.study import COMPARISONS, COVARIATES
+
+__all__ = [
+    "round_half_up",
+    "percent",
+    "is_missing",
+    "format_p_value",
+    "format_p",
+    "format_number",
+    "format_percent",
+    "median_range",
+    "table_median_range",
+    "comparison_label",
+    "term_label",
+    "strip_schema",
+    "by_table_name",
+]
+
+#: p-values are printed to this many decimals; a smaller rounded p prints as "< 0.001"
+P_DIGITS = 3
+P_FLOOR = 10.0**-P_DIGITS
+
+T = TypeVar("T")
 
 
 def round_half_up(value: float | int | Fraction | Decimal, digits: int = 1) -> float:
@@ -33,13 +61,12 @@ def round_half_up(value: float | int | Fraction | Decimal, digits: int = 1) -> f
         scaled = value * 10**digits
         n = round_half_up_int(abs(scaled)) * (1 if scaled >= 0 else -1)
         return float(Decimal(n).scaleb(-digits))
-    d = (
-        value
-        if isinstance(value, Decimal)
-        else Decimal(repr(value))
-        if isinstance(value, float)
-        else Decimal(value)
-    )
+    if isinstance(value, Decimal):
+        d = value
+    elif isinstance(value, float):
+        d = Decimal(repr(float(value)))  # float(): numpy's repr is "np.float64(...)"
+    else:
+        d = Decimal(value)
     return float(d.quantize(q, rounding=ROUND_HALF_UP))
 
 
@@ -65,3 +92,158 @@ def percent(count: int, total: int, digits: int = 1) -> float | None:
     if total == 0:
         return None
     return round_half_up(Fraction(100 * count, total), digits)
+
+
+def is_missing(value) -> bool:
+    """True for None, NaN, NaT and pandas' NA; False for anything else (lists included)."""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def format_p_value(p) -> str:
+    """A p-value as the study prints it: ``0.046``, ``< 0.001`` or ``n/a``.
+
+    Half-up to 3 decimals; when the rounded value is below 0.001 it prints as ``< 0.001``
+    (so 0.0005 prints as 0.001 and 0.00049 as ``< 0.001``).
+
+    Parameters
+    ----------
+    p : float or None
+
+    Returns
+    -------
+    str
+    """
+    if is_missing(p):
+        return "n/a"
+    rounded = round_half_up(float(p), P_DIGITS)
+    if rounded < P_FLOOR:
+        return f"< {P_FLOOR:.{P_DIGITS}f}"
+    return f"{rounded:.{P_DIGITS}f}"
+
+
+def format_p(p) -> str:
+    """``p = 0.046``, ``p < 0.001`` or ``p = n/a`` (figures and sentences).
+
+    Parameters
+    ----------
+    p : float or None
+
+    Returns
+    -------
+    str
+    """
+    text = format_p_value(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def format_number(value, digits: int = 1) -> str:
+    """A number for the text: integers as such, otherwise half-up to ``digits``.
+
+    Parameters
+    ----------
+    value : float, int or None
+    digits : int, default 1
+
+    Returns
+    -------
+    str
+        With thousands separators; ``n/a`` when missing.
+    """
+    if is_missing(value):
+        return "n/a"
+    value = float(value)
+    if value.is_integer():
+        return f"{int(value):,}"
+    return f"{round_half_up(value, digits):,.{digits}f}"
+
+
+def format_percent(count: int, total: int) -> str:
+    """``80.0%`` (half-up, 1 decimal), or ``n/a`` when ``total`` is 0."""
+    p = percent(int(count), int(total))
+    return "n/a" if p is None else f"{p:.1f}%"
+
+
+def median_range(values, unit: str = "") -> str:
+    """``28 years (range 22–70)`` for the text; ``n/a`` when no value is known.
+
+    Parameters
+    ----------
+    values : array-like
+        Non-numeric and missing values are ignored.
+    unit : str, default ""
+        Printed after the median.
+
+    Returns
+    -------
+    str
+    """
+    v = pd.to_numeric(pd.Series(values), errors="coerce").dropna().astype(float)
+    if v.empty:
+        return "n/a"
+    unit = f" {unit}" if unit else ""
+    return (
+        f"{format_number(np.median(v))}{unit} "
+        f"(range {format_number(v.min())}–{format_number(v.max())})"
+    )
+
+
+def table_median_range(values: pd.Series) -> str:
+    """``28 (22-70)``, 4 significant digits, ``-`` when empty: the descriptive tables' cells.
+
+    Its output is part of the published analysis tables: change it only on purpose.
+    """
+    values = values.dropna()
+    if values.empty:
+        return "-"
+    return f"{values.median():.4g} ({values.min():.4g}-{values.max():.4g})"
+
+
+def comparison_label(comparison: str) -> str:
+    """The description of a comparison of the study, or its name when it has none."""
+    known = COMPARISONS.get(comparison)
+    return known.description if known else comparison
+
+
+def term_label(term: str, description: str) -> str:
+    """A Cox model term in words.
+
+    ``toxicity_group[grade_3_plus]`` -> ``three-level toxicity group: grade >=3 CRS or ICANS
+    vs no CRS/ICANS``; ``toxicity_group (overall Wald test)`` -> ``three-level toxicity
+    group (overall Wald test)``; any other term -> its description.
+
+    Parameters
+    ----------
+    term : str
+        As in the Cox tables' ``term`` column.
+    description : str
+        The covariate's description (the tables' ``description`` column).
+
+    Returns
+    -------
+    str
+    """
+    term, description = str(term), str(description)
+    name, bracket, level = term.partition("[")
+    if bracket and level.endswith("]"):
+        level = level[:-1]
+        covariate = COVARIATES.get(name)
+        labels = covariate.level_labels if covariate else {}
+        reference = covariate.reference if covariate else None
+        versus = labels.get(reference, reference) if reference else "reference"
+        return f"{description}: {labels.get(level, level)} vs {versus}"
+    if "overall" in term:
+        return f"{description} (overall Wald test)"
+    return description
+
+
+def strip_schema(name: str) -> str:
+    """A table's bare name: ``analysis.cox_multivariate`` -> ``cox_multivariate``."""
+    return name.split(".")[-1]
+
+
+def by_table_name(tables: Mapping[str, T]) -> dict[str, T]:
+    """``tables`` keyed by bare table names (the ``schema.`` prefix is optional)."""
+    return {strip_schema(name): value for name, value in tables.items()}

@@ -5,6 +5,8 @@
   ``mannwhitneyu(method="asymptotic", use_continuity=True)``).  The statistic
   is R's W = U of the first sample.
 * :func:`kruskal_wallis` — tie-corrected H (= R ``kruskal.test``; scipy ``kruskal``).
+* :func:`compare_continuous` — the study rule: Mann–Whitney U for two groups,
+  Kruskal–Wallis for more.
 Missing values are dropped.
 """
 
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["GroupTestResult", "mann_whitney", "kruskal_wallis"]
+__all__ = ["GroupTestResult", "mann_whitney", "kruskal_wallis", "compare_continuous"]
 
 
 @dataclass(frozen=True)
@@ -83,3 +85,34 @@ def kruskal_wallis(*groups: Sequence[float]) -> GroupTestResult:
         df=len(gs) - 1,
         n=tuple(len(g) for g in gs),
     )
+
+
+def compare_continuous(*groups: Sequence[float]) -> GroupTestResult:
+    """Study rule for a continuous variable by group: Mann–Whitney U for two groups,
+    Kruskal–Wallis for three or more.
+
+    With two non-empty groups this is :func:`mann_whitney`
+    (= R ``wilcox.test(x, y, exact = FALSE, correct = TRUE)``); with more it is
+    :func:`kruskal_wallis` (= R ``kruskal.test(list(g1, g2, g3, ...))``).
+
+    Parameters
+    ----------
+    *groups : sequence of float
+        The samples, one per group; missing values are dropped and groups left empty are
+        ignored.
+
+    Returns
+    -------
+    GroupTestResult
+
+    Raises
+    ------
+    ValueError
+        When fewer than two groups have observations.
+    """
+    present = [g for g in (_clean(g) for g in groups) if len(g)]
+    if len(present) < 2:
+        raise ValueError("need at least two non-empty groups")
+    if len(present) == 2:
+        return mann_whitney(*present)
+    return kruskal_wallis(*present)

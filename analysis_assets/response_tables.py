@@ -6,36 +6,27 @@ import numpy as np
 import pandas as pd
 
 from analysis_assets.categorical import compare_categorical, describe_test
-from analysis_assets.comparisons import COMPARISONS, group_labels
+from analysis_assets.comparisons import group_labels
 from analysis_assets.formatting import percent
-
-RESPONSES = {
-    "cr_day30": "complete response at day 30",
-    "mrd_negative_cr": "MRD-negative complete response at day 30",
-}
-#: basis -> who is in the denominator
-BASES = {
-    "all_infused": "every infused patient (a patient without an evaluable assessment "
-    "counts as a non-responder)",
-    "evaluable": "patients evaluable for response only",
-}
+from analysis_assets.study import BASES, COMPARISONS, RESPONSES
 
 
 def response_rates(mart: pd.DataFrame) -> pd.DataFrame:
     """One row per response, basis, comparison and group: n, responders, rate, test, p.
 
-    The test compares the groups' responder/non-responder table by the study's rule
-    (Pearson chi-squared without Yates, or exact Fisher when any expected count < 5).
+    Responses, bases and comparisons are those of :mod:`analysis_assets.study`. The test
+    compares the groups' responder/non-responder table by the study's rule (Pearson
+    chi-squared without Yates, or exact Fisher when any expected count < 5).
     """
     rows = []
-    for response, description in RESPONSES.items():
+    for response in RESPONSES:
         for basis in BASES:
-            data = mart if basis == "all_infused" else mart[mart["response_evaluable"] == True]  # noqa: E712
+            data = mart if basis == "all_infused" else mart[mart["response_evaluable"] == True]
             responded = data[response].astype("boolean").fillna(False).astype(bool)
-            for comparison, (comparison_label, order) in COMPARISONS.items():
+            for comparison, spec in COMPARISONS.items():
                 labels = group_labels(data, comparison)
                 placed = labels.notna()
-                groups = [g for g in order if (labels[placed] == g).any()]
+                groups = [g for g in spec.groups if (labels[placed] == g).any()]
                 table = np.array(
                     [
                         [
@@ -56,7 +47,7 @@ def response_rates(mart: pd.DataFrame) -> pd.DataFrame:
                             "response": response,
                             "basis": basis,
                             "comparison": comparison,
-                            "comparison_label": comparison_label,
+                            "comparison_label": spec.description,
                             "group": group,
                             "n": int(yes + no),
                             "responders": int(yes),

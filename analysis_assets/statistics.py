@@ -8,10 +8,12 @@ modules (no Dagster imports anywhere):
   by reverse KM.
 * :mod:`analysis_assets.cox` — Cox (Efron), HR + Wald CI, multi-df Wald test,
   "not estimable" results, proportional-hazards test.
-* :mod:`analysis_assets.rank_tests` — Mann–Whitney U, Kruskal–Wallis.
+* :mod:`analysis_assets.rank_tests` — Mann–Whitney U, Kruskal–Wallis, the two-group /
+  k-group chooser.
 * :mod:`analysis_assets.categorical` — chi-squared, Fisher 2x2 and exact
   r x c (Monte Carlo fallback), the chi-squared/Fisher chooser.
-* :mod:`analysis_assets.formatting` — half-up rounding of percentages.
+* :mod:`analysis_assets.formatting` — half-up rounding of percentages (and the study's
+  printing of p-values, numbers and labels).
 
 Agreement with R is tested in ``tests/test_statistics.py`` against
 ``tests/reference/r_reference.json`` (made by ``tests/reference/make_reference.R``).
@@ -27,7 +29,12 @@ from analysis_assets.categorical import (
 )
 from analysis_assets.cox import FIT_OPTIONS, CoxResult, CoxTerm, PHTest, WaldTest, cox_fit, ph_test
 from analysis_assets.formatting import percent, round_half_up
-from analysis_assets.rank_tests import GroupTestResult, kruskal_wallis, mann_whitney
+from analysis_assets.rank_tests import (
+    GroupTestResult,
+    compare_continuous,
+    kruskal_wallis,
+    mann_whitney,
+)
 from analysis_assets.survival import (
     LogrankResult,
     MedianEstimate,
@@ -64,6 +71,7 @@ __all__ = [
     "compare_categorical",
     "fisher_test",
     "GroupTestResult",
+    "compare_continuous",
     "kruskal_wallis",
     "mann_whitney",
 ]

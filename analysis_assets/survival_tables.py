@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis_assets.comparisons import COMPARISONS, group_labels
+from analysis_assets.comparisons import group_labels
+from analysis_assets.study import (
+    COMPARISONS,
+    ENDPOINTS,
+    LANDMARK_MONTHS,
+    OVERALL,
+    OVERALL_GROUP,
+)
 from analysis_assets.survival import (
     km_median,
     km_survival_at,
@@ -14,37 +21,34 @@ from analysis_assets.survival import (
     median_followup,
 )
 
-#: endpoint -> (months column, event column, population)
-ENDPOINTS = {
-    "OS": ("os_months", "os_event", "all infused patients"),
-    "LFS": ("lfs_months", "lfs_event", "patients in CR at day 30"),
-}
-LANDMARK_MONTHS = (12, 24, 36)
-
 
 def endpoint_frame(mart: pd.DataFrame, endpoint: str) -> pd.DataFrame:
     """Patients evaluable for an endpoint: months and event present (LFS: CR patients only)."""
-    months, event, _ = ENDPOINTS[endpoint]
-    frame = mart[[months, event]].rename(columns={months: "months", event: "event"})
-    frame = frame.join(mart.drop(columns=[months, event]))
+    spec = ENDPOINTS[endpoint]
+    frame = mart[[spec.months, spec.event]].rename(
+        columns={spec.months: "months", spec.event: "event"}
+    )
+    frame = frame.join(mart.drop(columns=[spec.months, spec.event]))
     return frame[frame["months"].notna() & frame["event"].notna()]
 
 
 def survival_tables(mart: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """``km_estimates``, ``survival_medians`` and ``logrank_tests`` for OS and LFS.
 
-    Groups are the study's comparisons (:data:`analysis_assets.comparisons.COMPARISONS`) plus
+    Groups are the study's comparisons (:data:`analysis_assets.study.COMPARISONS`) plus
     ``overall``. Patients a comparison cannot place are left out of it (``n`` says how many
     remain). A comparison with fewer than two non-empty groups has no log-rank test.
     """
     km_rows, median_rows, logrank_rows = [], [], []
     for endpoint in ENDPOINTS:
         data = endpoint_frame(mart, endpoint)
-        groupings = {"overall": pd.Series("all patients", index=data.index, dtype=object)}
+        groupings = {OVERALL: pd.Series(OVERALL_GROUP, index=data.index, dtype=object)}
         groupings.update({c: group_labels(data, c) for c in COMPARISONS})
         for comparison, labels in groupings.items():
             placed = labels.notna()
-            order = COMPARISONS[comparison][1] if comparison in COMPARISONS else ("all patients",)
+            order = (
+                COMPARISONS[comparison].groups if comparison in COMPARISONS else (OVERALL_GROUP,)
+            )
             for group in order:
                 members = data[placed & (labels == group)]
                 if members.empty:
@@ -70,7 +74,7 @@ def survival_tables(mart: pd.DataFrame) -> dict[str, pd.DataFrame]:
                 median_rows.append(row)
             tested = data[placed]
             if (
-                comparison != "overall"
+                comparison != OVERALL
                 and tested.loc[:, "months"].groupby(labels[placed]).size().gt(0).sum() >= 2
             ):
                 result = logrank_test(tested["months"], tested["event"], labels[placed])
@@ -78,7 +82,7 @@ def survival_tables(mart: pd.DataFrame) -> dict[str, pd.DataFrame]:
                     {
                         "endpoint": endpoint,
                         "comparison": comparison,
-                        "description": COMPARISONS[comparison][0],
+                        "description": COMPARISONS[comparison].description,
                         "n": len(tested),
                         "groups": result.n_groups,
                         "chi_square": result.chisq,

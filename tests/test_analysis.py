@@ -11,8 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis_assets.comparisons import COMPARISONS, group_labels
-from analysis_assets.survival_tables import ENDPOINTS, endpoint_frame
+from analysis_assets.comparisons import group_labels, group_order
+from analysis_assets.rank_tests import compare_continuous, kruskal_wallis, mann_whitney
+from analysis_assets.study import COMPARISONS, ENDPOINTS
+from analysis_assets.survival_tables import endpoint_frame
 
 SCRIPT = Path(__file__).parent / "reference" / "demo_survival.R"
 TOLERANCE = 1e-8  # chi-square, p, medians, CIs and landmark survival (absolute)
@@ -121,9 +123,8 @@ TABLES_SCRIPT = Path(__file__).parent / "reference" / "demo_tables.R"
 
 @pytest.fixture(scope="module")
 def r_tables(demo, tmp_path_factory) -> dict:
-    from analysis_assets.biomarker_tables import BIOMARKER_COMPARISONS, _labels
     from analysis_assets.cox_tables import model_frame
-    from analysis_assets.response_tables import BASES, RESPONSES
+    from analysis_assets.study import BASES, BIOMARKER_COMPARISONS, MULTIVARIATE, RESPONSES
 
     with demo.connect() as conn:
         mart = conn.execute("select * from mart.patient_outcomes").df()
@@ -132,9 +133,9 @@ def r_tables(demo, tmp_path_factory) -> dict:
         for basis in BASES:
             data = mart if basis == "all_infused" else mart[mart["response_evaluable"] == True]  # noqa: E712
             responded = data[response].astype("boolean").fillna(False).astype(bool)
-            for comparison, (_, order) in COMPARISONS.items():
+            for comparison, spec in COMPARISONS.items():
                 labels = group_labels(data, comparison)
-                groups = [g for g in order if (labels == g).any()]
+                groups = [g for g in spec.groups if (labels == g).any()]
                 matrix = [
                     [
                         int((responded & (labels == g)).sum()),
@@ -149,7 +150,7 @@ def r_tables(demo, tmp_path_factory) -> dict:
                     tables.append({"key": f"{response}|{basis}|{comparison}", "matrix": matrix})
     groups = []
     for variable, comparison in BIOMARKER_COMPARISONS:
-        labels, order = _labels(mart, comparison)
+        labels, order = group_labels(mart, comparison), group_order(comparison)
         values = pd.to_numeric(mart[variable], errors="coerce")
         samples = [values[labels.notna() & values.notna() & (labels == g)].tolist() for g in order]
         samples = [s for s in samples if s]
@@ -158,16 +159,7 @@ def r_tables(demo, tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("r_tables")
     (folder / "input.json").write_text(json.dumps({"tables": tables, "groups": groups}))
     for endpoint in ENDPOINTS:
-        frame = model_frame(mart, endpoint)[
-            [
-                "months",
-                "event",
-                "bm_blasts_ge_20",
-                "received_steroids",
-                "received_tocilizumab",
-                "toxicity_group",
-            ]
-        ].dropna()
+        frame = model_frame(mart, endpoint)[["months", "event", *MULTIVARIATE]].dropna()
         frame.to_csv(folder / f"{endpoint}.csv", index=False)
     subprocess.run(
         [
@@ -256,16 +248,17 @@ def test_toxicity_summary_counts_and_percentages(demo):
 
 
 def test_table1_has_every_characteristic_with_a_test_per_comparison(demo):
-    from analysis_assets.descriptive_tables import CATEGORICAL, CONTINUOUS
+    from analysis_assets.study import TABLE1_CATEGORICAL, TABLE1_CONTINUOUS
 
     with demo.connect() as conn:
         table = conn.execute("select * from analysis.table1").df()
+    characteristics = set(TABLE1_CONTINUOUS.values()) | set(TABLE1_CATEGORICAL.values())
     for comparison in ("toxicity_group", "crs", "icans"):
         part = table[table["comparison"] == comparison]
-        assert set(part["characteristic"]) == set(CONTINUOUS.values()) | set(CATEGORICAL.values())
+        assert set(part["characteristic"]) == characteristics
         tested = part.dropna(subset=["p_value"])
         assert set(tested["test"]) <= {"Mann-Whitney U", "Kruskal-Wallis", "chi-squared", "fisher"}
-        assert tested["characteristic"].nunique() == len(CONTINUOUS) + len(CATEGORICAL)
+        assert tested["characteristic"].nunique() == len(characteristics)
     overall_sex = table[(table["comparison"] == "overall") & (table["characteristic"] == "sex")]
     assert overall_sex["n"].sum() == 93  # f + m + missing
 
@@ -285,6 +278,12 @@ def test_make_demo_outputs_report_and_figures(demo):
     report = demo.output / "report.html"
     html = report.read_text(encoding="utf-8")
     assert not re.findall(r"(?:src|href)=[\"']https?://", html)
+    # the header line, from the provenance the report asset built (cut-off of the study resource)
+    assert "<p>Data cut-off: 2023-03-01.</p>" in html
+    assert html.index("Data cut-off: 2023-03-01.") < html.index("<h2>Results</h2>")
+    # deliveries from the ledger with their fingerprints; the Dagster run id
+    assert re.search(r"xz 2023-03-01: \d+ files, [\d,]+ rows, sha256 [0-9a-f]{64}", html)
+    assert re.search(r"<td>run id</td><td>[0-9a-f-]{36}</td>", html)
     for needle in (
         "Table 2. Multivariate Cox models",
         "Table 1. Patient characteristics",
@@ -310,3 +309,12 @@ def test_make_demo_outputs_report_and_figures(demo):
     with demo.connect() as conn:
         [(patients,)] = conn.execute("select count(*) from mart.patient_outcomes").fetchall()
     assert f"Of {patients} infused patients" in html
+
+
+def test_compare_continuous_is_mann_whitney_for_two_groups_and_kruskal_wallis_for_more():
+    a, b, c = [1.0, 2.5, 3.0, float("nan")], [2.0, 4.0, 5.5, 6.0], [7.0, 8.0, 3.0]
+    assert compare_continuous(a, b) == mann_whitney(a, b)
+    assert compare_continuous(a, b, c) == kruskal_wallis(a, b, c)
+    assert compare_continuous(a, [], b) == mann_whitney(a, b)  # empty groups are ignored
+    with pytest.raises(ValueError, match="two non-empty groups"):
+        compare_continuous(a, [float("nan")])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from analysis_assets import figures
+from analysis_assets.provenance import DeliveryUsed, Provenance
 from analysis_assets.report import build_report, results_sentences
 
 EVIL = "<script>alert(1)</script>"
@@ -332,7 +334,7 @@ def test_km_figure_shows_risk_table_and_censor_marks(built):
     _, _, out = built
     svg = (out / "km_OS_crs.svg").read_text()
     # matplotlib draws text as glyph paths but keeps each string in an SVG comment
-    assert "p = 0.27" in svg
+    assert "p = 0.270" in svg
     assert "Number at risk" in svg
 
 
@@ -341,18 +343,30 @@ def test_forest_plot_marks_not_estimable(built):
     assert "not estimable" in (out / "table2_forest.svg").read_text()
 
 
+PROVENANCE = Provenance(
+    cutoff=date(2023, 3, 1),
+    deliveries=(
+        DeliveryUsed("a", "2023-01-01", "f" * 64, files=3, rows=1234),
+        DeliveryUsed("b", "2023-02-01", "0" * 64, files=4, rows=56),
+    ),
+    code_version="cartwh 0.1 (deadbeef)",
+    run_id="run-0001",
+    generated_at=datetime(2026, 1, 1, tzinfo=UTC),
+)
+
+
 @pytest.fixture(scope="module")
 def report(built, tmp_path_factory):
     tables, paths, _ = built
     out = tmp_path_factory.mktemp("report") / "report.html"
-    provenance = {
-        "deliveries": ["a/2023-01-01", "b/2023-02-01"],
-        "cutoff": "2023-03-01",
-        "code_version": "deadbeef",
-        "generated_at": "2026-01-01T00:00:00Z",
-    }
-    build_report(tables, paths, provenance, out)
+    build_report(tables, paths, PROVENANCE, out)
     return out.read_text(encoding="utf-8"), paths
+
+
+def test_report_header_shows_the_cutoff(report):
+    text, _ = report
+    assert "<p>Data cut-off: 2023-03-01.</p>" in text
+    assert text.index("Data cut-off: 2023-03-01.") < text.index("<h2>Results</h2>")
 
 
 def test_report_has_no_external_url(report):
@@ -380,7 +394,13 @@ def test_report_contains_computed_sentences(report):
     assert "At day 30, 8 of 10 infused patients (80.0%) were in CR." in text
     assert "5 of 10 patients (50.0%) received tocilizumab" in text
     assert "Median follow-up (reverse Kaplan-Meier) was 30.3 months" in text  # half-up
-    for item in ("a/2023-01-01", "2023-03-01", "deadbeef", "2026-01-01T00:00:00Z"):
+    for item in (
+        "a 2023-01-01: 3 files, 1,234 rows, sha256 " + "f" * 64,
+        "2023-03-01",
+        "cartwh 0.1 (deadbeef)",
+        "run-0001",
+        "2026-01-01 00:00:00 UTC",
+    ):
         assert item in text
     assert "not estimable" in text
     # response table with denominators
@@ -415,7 +435,7 @@ def test_report_inlines_svg_only_figures_safely(built, tmp_path):
         '<script>alert(1)</script><a href="https://evil.example/x"><rect onload="x()"/></a>'
         '<use xlink:href="#ok"/></svg>'
     )
-    html_path = build_report({}, svgs + [hostile], {}, tmp_path / "r.html")
+    html_path = build_report({}, svgs + [hostile], None, tmp_path / "r.html")
     text = html_path.read_text(encoding="utf-8")
     assert "http://" not in text and "https://" not in text
     assert "<script" not in text.lower() and "onload" not in text

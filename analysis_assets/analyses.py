@@ -1,0 +1,83 @@
+"""The analyses of :data:`analysis_assets.study.ANALYSES` as plain functions: each takes the
+mart tables it reads (by name) and returns the analysis tables it writes (by name)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+from analysis_assets.biomarker_tables import biomarker_tests
+from analysis_assets.cox_tables import cox_tables
+from analysis_assets.descriptive_tables import cohort_flow, table1, toxicity_summary
+from analysis_assets.response_tables import response_rates
+from analysis_assets.study import ANALYSES
+from analysis_assets.survival_tables import follow_up_table, survival_tables
+
+__all__ = ["COMPUTE", "run_analysis"]
+
+Tables = dict[str, pd.DataFrame]
+
+
+def descriptive_analysis(mart: Tables) -> Tables:
+    outcomes = mart["patient_outcomes"]
+    return {
+        "cohort_flow": cohort_flow(mart["cohort_flow"]),
+        "table1": table1(outcomes),
+        "toxicity_summary": toxicity_summary(outcomes),
+    }
+
+
+def survival_analysis(mart: Tables) -> Tables:
+    outcomes = mart["patient_outcomes"]
+    return {**survival_tables(outcomes), "follow_up": follow_up_table(outcomes)}
+
+
+def response_analysis(mart: Tables) -> Tables:
+    return {"response_rates": response_rates(mart["patient_outcomes"])}
+
+
+def biomarker_analysis(mart: Tables) -> Tables:
+    return {"biomarker_tests": biomarker_tests(mart["patient_outcomes"])}
+
+
+def cox_analysis(mart: Tables) -> Tables:
+    return cox_tables(mart["patient_outcomes"])
+
+
+#: analysis (a key of study.ANALYSES) -> its function
+COMPUTE: dict[str, Callable[[Tables], Tables]] = {
+    "descriptive_analysis": descriptive_analysis,
+    "survival_analysis": survival_analysis,
+    "response_analysis": response_analysis,
+    "biomarker_analysis": biomarker_analysis,
+    "cox_analysis": cox_analysis,
+}
+
+
+def run_analysis(name: str, mart: Tables) -> Tables:
+    """The tables of one analysis, in the order ``study.ANALYSES`` declares them.
+
+    Parameters
+    ----------
+    name : str
+        A key of ``study.ANALYSES``.
+    mart : dict of name -> DataFrame
+        At least the mart tables the analysis declares as inputs (bare names).
+
+    Returns
+    -------
+    dict of name -> DataFrame
+
+    Raises
+    ------
+    ValueError
+        When the function returns other tables than the study declares.
+    """
+    declared = ANALYSES[name]
+    tables = COMPUTE[name]({table: mart[table] for table in declared.inputs})
+    if set(tables) != set(declared.tables):
+        raise ValueError(
+            f"{name} computed {sorted(tables)}, the study declares {sorted(declared.tables)}"
+        )
+    return {table: tables[table] for table in declared.tables}

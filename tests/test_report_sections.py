@@ -1,0 +1,123 @@
+"""The report as a list of sections: each section on its own, and a new one added by one entry."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis_assets import report as report_module
+from analysis_assets.figures import forest_plot
+from analysis_assets.formatting import term_label
+from analysis_assets.report import (
+    REPORT_SECTIONS,
+    RESULTS_SECTIONS,
+    ReportInputs,
+    build_report,
+    multivariate_sentences,
+    results_sentences,
+    tables_section,
+)
+from analysis_assets.study import TABLE_TITLES
+
+COX = pd.DataFrame(
+    {
+        "endpoint": ["OS", "OS", "OS"],
+        "term": [
+            "received_steroids",
+            "toxicity_group[grade_3_plus]",
+            "toxicity_group (overall Wald test)",
+        ],
+        "description": [
+            "received corticosteroids",
+            "three-level toxicity group",
+            "three-level toxicity group",
+        ],
+        "hazard_ratio": [0.805, 2.5, np.nan],
+        "ci_lower": [0.4, 1.1, np.nan],
+        "ci_upper": [1.6, 5.7, np.nan],
+        "p_value": [0.5, 0.0455, 0.25],
+        "n": [40] * 3,
+        "events": [12] * 3,
+        "estimable": [True, True, True],
+        "note": [None] * 3,
+    }
+)
+
+
+def test_results_sections_in_order():
+    assert [heading for heading, _ in RESULTS_SECTIONS] == [
+        "Cohort",
+        "Toxicity and its treatment",
+        "Response",
+        "Biomarkers",
+        "Survival",
+        "Multivariate analysis",
+    ]
+
+
+@pytest.mark.parametrize(("heading", "sentences"), RESULTS_SECTIONS)
+def test_sentence_sections_are_empty_without_their_tables(heading, sentences):
+    assert sentences({}) == []
+
+
+def test_only_sections_with_something_to_say_are_printed():
+    assert list(results_sentences({"analysis.cox_multivariate": COX})) == ["Multivariate analysis"]
+
+
+def test_multivariate_sentence_and_forest_plot_use_the_same_term_labels(tmp_path):
+    [sentence] = multivariate_sentences({"cox_multivariate": COX})
+    assert sentence.startswith("In the multivariate Cox model for OS (n = 40, 12 events): ")
+    assert "received corticosteroids HR 0.81 (95% CI 0.40–1.60), p = 0.500" in sentence
+    assert (
+        "three-level toxicity group: grade >=3 CRS or ICANS vs no CRS/ICANS HR 2.50 "
+        "(95% CI 1.10–5.70), p = 0.046" in sentence
+    )
+    assert "three-level toxicity group (overall Wald test) p = 0.250" in sentence
+    svg = next(p for p in forest_plot(COX, tmp_path) if p.suffix == ".svg")
+    drawn = " ".join(html.unescape(c) for c in re.findall(r"<!-- (.*?) -->", svg.read_text()))
+    drawn = re.sub(r"\s+", " ", drawn)
+    for term, description in zip(COX["term"], COX["description"]):
+        assert term_label(term, description) in sentence
+        # the forest plot wraps long labels over lines: compare word by word
+        assert all(word in drawn for word in term_label(term, description).split())
+    assert "0.81 (0.40-1.60), p = 0.500" in drawn  # HR half-up, as in the sentence
+
+
+def test_tables_section_titles_come_from_the_study():
+    inputs = ReportInputs(
+        tables={"cox_multivariate": COX, "patient_outcomes": pd.DataFrame({"x": [1]})},
+        figures={},
+        provenance=None,
+    )
+    text = "".join(tables_section(inputs))
+    assert f"<h3>{html.escape(TABLE_TITLES['cox_multivariate'])}</h3>" in text
+    assert 'id="table-cox_multivariate"' in text
+    assert "patient_outcomes" not in text  # patient-level tables are never printed
+
+
+def test_a_new_section_is_one_function_and_one_entry(tmp_path, monkeypatch):
+    def robustness_section(inputs: ReportInputs) -> list[str]:
+        return ["<h2>Robustness</h2>", f"<p>{len(inputs.tables)} tables checked.</p>"]
+
+    def robustness_sentences(tables) -> list[str]:
+        return ["Nothing changed."] if "cox_multivariate" in tables else []
+
+    monkeypatch.setattr(
+        report_module,
+        "REPORT_SECTIONS",
+        REPORT_SECTIONS[:-1] + (robustness_section,) + REPORT_SECTIONS[-1:],
+    )
+    monkeypatch.setattr(
+        report_module,
+        "RESULTS_SECTIONS",
+        RESULTS_SECTIONS + (("Sensitivity", robustness_sentences),),
+    )
+    text = build_report({"analysis.cox_multivariate": COX}, [], None, tmp_path / "r.html")
+    text = text.read_text(encoding="utf-8")
+    assert "<h2>Robustness</h2>\n<p>1 tables checked.</p>" in text
+    assert text.index("<h2>Tables</h2>") < text.index("<h2>Robustness</h2>")
+    assert "<h3>Sensitivity</h3>\n<p>Nothing changed.</p>" in text
