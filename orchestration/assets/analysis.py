@@ -4,7 +4,7 @@
 Which analyses, tables and descriptions: ``analysis_assets.study.ANALYSES``. The analyses
 depend on the quality results, so a failing blocking check stops them."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dagster import (
@@ -23,7 +23,7 @@ from analysis_assets.provenance import DeliveryUsed, Provenance
 from analysis_assets.report import build_report
 from analysis_assets.study import ANALYSES, PATIENT_LEVEL_TABLES, Analysis
 from analysis_assets.tables import write_tables
-from cartwh.loader.ledger import current_deliveries
+from cartwh.ingest.ledger import current_deliveries
 from cartwh.version import code_version
 from orchestration.resources import Study, Warehouse
 
@@ -83,7 +83,7 @@ def report(context: AssetExecutionContext, warehouse: Warehouse, study: Study):
         }
         deliveries = current_deliveries(conn)
     provenance = Provenance(
-        cutoff=date.fromisoformat(str(study.cutoff)),
+        cutoff=study.parameters.cutoff,
         deliveries=tuple(
             DeliveryUsed(d.centre_code, d.delivery_id, d.fingerprint, d.files, d.rows_read)
             for d in deliveries
