@@ -123,3 +123,23 @@ def test_the_readme_lists_every_variable_the_code_reads():
         )
         read |= set(re.findall(r'path\("((?:CARTWH|DAGSTER)_[A-Z_]+)"', text))
     assert read and read <= set(VARIABLES), sorted(read - set(VARIABLES))
+
+
+def test_the_readme_layout_matches_the_tree():
+    from cartwh.project import PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("## Layout") :]
+    tracked = subprocess.run(
+        ["git", "-C", str(PROJECT_ROOT), "ls-files"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    folders = {path.split("/")[0] for path in tracked if "/" in path and path[0] != "."}
+    assert folders, "not a git checkout"
+    missing = sorted(f for f in folders if f"{f}/" not in layout)
+    cartwh = PROJECT_ROOT / "cartwh"
+    parts = [p.name for p in cartwh.iterdir() if p.is_dir() and (p / "__init__.py").exists()]
+    parts = [f"{name}/" for name in parts] + [
+        p.name for p in cartwh.glob("*.py") if p.name != "__init__.py"
+    ]
+    missing += sorted(f"cartwh/{name}" for name in parts if f"  {name}" not in layout)
+    assert not missing, f"README's layout does not mention {missing}"
