@@ -8,19 +8,12 @@ import os
 import subprocess
 import sys
 
+from cartwh.ingest.registry import load_registry
+from cartwh.project import DEFAULT_MAPPINGS_DIR
+from models.extract_format import ENTITIES
 from tests.conftest import table_digest
 
-CENTRES = ("xz", "tj", "zz", "zj")
-ENTITIES = (
-    "patients",
-    "infusions",
-    "daily_observations",
-    "labs",
-    "car_t_kinetics",
-    "treatments",
-    "response_assessments",
-    "follow_up_events",
-)
+CENTRES = load_registry(DEFAULT_MAPPINGS_DIR).centres
 
 
 def test_each_of_the_four_layouts_loads_every_entity(demo):
