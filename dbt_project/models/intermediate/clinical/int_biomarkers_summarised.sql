@@ -2,8 +2,8 @@
   Biomarkers and CAR-T kinetics per patient with an index infusion (clinical-rules.md,
   "Kinetics and biomarkers").
 #}
-{%- set peak_last_day = var('biomarker_window_days', 30) -%}
-{%- set auc_last_day = var('car_auc_last_day', 28) -%}
+{%- set peak_last_day = var('biomarker_window_days') -%}
+{%- set auc_last_day = var('car_auc_last_day') -%}
 with
 
 index_infusions as (
