@@ -1,6 +1,7 @@
 """The ground floor: where the project's own files are and the fixed facts read from them.
 
-Every module may import this one; it imports nothing of the project but the contracts.
+Every module may import this one; it imports nothing of the project. (The entities, their
+columns, codes and date columns are the contracts' facts: :mod:`models.extract_format`.)
 """
 
 from __future__ import annotations
@@ -14,17 +15,6 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DEFAULT_MAPPINGS_DIR = PROJECT_ROOT / "mappings"
 VENDOR_DIR = PROJECT_ROOT / "vendor"
 WORKSPACE_FILE = PROJECT_ROOT / "workspace.yaml"
-
-#: entity -> its date column, the one a wide layout's study days are counted from
-DATE_COLUMN = {
-    "daily_observations": "obs_date",
-    "labs": "sample_date",
-    "car_t_kinetics": "sample_date",
-    "treatments": "admin_date",
-    "response_assessments": "assessment_date",
-    "follow_up_events": "event_date",
-    "infusions": "infusion_date",
-}
 
 
 @lru_cache(maxsize=1)

@@ -1,8 +1,13 @@
 """Contract of ``mart.patient_outcomes``: what the analyses may rely on.
 
-Used by the Dagster asset check on the mart (blocking: the statistics read this table) and
-by the tests. Checks here are about the shape and the ranges of the derived values; the
-clinical derivations themselves are tested by dbt unit tests.
+Types, ranges and code lists of the columns the statistics read, checked by the blocking
+Dagster asset check on the mart and by the tests. Windows come from the study parameters
+(``cartwh.parameters``, declared once as dbt vars). Invariants between the columns of one row
+(severe_crs = crs_max_grade >= 3, LFS only for complete responders, months = days / 30.4375)
+are dbt tests beside the mart (``dbt_project/models/marts/patient_outcomes.yml``); the
+clinical derivations themselves are tested by dbt unit tests. The code lists here and the
+``accepted_values`` of the mart's yml are kept equal by ``tests/test_contracts.py``. Which
+kind of rule goes where: ``docs/quality-checks.md``.
 """
 
 from __future__ import annotations
@@ -11,6 +16,10 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from cartwh.parameters import study_parameters
+from models.extract_format import ENTITIES
+
+_STUDY = study_parameters()
 GRADE = {"ge": 0, "le": 5, "nullable": True}
 STUDY_DAY = {"ge": 0, "nullable": True}
 
@@ -19,20 +28,27 @@ def _day(**kw):
     return pa.Field(**{**STUDY_DAY, **kw})
 
 
+def _delivered_code(entity: str, column: str):
+    """A code column delivered by the centres: its codes are the extract format's."""
+    return pa.Field(isin=list(ENTITIES[entity].column(column).codes), nullable=True)
+
+
 class PatientOutcomes(pa.DataFrameModel):
     patient_key: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$", unique=True)
     centre_code: Series[str] = pa.Field(str_matches=r"^[a-z0-9]{2,16}$")
     infusion_year: Series[pd.Int64Dtype] = pa.Field(ge=2000, le=2100)
     age_at_infusion: Series[pd.Int64Dtype] = pa.Field(ge=0, le=120, nullable=True)
-    sex: Series[str] = pa.Field(isin=["m", "f"], nullable=True)
-    ph_status: Series[str] = pa.Field(isin=["positive", "negative", "unknown"], nullable=True)
+    sex: Series[str] = _delivered_code("patients", "sex")
+    ph_status: Series[str] = _delivered_code("patients", "ph_status")
     prior_therapy_lines: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
     relapse_count: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
-    disease_status: Series[str] = pa.Field(isin=["relapsed", "refractory"], nullable=True)
-    prior_hsct: Series[str] = pa.Field(isin=["yes", "no"], nullable=True)
+    disease_status: Series[str] = _delivered_code("patients", "disease_status")
+    prior_hsct: Series[str] = _delivered_code("patients", "prior_hsct")
     bm_blasts_pct_pre: Series[float] = pa.Field(ge=0, le=100, nullable=True)
     bm_blasts_ge_20: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    extramedullary_pre: Series[str] = _delivered_code("patients", "extramedullary_pre")
     cell_dose_per_kg: Series[float] = pa.Field(gt=0, nullable=True)
+    lymphodepletion: Series[str] = _delivered_code("infusions", "lymphodepletion")
     crs_max_grade: Series[pd.Int64Dtype] = pa.Field(**GRADE)
     crs_onset_day: Series[pd.Int64Dtype] = _day()
     crs_duration_days: Series[pd.Int64Dtype] = _day()
@@ -64,36 +80,21 @@ class PatientOutcomes(pa.DataFrameModel):
     response_evaluable: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     cr_day30: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     mrd_negative_cr: Series[pd.BooleanDtype] = pa.Field(nullable=True)
-    cr_day: Series[pd.Int64Dtype] = pa.Field(ge=21, le=45, nullable=True)
+    cr_day: Series[pd.Int64Dtype] = pa.Field(
+        ge=_STUDY.response_window_first_day,
+        le=_STUDY.response_window_last_day,
+        nullable=True,
+    )
     os_days: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
     os_months: Series[float] = pa.Field(ge=0, nullable=True)
     os_event: Series[pd.Int64Dtype] = pa.Field(isin=[0, 1], nullable=True)
     lfs_days: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
     lfs_months: Series[float] = pa.Field(ge=0, nullable=True)
     lfs_event: Series[pd.Int64Dtype] = pa.Field(isin=[0, 1], nullable=True)
-    death_cause: Series[str] = pa.Field(
-        isin=["disease", "crs", "icans", "infection", "transplant", "other", "unknown"],
-        nullable=True,
-    )
+    death_cause: Series[str] = _delivered_code("follow_up_events", "death_cause")
     allo_hsct_after: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     allo_hsct_day: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
 
     class Config:
         coerce = True
         strict = False  # the mart may carry more columns than the analyses rely on
-
-    @pa.dataframe_check
-    def severe_crs_means_grade_3(cls, df: pd.DataFrame) -> Series[bool]:
-        return (
-            df["severe_crs"].isna()
-            | df["crs_max_grade"].isna()
-            | (df["severe_crs"] == (df["crs_max_grade"] >= 3))
-        )
-
-    @pa.dataframe_check
-    def lfs_only_for_complete_responders(cls, df: pd.DataFrame) -> Series[bool]:
-        return df["lfs_days"].isna() | (df["cr_day30"] == True)  # noqa: E712
-
-    @pa.dataframe_check
-    def months_are_days_over_30_4375(cls, df: pd.DataFrame) -> Series[bool]:
-        return df["os_days"].isna() | ((df["os_months"] - df["os_days"] / 30.4375).abs() < 1e-6)

@@ -690,15 +690,7 @@ def test_children_have_capd_and_grade_back(children):
 
 # --- snapshots and corrections ---------------------------------------------------------------
 
-_DATE_COLUMNS = {
-    "infusions": "infusion_date",
-    "daily_observations": "obs_date",
-    "labs": "sample_date",
-    "car_t_kinetics": "sample_date",
-    "treatments": "admin_date",
-    "response_assessments": "assessment_date",
-    "follow_up_events": "event_date",
-}
+_DATE_COLUMNS = {name: e.date_column for name, e in ENTITIES.items() if e.date_column}
 
 
 def test_snapshots_grow_and_stop_at_their_date(clean):

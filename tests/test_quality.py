@@ -11,6 +11,7 @@ import pandas as pd
 import pandera.errors
 import pytest
 
+from models.extract_format import ENTITIES
 from models.patient_outcomes import PatientOutcomes
 
 RULE_OF_KIND = {
@@ -132,18 +133,22 @@ def test_cartwh_quality_summarises_per_centre(demo):
 
 
 def test_the_mart_satisfies_its_contract_and_the_contract_can_fail(demo):
+    """Types, ranges and codes: the pandera contract. (One-row invariants such as "LFS only
+    for complete responders" are dbt tests beside the mart: tests/test_contracts.py.)"""
     with demo.connect() as conn:
         frame = conn.execute("select * from mart.patient_outcomes").df()
     PatientOutcomes.validate(frame, lazy=True)
     broken = frame.copy()
     broken.loc[broken.index[0], "crs_max_grade"] = 7
-    not_in_cr = broken.index[broken["cr_day30"] != True][0]  # noqa: E712
-    broken.loc[not_in_cr, "lfs_days"] = 100
+    broken.loc[broken.index[1], "sex"] = "x"
+    broken.loc[broken.index[2], "cr_day"] = 1000  # after the response window
     with pytest.raises(pandera.errors.SchemaErrors) as errors:
         PatientOutcomes.validate(broken, lazy=True)
-    failed = set(errors.value.failure_cases["check"].astype(str))
+    cases = errors.value.failure_cases
+    failed = set(cases["check"].astype(str))
     assert any("less_than_or_equal_to(5)" in f for f in failed)
-    assert "lfs_only_for_complete_responders" in failed
+    assert any(f.startswith("isin(") for f in failed)
+    assert set(cases["column"]) == {"crs_max_grade", "sex", "cr_day"}
 
 
 def test_asset_checks_report_counts_and_pseudonymous_samples(demo):
@@ -199,45 +204,47 @@ def test_data_docs_are_built_and_load_nothing_from_the_network(demo):
 
 
 def test_expectation_suites_catch_implausible_marts(demo, tmp_path):
+    """Cohort-level plausibility (ICANS mostly on or after CRS onset) is caught, and the
+    toxicity window of the suites is the study parameter."""
+    import dataclasses
+
     import duckdb
 
+    from cartwh.parameters import study_parameters
     from cartwh.quality.expectations import validate_mart
 
     conn = duckdb.connect()
     conn.execute(f"attach '{demo.warehouse}' as demo (read_only)")
     conn.execute("create schema mart")
     conn.execute("create table mart.time_to_event as select * from demo.mart.time_to_event")
-    conn.execute("create table mart.daily_toxicity as select * from demo.mart.daily_toxicity")
+    conn.execute(
+        "create table mart.daily_toxicity as select * replace ("
+        "case when study_day = 0 then 31 else study_day end as study_day) "
+        "from demo.mart.daily_toxicity"
+    )
     conn.execute(
         "create table mart.patient_outcomes as select * replace ("
-        "case when lfs_days is not null then lfs_days - 400 else os_days end as os_days) "
-        "from demo.mart.patient_outcomes"
+        "crs_onset_day - 1 as icans_onset_day) from demo.mart.patient_outcomes"
     )
     results = {r.suite: r for r in validate_mart(conn, tmp_path / "docs")}
-    assert results["time_to_event"].success and results["daily_toxicity"].success
+    assert results["time_to_event"].success
     failed = {f["expectation"] for f in results["patient_outcomes"].failed}
     assert "expect_column_pair_values_a_to_be_greater_than_b" in failed
+    assert {(f["expectation"], f["column"]) for f in results["daily_toxicity"].failed} == {
+        ("expect_column_values_to_be_between", "study_day")
+    }
+    wider = dataclasses.replace(study_parameters(), toxicity_window_days=31)
+    results = {r.suite: r for r in validate_mart(conn, tmp_path / "docs2", wider)}
+    assert results["daily_toxicity"].success
 
 
-@pytest.mark.parametrize(
-    "entity",
-    [
-        "patients",
-        "infusions",
-        "daily_observations",
-        "labs",
-        "car_t_kinetics",
-        "treatments",
-        "response_assessments",
-        "follow_up_events",
-    ],
-)
+@pytest.mark.parametrize("entity", list(ENTITIES))
 def test_staging_rules_agree_with_the_pandera_contract(demo, entity):
     """The SQL quarantine rules are generated from the pandera models: rows staging accepts
     satisfy the model; rows it flags as required_missing or out_of_range fail it; and a value it
     flags as unknown_code or unparsable did not survive typing (it is null in the typed column,
     which is why the rule needs the delivered text and runs in staging)."""
-    from models.extract_format import CONTRACTS, ENTITIES
+    from models.extract_format import CONTRACTS
 
     columns = ", ".join(ENTITIES[entity].column_names)
     union = " union all ".join(

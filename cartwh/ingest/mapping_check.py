@@ -18,7 +18,7 @@ import duckdb
 from cartwh.ingest import load_delivery, raw_table_name
 from cartwh.ingest.discovery import DeliveryFolder
 from cartwh.ingest.mapping import CentreMapping, load_mapping_file
-from cartwh.project import DATE_COLUMN, unit_conversions
+from cartwh.project import unit_conversions
 from models.extract_format import ENTITIES
 
 
@@ -152,7 +152,7 @@ def _check_entity(conn, mapping: CentreMapping, entity: str, units) -> list[Find
 
 
 def _date_column(entity: str) -> str | None:
-    return DATE_COLUMN.get(entity)
+    return ENTITIES[entity].date_column
 
 
 def _mapped(column, null_values) -> str:

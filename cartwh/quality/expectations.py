@@ -1,11 +1,16 @@
 """great-expectations suites on the mart, and Data Docs that render offline.
 
-pandera (models/) guards types, ranges and code lists row by row; these suites add what it
-does not: distributions (medians, means, proportions), cross-column plausibility (ICANS after
-CRS, OS not shorter than LFS), compound uniqueness. Data Docs are built into
-``<output>/data_docs`` and their CDN assets are replaced by vendored copies
-(``vendor/data_docs``, see scripts/vendor_data_docs_assets.sh), so they render styled without
-internet access.
+These suites hold what is true of the cohort rather than of each row: distributions
+(medians, means, proportions, "mostly" ranges) and cross-patient plausibility (ICANS
+usually after CRS, plausible dose and follow-up bounds). Row-level rules live elsewhere and are
+not repeated here: types, ranges and code lists in the pandera contract of the mart
+(``models/patient_outcomes.py``), one-row invariants, keys and code lists as dbt tests beside
+the mart models (``docs/quality-checks.md``). A failed expectation is a warning, never
+blocking. Windows come from the study parameters (``cartwh.parameters``).
+
+Data Docs are built into ``<output>/data_docs`` and their CDN assets are replaced by vendored
+copies (``vendor/data_docs``, see scripts/vendor_data_docs_assets.sh), so they render styled
+without internet access.
 """
 
 from __future__ import annotations
@@ -22,22 +27,22 @@ from cartwh.project import VENDOR_DIR
 DATA_DOCS_VENDOR_DIR = VENDOR_DIR / "data_docs"
 
 CDN_ASSETS = {
-    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": "bootstrap/bootstrap.min.css",
-    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": "bootstrap/bootstrap.min.js",
+    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": "bootstrap/bootstrap.min.css",  # noqa: E501
+    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": "bootstrap/bootstrap.min.js",  # noqa: E501
     "https://code.jquery.com/jquery-3.7.1.min.js": "jquery/jquery.min.js",
-    "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": "fontawesome/css/all.min.css",
-    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": "bootstrap-table/bootstrap-table.min.css",
-    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": "bootstrap-table/bootstrap-table.min.js",
-    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css": "bootstrap-table/bootstrap-table-filter-control.min.css",
-    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css": "bootstrap-table/bootstrap-table-filter-control.min.css",
-    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js": "bootstrap-table/bootstrap-table-filter-control.min.js",
-    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": "popper/popper.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": "fontawesome/css/all.min.css",  # noqa: E501
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": "bootstrap-table/bootstrap-table.min.css",  # noqa: E501
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": "bootstrap-table/bootstrap-table.min.js",  # noqa: E501
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css": "bootstrap-table/bootstrap-table-filter-control.min.css",  # noqa: E501
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css": "bootstrap-table/bootstrap-table-filter-control.min.css",  # noqa: E501
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js": "bootstrap-table/bootstrap-table-filter-control.min.js",  # noqa: E501
+    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": "popper/popper.min.js",  # noqa: E501
     "https://cdn.jsdelivr.net/npm/vega@5": "vega/vega.min.js",
     "https://cdn.jsdelivr.net/npm/vega-lite@5": "vega/vega-lite.min.js",
     "https://cdn.jsdelivr.net/npm/vega-embed@6": "vega/vega-embed.min.js",
-    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css": "datepicker/bootstrap-datepicker.min.css",
-    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js": "datepicker/bootstrap-datepicker.min.js",
-    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css": "bootstrap-dark/bootstrap-prefers-dark.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css": "datepicker/bootstrap-datepicker.min.css",  # noqa: E501
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js": "datepicker/bootstrap-datepicker.min.js",  # noqa: E501
+    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css": "bootstrap-dark/bootstrap-prefers-dark.css",  # noqa: E501
 }
 _REMOTE_ASSET = re.compile(
     r"""<(?:script|link|img)\b[^>]*\b(?:src|href)=["'](https?://[^"']+)["']"""
@@ -59,17 +64,14 @@ class SuiteResult:
         return not self.failed
 
 
-def _suites(gxe) -> dict[str, tuple[str, list]]:
-    """Suite name -> (mart table, expectations)."""
+def _suites(gxe, parameters) -> dict[str, tuple[str, list]]:
+    """Suite name -> (mart table, expectations), for the study parameters given."""
     between = gxe.ExpectColumnValuesToBeBetween
     return {
         "patient_outcomes": (
             "mart.patient_outcomes",
             [
                 gxe.ExpectTableRowCountToBeBetween(min_value=1),
-                gxe.ExpectColumnProportionOfUniqueValuesToBeBetween(
-                    column="patient_key", min_value=1, max_value=1
-                ),
                 gxe.ExpectColumnValuesToNotBeNull(column="os_days", mostly=0.99),
                 between(column="age_at_infusion", min_value=1, max_value=90, mostly=0.99),
                 gxe.ExpectColumnMedianToBeBetween(
@@ -86,12 +88,6 @@ def _suites(gxe) -> dict[str, tuple[str, list]]:
                     mostly=0.8,
                     ignore_row_if="either_value_is_missing",
                 ),
-                gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                    column_A="os_days",
-                    column_B="lfs_days",
-                    or_equal=True,
-                    ignore_row_if="either_value_is_missing",
-                ),
                 gxe.ExpectColumnMedianToBeBetween(
                     column="peak_il6_pg_ml", min_value=1, max_value=10000
                 ),
@@ -103,33 +99,35 @@ def _suites(gxe) -> dict[str, tuple[str, list]]:
         "time_to_event": (
             "mart.time_to_event",
             [
-                gxe.ExpectColumnValuesToBeInSet(
-                    column="paramcd",
-                    value_set=["OS", "LFS", "OS_HSCT_CENSORED", "LFS_HSCT_CENSORED"],
-                ),
-                gxe.ExpectColumnValuesToBeInSet(column="cnsr", value_set=[0, 1, 2, 3]),
                 between(column="aval_days", min_value=0, max_value=7300),
-                gxe.ExpectCompoundColumnsToBeUnique(column_list=["patient_key", "paramcd"]),
             ],
         ),
         "daily_toxicity": (
             "mart.daily_toxicity",
             [
-                between(column="study_day", min_value=0, max_value=30),
-                between(column="crs_grade", min_value=0, max_value=4),
-                between(column="icans_grade", min_value=0, max_value=4),
-                gxe.ExpectCompoundColumnsToBeUnique(column_list=["patient_key", "study_day"]),
+                between(column="study_day", min_value=0, max_value=parameters.toxicity_window_days),
                 gxe.ExpectColumnMeanToBeBetween(column="crs_grade", min_value=0, max_value=2),
             ],
         ),
     }
 
 
-def validate_mart(conn: duckdb.DuckDBPyConnection, docs_dir: Path) -> list[SuiteResult]:
-    """Run the suites on the mart tables and (re)build offline Data Docs in ``docs_dir``."""
+def validate_mart(
+    conn: duckdb.DuckDBPyConnection, docs_dir: Path, parameters=None
+) -> list[SuiteResult]:
+    """Run the suites on the mart tables and (re)build offline Data Docs in ``docs_dir``.
+
+    ``parameters``: the study parameters the suites use (default: the declared ones,
+    ``cartwh.parameters.study_parameters()``).
+    """
     import great_expectations as gx
     import great_expectations.expectations as gxe
     from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    if parameters is None:
+        from cartwh.parameters import study_parameters
+
+        parameters = study_parameters()
 
     if docs_dir.exists():
         shutil.rmtree(docs_dir)
@@ -148,7 +146,7 @@ def validate_mart(conn: duckdb.DuckDBPyConnection, docs_dir: Path) -> list[Suite
     )
     source = context.data_sources.add_pandas("mart")
     results = []
-    for name, (table, expectations) in _suites(gxe).items():
+    for name, (table, expectations) in _suites(gxe, parameters).items():
         frame = conn.execute(f"select * from {table}").df()
         batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all rows")
         suite = context.suites.add(gx.ExpectationSuite(name=name))
@@ -200,7 +198,9 @@ def make_offline(docs_dir: Path) -> None:
         for url, local in CDN_ASSETS.items():
             html = html.replace(f'"{url}"', f'"{prefix}/static/vendor/{local}"')
         html = re.sub(r'\s(?:integrity|crossorigin)="[^"]*"', "", html)
-        html = _REMOTE_LOGO.sub(lambda m: f'"{prefix}/static/images/{m.group(1)}"', html)
+        html = _REMOTE_LOGO.sub(
+            lambda m, prefix=prefix: f'"{prefix}/static/images/{m.group(1)}"', html
+        )
         remote = _REMOTE_ASSET.findall(html)
         if remote:
             raise RuntimeError(

@@ -20,11 +20,12 @@ import yaml
 from cartwh.ingest.ledger import raw_table_name
 from cartwh.ingest.mapping import RESOLVED_DEFAULTS, CentreMapping, MappingError
 from cartwh.ingest.registry import CentreRegistry
-from cartwh.project import DATE_COLUMN, unit_conversions
+from cartwh.project import unit_conversions
 from models.extract_format import ENTITIES
 
 GENERATED_MODELS = Path("models") / "staging"
 GENERATED_MACROS = Path("macros")
+DATE_COLUMNS = {name: e.date_column for name, e in ENTITIES.items() if e.date_column}
 
 
 def entity_spec(
@@ -71,7 +72,7 @@ def entity_spec(
         "entity": entity,
         "source_table": raw_table_name(mapping.centre_code, entity),
         "wide": None,
-        "wide_date_column": DATE_COLUMN.get(entity),
+        "wide_date_column": ENTITIES[entity].date_column,
         "absent": entity_mapping is None,  # the centre does not deliver this entity at all
         "key": list(ENTITIES[entity].key),
     }
@@ -249,7 +250,7 @@ def generate(registry: CentreRegistry, out_dir: Path) -> dict[str, CentreMapping
         "{% endmacro %}\n"
         f"{{% macro delivered_raw_tables() %}}{{{{ return({json.dumps(delivered)}) }}}}"
         "{% endmacro %}\n"
-        f"{{% macro entity_date_columns() %}}{{{{ return({json.dumps(DATE_COLUMN)}) }}}}"
+        f"{{% macro entity_date_columns() %}}{{{{ return({json.dumps(DATE_COLUMNS)}) }}}}"
         "{% endmacro %}\n"
         f"{{% macro centre_layouts() %}}"
         f"{{{{ return(fromjson({repr(json.dumps(layouts, ensure_ascii=False))})) }}}}"

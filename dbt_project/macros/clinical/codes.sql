@@ -25,7 +25,8 @@ end
 {%- endmacro %}
 
 
-{# The data cut-off as a DATE (var cutoff, passed by the Python pipeline). #}
+{# The data cut-off as a DATE: var('cutoff') (dbt_project.yml; `cartwh refresh` passes
+   CARTWH_CUTOFF). Models use this macro rather than reading the var themselves. #}
 {% macro cutoff_date() -%}
-cast('{{ var("cutoff", "2023-03-01") }}' as date)
+cast('{{ var("cutoff") }}' as date)
 {%- endmacro %}

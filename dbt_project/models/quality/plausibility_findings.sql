@@ -4,7 +4,7 @@
   seeds/check_catalogue.csv; quality.check_results counts them over their denominators.
   Baseline labs and observations before day 0 are legitimate and not flagged.
 #}
-{%- set cutoff = "date '" ~ var('cutoff', '2023-03-01') ~ "'" -%}
+{%- set cutoff = cutoff_date() -%}
 {%- set dated = entity_date_columns() -%}
 with
 
@@ -114,11 +114,11 @@ steroid_dose_implausible as (
         steroid_daily.patient_key, 'treatments', cast(null as varchar), cast(null as bigint),
         cast(round(steroid_daily.dex_equiv_mg, 2) as varchar),
         'corticosteroids of ' || round(steroid_daily.dex_equiv_mg, 2)
-            || ' mg dexamethasone-equivalent in one day (plausible: {{ var("steroid_min_daily_dex_mg", 0.5) }}'
-            || '-{{ var("steroid_max_daily_dex_mg", 200) }} mg)'
+            || ' mg dexamethasone-equivalent in one day (plausible: {{ var("steroid_min_daily_dex_mg") }}'
+            || '-{{ var("steroid_max_daily_dex_mg") }} mg)'
     from steroid_daily
-    where steroid_daily.dex_equiv_mg > {{ var('steroid_max_daily_dex_mg', 200) }}
-        or steroid_daily.dex_equiv_mg < {{ var('steroid_min_daily_dex_mg', 0.5) }}
+    where steroid_daily.dex_equiv_mg > {{ var('steroid_max_daily_dex_mg') }}
+        or steroid_daily.dex_equiv_mg < {{ var('steroid_min_daily_dex_mg') }}
 ),
 
 kinetics_without_infusion as (
