@@ -1,5 +1,5 @@
 {#
-  Staging of one centre's entity, driven by the spec that cartwh.dbt_codegen builds from the
+  Staging of one centre's entity, driven by the spec that cartwh.transform.codegen builds from the
   centre's mapping file (docs/mapping-files.md). Only the centre's current delivery flows on.
   Output: centre_code, the canonical columns typed, the row's provenance
   (_delivery_id, _source_file, _row_number; _source_day for wide layouts) and _violations,

@@ -1,7 +1,7 @@
 {#
   The only place where a centre's own patient id and the pseudonymous patient_key meet.
   patient_key = hex HMAC-SHA256(CARTWH_SECRET, centre_code || 0x1F || trim(centre_patient_id)),
-  computed by the cartwh_patient_key UDF (cartwh/dbt_plugin.py) so that the key is never in SQL.
+  computed by the cartwh_patient_key UDF (cartwh/transform/plugin.py) so that the key is never in SQL.
 #}
 {%- set centres = cartwh_centres() -%}
 {%- set entities = canonical_columns().keys() | list -%}
