@@ -15,12 +15,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import pytest
 
 from cartwh.ingest.mapping import DEFAULT_MAPPINGS_DIR
-from tests.conftest import write_delivery
+from tests.conftest import table_digest, write_delivery
 
 MAPPING_OV = """
 centre_code: ov
@@ -120,10 +121,36 @@ entities:
 # the canonical rows both ow and its twin owc deliver
 TWIN_PATIENTS = [
     # id, mrn, name, born, sex, diagnosed, ph, lines, relapses, status, hsct, blasts, weight lb
-    ("W-1", "M100", "Zoë Weiß", dt.date(1980, 3, 2), "m", dt.datetime(2019, 5, 4, 10, 30),
-     "negative", 3, 1, "relapsed", "yes", 0.001, 154.5),
-    ("W-2", "M101", "Anaïs Groß", dt.date(1999, 11, 15), "f", None,
-     "positive", 2, 0, "refractory", "no", 4.9, None),
+    (
+        "W-1",
+        "M100",
+        "Zoë Weiß",
+        dt.date(1980, 3, 2),
+        "m",
+        dt.datetime(2019, 5, 4, 10, 30),
+        "negative",
+        3,
+        1,
+        "relapsed",
+        "yes",
+        0.001,
+        154.5,
+    ),
+    (
+        "W-2",
+        "M101",
+        "Anaïs Groß",
+        dt.date(1999, 11, 15),
+        "f",
+        None,
+        "positive",
+        2,
+        0,
+        "refractory",
+        "no",
+        4.9,
+        None,
+    ),
 ]
 TWIN_INFUSIONS = [
     ("W-1", 1, dt.datetime(2020, 6, 1, 13, 30), 1100000.0, "Kymriah®"),
@@ -221,9 +248,14 @@ def _ow_files() -> dict[str, bytes]:
         cells[f"TEMP_D{day}"] = repr(temp)
         cells[f"HYPO_D{day}"] = {"yes": "J", "no": "N", None: ""}[hypo]
     wide_columns = ["TEMP_D0", "HYPO_D0", "TEMP_D1", "HYPO_D1"]
-    wide = "Fall," + ",".join(wide_columns) + "\r\n" + "".join(
-        i + "," + ",".join(cells.get(c, "") for c in wide_columns) + "\r\n"
-        for i, cells in by_patient.items()
+    wide = (
+        "Fall,"
+        + ",".join(wide_columns)
+        + "\r\n"
+        + "".join(
+            i + "," + ",".join(cells.get(c, "") for c in wide_columns) + "\r\n"
+            for i, cells in by_patient.items()
+        )
     )
     return {
         "ow_export.xlsx": _ow_workbook(),
@@ -237,14 +269,31 @@ def _owc_files() -> dict[str, str]:
     degc = lambda f: f * 0.5555555555555556 - 17.77777777777778  # noqa: E731
     return {
         "patients.csv": _csv(
-            ["centre_patient_id", "mrn", "full_name", "date_of_birth", "sex", "diagnosis_date",
-             "ph_status", "prior_therapy_lines", "relapse_count", "disease_status", "prior_hsct",
-             "bm_blasts_pct_pre", "weight_kg"],  # fmt: skip
+            [
+                "centre_patient_id",
+                "mrn",
+                "full_name",
+                "date_of_birth",
+                "sex",
+                "diagnosis_date",
+                "ph_status",
+                "prior_therapy_lines",
+                "relapse_count",
+                "disease_status",
+                "prior_hsct",
+                "bm_blasts_pct_pre",
+                "weight_kg",
+            ],  # fmt: skip
             [(*p[:12], None if p[12] is None else p[12] * 0.45359237) for p in TWIN_PATIENTS],
         ),
         "infusions.csv": _csv(
-            ["centre_patient_id", "infusion_number", "infusion_date", "cell_dose_per_kg",
-             "product_name"],  # fmt: skip
+            [
+                "centre_patient_id",
+                "infusion_number",
+                "infusion_date",
+                "cell_dose_per_kg",
+                "product_name",
+            ],  # fmt: skip
             TWIN_INFUSIONS,
         ),
         "daily_observations.csv": _csv(
@@ -259,7 +308,12 @@ def _owc_files() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def onboarded(tmp_path_factory):
+def onboarded(built):
+    return built.conn
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("onboarding")
     mappings = root / "mappings"
     shutil.copytree(DEFAULT_MAPPINGS_DIR, mappings)
@@ -285,10 +339,13 @@ def onboarded(tmp_path_factory):
                 "42,5\t154,3\n"
                 "OV-2\t992\tSchäfer, Anna\t15/11/1999\tweiblich\tpos\t2\t0\trefraktär\tnein\t"
                 "8\tk.A.\n"
+                # an Excel-style '.' in a decimal-comma file: unparsable, never 49
+                "OV-3\t993\tKurz, Eva\t01/01/1990\tweiblich\tneg\t1\t0\tRezidiv\tnein\t"
+                "4.9\t120\n"
             ),
             "Infusionen.txt": latin1(
                 "Fallnummer\tNr\tDatum\tDosis\nOV-1\t1\t01/06/2020\t1,1e6\n"
-                "OV-2\t1\t10/01/2021\t2e6\n"
+                "OV-2\t1\t10/01/2021\t2e6\nOV-3\t1\t10/02/2021\t2e6\n"
             ),
             "Verlauf.txt": latin1(
                 "Fallnummer\tDatum\tTmax_F\tHypotonie\nOV-1\t06/06/2020\t102,2\tja\n"
@@ -305,24 +362,29 @@ def onboarded(tmp_path_factory):
         "DAGSTER_HOME": str(root / "dagster_home"),
         "CARTWH_SECRET": "s",
     }
-    result = subprocess.run(
+    result = _refresh(env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    connection = duckdb.connect(str(root / "w.duckdb"), read_only=True)
+    yield SimpleNamespace(root=root, env=env, conn=connection)
+    connection.close()
+
+
+def _refresh(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, "-m", "cartwh.cli", "refresh", "--log-level", "ERROR"],
         env=env,
         capture_output=True,
         text=True,
         timeout=900,
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    connection = duckdb.connect(str(root / "w.duckdb"), read_only=True)
-    yield connection
-    connection.close()
 
 
 def test_new_centre_flows_to_intermediate_with_codes_units_and_dates(onboarded):
     rows = onboarded.execute(
         "select sex, ph_status, disease_status, prior_hsct, bm_blasts_pct_pre, "
         "round(weight_kg, 2), age_at_infusion from intermediate.int_patients_unioned "
-        "where centre_code = 'ov' order by bm_blasts_pct_pre desc"
+        "where centre_code = 'ov' and bm_blasts_pct_pre is not null "
+        "order by bm_blasts_pct_pre desc"
     ).fetchall()
     assert rows == [
         ("m", "negative", "relapsed", "yes", 42.5, 69.99, 40),
@@ -333,6 +395,37 @@ def test_new_centre_flows_to_intermediate_with_codes_units_and_dates(onboarded):
         "where centre_code = 'ov' order by 1"
     ).fetchall()
     assert temperatures == [(37.0, "no"), (39.0, "yes")]
+
+
+def test_a_dot_in_a_decimal_comma_file_is_unparsable_not_a_thousands_mark(onboarded):
+    staged = onboarded.execute(
+        "select bm_blasts_pct_pre, _violations from staging.stg_ov__patients "
+        "where centre_patient_id = 'OV-3'"
+    ).fetchall()
+    assert staged == [
+        (None, [{"column": "bm_blasts_pct_pre", "value": "4.9", "rule": "unparsable"}])
+    ]
+
+
+def test_a_unit_missing_from_the_unit_table_stops_the_refresh_with_one_line(built, onboarded):
+    root, env = built.root, built.env
+    before = table_digest(onboarded, "select * from intermediate.int_patients_unioned")
+    mappings = root / "mappings-bad-unit"
+    shutil.copytree(root / "mappings", mappings)
+    (mappings / "ov.yml").write_text(
+        MAPPING_OV.replace("{source: Tmax_F, unit: degF}", "{source: Tmax_F, unit: F}"),
+        encoding="utf-8",
+    )
+    result = _refresh({**env, "CARTWH_MAPPINGS": str(mappings)})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line == (
+        f"cartwh: mapping file {mappings / 'ov.yml'}: centre ov, entity daily_observations, "
+        "column tmax_c: unit 'F' has no conversion in the unit table "
+        "(dbt_project/seeds/unit_conversions.csv); units available for tmax_c: degC, degF"
+    )
+    assert table_digest(onboarded, "select * from intermediate.int_patients_unioned") == before
 
 
 def test_no_new_sql_was_written_for_it():
@@ -354,9 +447,9 @@ def _rows(conn, relation: str) -> list[tuple]:
 def test_every_setting_stages_what_the_canonical_twin_stages(onboarded, entity):
     staged = _rows(onboarded, f"staging.stg_ow__{entity}")
     assert staged == _rows(onboarded, f"staging.stg_owc__{entity}")
-    assert len(staged) == {"patients": 2, "infusions": 2, "daily_observations": 3, "labs": 3}[
-        entity
-    ]
+    assert (
+        len(staged) == {"patients": 2, "infusions": 2, "daily_observations": 3, "labs": 3}[entity]
+    )
     violations = onboarded.execute(
         f"select centre_code, _violations from staging.stg_ow__{entity} where len(_violations) > 0 "
         f"union all select centre_code, _violations from staging.stg_owc__{entity} "

@@ -183,6 +183,12 @@ class CentreMapping(_Strict):
                         f"entity {entity_name}, column {column_name}: "
                         f"{stray} are not canonical codes {list(canonical.codes)}"
                     )
+            id_column = entity.columns.get("centre_patient_id")
+            if entity.wide and (id_column is None or id_column.source is None):
+                raise ValueError(
+                    f"entity {entity_name}: a wide entity needs the source column of "
+                    "centre_patient_id (its rows are patients)"
+                )
             if settings.format == "excel" and not entity.sheet:
                 raise ValueError(f"entity {entity_name}: an excel entity needs 'sheet'")
             if settings.format == "excel" and (entity.decimal or entity.thousands):
@@ -275,8 +281,11 @@ def _problem(error) -> str:
     if loc and loc[-1] == "[key]":
         loc, what = loc[:-2], "key"
     message = error["msg"].removeprefix("Value error, ")
+    value = error.get("input")
     if error["type"] == "string_type":
-        message = f"the {what} {error.get('input')!r} is not text: {YAML_HINT}"
+        message = f"the {what} {value!r} is not text: {YAML_HINT}"
+    elif error["type"] == "literal_error" and isinstance(value, (bool, int, float)):
+        message += f" (got {value!r}, not text: {YAML_HINT})"
     return f"{'.'.join(loc)}: {message}" if loc else message
 
 
