@@ -43,15 +43,22 @@ def test_mapping_check_reports_each_kind_of_problem(tmp_path, capsys):
     code = main(["mapping", "check", str(mapping), "--delivery", str(folder)])
     out = capsys.readouterr().out
     assert code == 1
-    assert "[unknown_code] patients: sex <- 'SEX': 'X' x1" in out
+    assert (
+        "[unknown_code] patients: sex <- 'SEX': 1 of 2 rows have a value not in the codes "
+        "of the mapping: 'X' x1" in out
+    )
     assert "[missing_column] patients: mrn <- 'KIS': not in the delivered file" in out
     assert "[unmapped_column] patients: 'EXTRA' is not mapped" in out
     assert "[required_not_mapped] patients: ph_status has no source" in out
-    assert "[unparsable] patients: bm_blasts_pct_pre <- 'BLASTS': 1 values are not numbers" in out
     assert (
-        "[unparsable] labs: sample_date <- 'DATUM': 1 values not in date format '%d.%m.%Y'" in out
+        "ERROR [unparsable] patients: bm_blasts_pct_pre <- 'BLASTS': 1 of 2 rows are not numbers "
+        "with decimal mark ',' and thousands mark none: 'abc' x1" in out
     )
-    assert "[unit_problem] labs: no conversion for 'crp' in 'ng/ml'" in out
+    assert (
+        "ERROR [unparsable] labs: sample_date <- 'DATUM': 1 of 2 rows are not dates in format "
+        "'%d.%m.%Y': '2023-02-02' x1" in out
+    )
+    assert "[unit_problem] labs: no conversion for 'crp' in 'ng/ml' (1 rows); units of crp" in out
     assert "[missing_file] infusions" not in out  # not in the mapping: not expected
 
 

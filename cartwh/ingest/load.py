@@ -254,11 +254,12 @@ def ensure_centre_tables(conn: duckdb.DuckDBPyConnection, mapping: CentreMapping
     """Every raw table of a centre exists, empty if nothing was delivered ("no records")."""
     ledger.ensure_raw_schema(conn)
     for entity, entity_mapping in mapping.entities.items():
-        sources = [
-            c.source
-            for name, c in entity_mapping.columns.items()
+        sources = {  # distinct source columns: one may feed several canonical columns
+            c.source.lower(): c.source
+            for name, c in reversed(entity_mapping.columns.items())
             if c.source and (entity_mapping.wide is None or name == "centre_patient_id")
-        ]
+        }
+        sources = list(reversed(sources.values()))
         ledger.ensure_raw_table(conn, ledger.raw_table_name(mapping.centre_code, entity), sources)
 
 

@@ -14,14 +14,30 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from cartwh.project import DEFAULT_MAPPINGS_DIR
+from cartwh.project import DEFAULT_MAPPINGS_DIR, unit_conversions
 from models.extract_format import ENTITIES
 
 CENTRE_CODE = re.compile(r"^[a-z0-9]{2,16}$")
+DECIMAL_MARKS = (".", ",")
+#: "none": numbers carry no thousands mark; any other mark must group whole thousands
+THOUSANDS_MARKS = ("none", ".", ",", " ", "'")
+YAML_HINT = (
+    "YAML reads unquoted yes/no/true/false/on/off as booleans and digits as numbers: "
+    'quote them, e.g. codes: {"yes": "yes", "1": m}'
+)
 
 
 class MappingError(ValueError):
     """A mapping file that cannot be used, with the file named in the message."""
+
+
+def _check_date_format(value: str | None) -> str | None:
+    if value is not None and value not in ("iso", "excel_serial") and "%" not in value:
+        raise ValueError(
+            f"date_format {value!r} is not iso, excel_serial or a strptime pattern "
+            '(write e.g. "%d.%m.%Y" for dd.mm.yyyy)'
+        )
+    return value
 
 
 class _Strict(BaseModel):
@@ -34,9 +50,15 @@ class FileSettings(_Strict):
     separator: str | None = None
     quote: str | None = None
     header_row: int | None = Field(default=None, ge=1)
-    decimal: str | None = None
+    decimal: Literal[".", ","] | None = None
+    thousands: Literal["none", ".", ",", " ", "'"] | None = None
     date_format: str | None = None
     null_values: tuple[str, ...] | None = None
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, value: str | None) -> str | None:
+        return _check_date_format(value)
 
     @field_validator("encoding")
     @classmethod
@@ -58,6 +80,7 @@ RESOLVED_DEFAULTS = FileSettings(
     quote='"',
     header_row=1,
     decimal=".",
+    thousands="none",
     date_format="iso",
     null_values=("",),
 )
@@ -69,7 +92,13 @@ class ColumnMapping(_Strict):
     codes: dict[str, str] | None = None
     unit: str | None = None
     date_format: str | None = None
-    decimal: str | None = None
+    decimal: Literal[".", ","] | None = None
+    thousands: Literal["none", ".", ",", " ", "'"] | None = None
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, value: str | None) -> str | None:
+        return _check_date_format(value)
 
     @model_validator(mode="after")
     def _source_or_value(self) -> ColumnMapping:
@@ -129,8 +158,22 @@ class CentreMapping(_Strict):
             unknown = sorted(set(entity.columns) - known)
             if unknown:
                 raise ValueError(f"entity {entity_name}: unknown canonical columns {unknown}")
+            settings = self.settings(entity_name)
             for column_name, column in entity.columns.items():
                 canonical = ENTITIES[entity_name].column(column_name)
+                where = f"entity {entity_name}, column {column_name}"
+                if column.codes is not None and canonical.dtype != "code":
+                    raise ValueError(
+                        f"{where}: 'codes' is only for code columns, and {column_name} is "
+                        f"{canonical.dtype}; remove codes (the trimmed text is used as it is)"
+                    )
+                if column.unit is not None:
+                    self._check_unit(entity_name, column_name, column.unit)
+                if settings.format == "excel" and (column.decimal or column.thousands):
+                    raise ValueError(
+                        f"{where}: decimal/thousands marks apply to CSV files only; Excel "
+                        "numeric cells arrive as numbers (remove the setting)"
+                    )
                 targets = set(column.codes.values()) if column.codes else set()
                 if column.value is not None and canonical.dtype == "code":
                     targets.add(column.value)
@@ -140,10 +183,49 @@ class CentreMapping(_Strict):
                         f"entity {entity_name}, column {column_name}: "
                         f"{stray} are not canonical codes {list(canonical.codes)}"
                     )
-            settings = self.settings(entity_name)
+            id_column = entity.columns.get("centre_patient_id")
+            if entity.wide and (id_column is None or id_column.source is None):
+                raise ValueError(
+                    f"entity {entity_name}: a wide entity needs the source column of "
+                    "centre_patient_id (its rows are patients)"
+                )
             if settings.format == "excel" and not entity.sheet:
                 raise ValueError(f"entity {entity_name}: an excel entity needs 'sheet'")
+            if settings.format == "excel" and (entity.decimal or entity.thousands):
+                raise ValueError(
+                    f"entity {entity_name}: decimal/thousands marks apply to CSV files only; "
+                    "Excel numeric cells arrive as numbers (remove the setting)"
+                )
+            for column_name in entity.columns:
+                decimal, thousands = self.number_marks(entity_name, column_name)
+                if decimal == thousands:
+                    raise ValueError(
+                        f"entity {entity_name}, column {column_name}: decimal and thousands "
+                        f"marks are both {decimal!r}; they must differ"
+                    )
         return self
+
+    def _check_unit(self, entity_name: str, column_name: str, unit: str) -> None:
+        units = unit_conversions()
+        if (column_name, unit) in units:
+            return
+        available = sorted(u for (c, u) in units if c == column_name)
+        raise ValueError(
+            f"centre {self.centre_code}, entity {entity_name}, column {column_name}: unit "
+            f"{unit!r} has no conversion in the unit table "
+            f"(dbt_project/seeds/unit_conversions.csv); units available for {column_name}: "
+            + (", ".join(available) if available else "none (the column takes no unit)")
+        )
+
+    def number_marks(self, entity_name: str, column_name: str) -> tuple[str, str]:
+        """(decimal, thousands) of one column: column > entity > defaults; Excel: ('.', 'none')."""
+        settings = self.settings(entity_name)
+        if settings.format == "excel":
+            return ".", "none"
+        column = self.entities[entity_name].columns.get(column_name)
+        decimal = (column.decimal if column else None) or settings.decimal
+        thousands = (column.thousands if column else None) or settings.thousands
+        return decimal, thousands
 
     def settings(self, entity_name: str) -> FileSettings:
         """File-level settings of one entity: entity > defaults > canonical defaults."""
@@ -155,6 +237,8 @@ class CentreMapping(_Strict):
                 if value is not None:
                     merged[key] = value
                     break
+        if merged["format"] == "excel":  # numeric cells arrive as numbers: no marks apply
+            merged.update(decimal=".", thousands="none")
         return FileSettings(**merged)
 
     def file_pattern(self, entity_name: str) -> str:
@@ -180,12 +264,7 @@ def load_mapping_file(path: Path) -> CentreMapping:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         mapping = CentreMapping.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'file'}: "
-            f"{error['msg'].removeprefix('Value error, ')}"
-            for error in exc.errors()
-        )
-        raise MappingError(f"mapping file {path}: {problems}") from None
+        raise MappingError(f"mapping file {path}: {_problems(exc)}") from None
     except (yaml.YAMLError, ValueError) as exc:
         raise MappingError(f"mapping file {path}: {exc}") from None
     if mapping.centre_code != path.stem:
@@ -194,6 +273,24 @@ def load_mapping_file(path: Path) -> CentreMapping:
             f"does not match the file name {path.stem!r}"
         )
     return mapping
+
+
+def _problem(error) -> str:
+    loc = [str(p) for p in error["loc"]]
+    what = "value"
+    if loc and loc[-1] == "[key]":
+        loc, what = loc[:-2], "key"
+    message = error["msg"].removeprefix("Value error, ")
+    value = error.get("input")
+    if error["type"] == "string_type":
+        message = f"the {what} {value!r} is not text: {YAML_HINT}"
+    elif error["type"] == "literal_error" and isinstance(value, (bool, int, float)):
+        message += f" (got {value!r}, not text: {YAML_HINT})"
+    return f"{'.'.join(loc)}: {message}" if loc else message
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(dict.fromkeys(_problem(error) for error in exc.errors()))
 
 
 def mapping_for(centre_code: str, mappings_dir: Path | None = None) -> CentreMapping:

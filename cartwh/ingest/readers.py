@@ -150,6 +150,12 @@ def read_csv(path: Path, settings: FileSettings) -> ReadResult:
 
 
 def _cell_text(value) -> str | None:
+    """An Excel cell as text, the same whatever the centre's marks (docs/mapping-files.md).
+
+    Numbers: the shortest text that reads back as the same float, decimal mark '.', never a
+    thousands mark (``0.001``, ``4.9``, ``1e-07``; whole numbers without ``.0``); staging
+    parses Excel entities with exactly these marks. Dates and date-times: ISO 8601.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, bool):

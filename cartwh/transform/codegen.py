@@ -19,7 +19,7 @@ import yaml
 
 from cartwh.ingest.ledger import raw_table_name
 from cartwh.ingest.mapping import RESOLVED_DEFAULTS, CentreMapping, MappingError
-from cartwh.ingest.registry import CentreRegistry
+from cartwh.ingest.registry import CentreRegistry, RegistryError
 from cartwh.project import unit_conversions
 from models.extract_format import ENTITIES
 
@@ -39,12 +39,15 @@ def entity_spec(
         mapped = entity_mapping.columns.get(canonical.name) if entity_mapping else None
         scale = offset = None
         if mapped is not None and mapped.unit is not None:
-            if (canonical.name, mapped.unit) not in units:
+            if (canonical.name, mapped.unit) not in units:  # the mapping model refuses these
                 raise MappingError(
                     f"mapping of {mapping.centre_code}: {entity}.{canonical.name} has unit "
                     f"{mapped.unit!r}, which the unit table has no conversion for"
                 )
             scale, offset = units[(canonical.name, mapped.unit)]
+        decimal, thousands = (
+            mapping.number_marks(entity, canonical.name) if entity_mapping else (".", "none")
+        )
         columns.append(
             {
                 "name": canonical.name,
@@ -55,8 +58,9 @@ def entity_spec(
                 "canonical_codes": list(canonical.codes),
                 "date_format": (mapped.date_format if mapped and mapped.date_format else None)
                 or settings.date_format,
-                "decimal": (mapped.decimal if mapped and mapped.decimal else None)
-                or settings.decimal,
+                "excel": settings.format == "excel",
+                "decimal": decimal,
+                "thousands": thousands,
                 "null_values": list(settings.null_values),
                 "unit_scale": scale,
                 "unit_offset": offset,
@@ -175,7 +179,10 @@ def spec_source(spec: dict, column_name: str) -> str:
 def generate(registry: CentreRegistry, out_dir: Path) -> dict[str, CentreMapping]:
     """Rewrite the generated staging models, sources and the centre-list macro in ``out_dir``."""
     units = unit_conversions()
-    mappings = {c: registry.mapping(c) for c in registry.centres}
+    try:
+        mappings = {c: registry.mapping(c) for c in registry.centres}
+    except MappingError as exc:  # one line for the user (cartwh's main reports RegistryError)
+        raise RegistryError(str(exc)) from None
     models_dir = out_dir / GENERATED_MODELS
     macros_dir = out_dir / GENERATED_MACROS
     for directory in (models_dir, macros_dir):

@@ -110,10 +110,10 @@ select * from checked
     {%- if column.name == spec.wide_date_column and spec.wide -%}
     _wide_date
     {%- else -%}
-    {{ parse_date(text, column.date_format) }}
+    {{ parse_date(text, column.date_format, column.excel) }}
     {%- endif -%}
 {%- elif column.dtype in ('decimal', 'integer') -%}
-    {%- set number = parse_number(text, column.decimal) -%}
+    {%- set number = parse_number(text, column.decimal, column.thousands) -%}
     {%- set converted = number if column.unit_scale is none else '(' ~ number ~ ' * ' ~ column.unit_scale ~ ' + ' ~ column.unit_offset ~ ')' -%}
     {%- if column.dtype == 'integer' -%}
     case when {{ converted }} = floor({{ converted }}) then cast({{ converted }} as integer) end
@@ -126,22 +126,41 @@ select * from checked
 {%- endmacro %}
 
 
-{% macro parse_number(text, decimal_mark) -%}
-{%- if decimal_mark == ',' -%}
-    try_cast(replace(replace({{ text }}, '.', ''), ',', '.') as double)
-{%- else -%}
-    try_cast({{ text }} as double)
-{%- endif -%}
+{#
+  A number written with the declared marks, or null. The text must match the layout exactly
+  (sign, digits, the thousands mark only between whole groups of three digits, at most one
+  decimal mark, an optional exponent): a mark in any other place (4.9 when the thousands mark
+  is '.', 1.5 when the decimal mark is ',' and there is no thousands mark) would change the
+  value's magnitude, so it is unparsable, never guessed.
+#}
+{% macro parse_number(text, decimal_mark, thousands_mark='none') -%}
+{%- set d = '\\' ~ (decimal_mark or '.') -%}
+{%- set t = thousands_mark or 'none' -%}
+{%- set whole = '[0-9]+' if t == 'none' else '([0-9]{1,3}(' ~ ('\\' ~ t if t != ' ' else ' ') ~ '[0-9]{3})+|[0-9]+)' -%}
+{%- set pattern = '^[+-]?(' ~ whole ~ '(' ~ d ~ '[0-9]*)?|' ~ d ~ '[0-9]+)([eE][+-]?[0-9]+)?$' -%}
+{%- set plain = text if t == 'none' else "replace(" ~ text ~ ", '" ~ (t | replace("'", "''")) ~ "', '')" -%}
+{%- set plain = plain if decimal_mark in (none, '.') else "replace(" ~ plain ~ ", '" ~ decimal_mark ~ "', '.')" -%}
+    case when regexp_full_match({{ text }}, '{{ pattern | replace("'", "''") }}')
+        then try_cast({{ plain }} as double) end
 {%- endmacro %}
 
 
-{% macro parse_date(text, date_format) -%}
+{#
+  A date in the declared format. Excel date and date-time cells arrive as ISO text
+  (2020-06-01, 2020-06-01T13:45:00) whatever the format declared for typed-in cells.
+#}
+{% macro parse_date(text, date_format, excel=false) -%}
 {%- if date_format == 'excel_serial' -%}
-    cast(date '1899-12-30' + cast(floor(try_cast({{ text }} as double)) as integer) as date)
+    {%- set declared = "cast(date '1899-12-30' + cast(floor(try_cast(" ~ text ~ " as double)) as integer) as date)" -%}
 {%- elif date_format == 'iso' -%}
-    cast(try_strptime({{ text }}, '%Y-%m-%d') as date)
+    {%- set declared = "cast(try_strptime(" ~ text ~ ", '%Y-%m-%d') as date)" -%}
 {%- else -%}
-    cast(try_strptime({{ text }}, '{{ date_format }}') as date)
+    {%- set declared = "cast(try_strptime(" ~ text ~ ", '" ~ (date_format | replace("'", "''")) ~ "') as date)" -%}
+{%- endif -%}
+{%- if excel -%}
+    coalesce({{ declared }}, cast(try_strptime({{ text }}, ['%Y-%m-%d', '%Y-%m-%dT%H:%M:%S', '%Y-%m-%dT%H:%M:%S.%f']) as date))
+{%- else -%}
+    {{ declared }}
 {%- endif -%}
 {%- endmacro %}
 
