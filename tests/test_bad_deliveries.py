@@ -1,6 +1,7 @@
 """A corpus of bad deliveries, each with its exact outcome: rejected whole with a message that
-names the file (and line or row), or loaded with the bad rows quarantined under a named rule.
-Never a traceback. Loader cases run on the loader directly; staging cases share one small
+names the file (and line or row), or loaded with each bad value set to missing and queried, or
+its row quarantined when a key field is bad or the row conflicts with another, under a named
+rule. Never a traceback. Loader cases run on the loader directly; staging cases share one small
 warehouse (one centre per case) built by a single refresh."""
 
 from __future__ import annotations
@@ -213,14 +214,20 @@ def test_loader_outcome(case: LoaderCase, tmp_path: Path):
 # --- staging cases: one centre each, one refresh for all -------------------------------------
 
 
+LABS_HEADER = "centre_patient_id,sample_date,analyte,value,unit\n"
+
+
 @dataclass
 class StagingCase:
     centre: str
     description: str
     files: dict[str, str]
-    expected: set[
-        tuple[str, str, int]
-    ]  # (rule, file, source row) in quality.quarantine or findings
+    # (kind, rule, file, source row): kind is quarantined (the row is held back), nulled (the
+    # value is set to missing, the row flows on), plausibility or duplicate_removed, as in
+    # restricted.centre_queries. No other kind may name the same (rule, file, row).
+    expected: set[tuple[str, str, str, int]]
+    # values set to missing: (entity, source row, column) -> what the query says
+    messages: dict[tuple[str, int, str], str] = field(default_factory=dict)
 
 
 STAGING_CASES = [
@@ -234,7 +241,8 @@ STAGING_CASES = [
             ),
             "infusions.csv": INFUSIONS,
         },
-        {("required_missing", "patients.csv", 1)},
+        {("nulled", "required_missing", "patients.csv", 1)},
+        {("patients", 1, "sex"): "sex is required but empty"},
     ),
     StagingCase(
         "sb",
@@ -243,13 +251,15 @@ STAGING_CASES = [
             "patients.csv": patients_csv(patient("p1", prior_therapy_lines="two")),
             "infusions.csv": INFUSIONS,
         },
-        {("unparsable", "patients.csv", 1)},
+        {("nulled", "unparsable", "patients.csv", 1)},
+        {("patients", 1, "prior_therapy_lines"): "'two' cannot be read as a whole number"},
     ),
     StagingCase(
         "sc",
         "unknown code",
         {"patients.csv": patients_csv(patient("p1", sex="x")), "infusions.csv": INFUSIONS},
-        {("unknown_code", "patients.csv", 1)},
+        {("nulled", "unknown_code", "patients.csv", 1)},
+        {("patients", 1, "sex"): "sex: 'x' is not one of m, f"},
     ),
     StagingCase(
         "sd",
@@ -258,7 +268,8 @@ STAGING_CASES = [
             "patients.csv": patients_csv(patient("p1", bm_blasts_pct_pre="150")),
             "infusions.csv": INFUSIONS,
         },
-        {("out_of_range", "patients.csv", 1)},
+        {("nulled", "out_of_range", "patients.csv", 1)},
+        {("patients", 1, "bm_blasts_pct_pre"): "bm_blasts_pct_pre: 150 outside 0–100"},
     ),
     StagingCase(
         "se",
@@ -267,7 +278,7 @@ STAGING_CASES = [
             "patients.csv": patients_csv(patient("p1"), patient("p2")),
             "infusions.csv": INFUSIONS.replace("2020-04-01", "2020-02-30"),
         },
-        {("unparsable", "infusions.csv", 2)},
+        {("quarantined", "unparsable", "infusions.csv", 2)},
     ),
     StagingCase(
         "sf",
@@ -277,15 +288,15 @@ STAGING_CASES = [
             "infusions.csv": INFUSIONS,
         },
         {
-            ("conflicting_duplicate", "patients.csv", 1),
-            ("conflicting_duplicate", "patients.csv", 2),
+            ("quarantined", "conflicting_duplicate", "patients.csv", 1),
+            ("quarantined", "conflicting_duplicate", "patients.csv", 2),
         },
     ),
     StagingCase(
         "sg",
         "exact duplicate row",
         {"patients.csv": patients_csv(patient("p1"), patient("p1")), "infusions.csv": INFUSIONS},
-        {("exact_duplicate", "patients.csv", 2)},
+        {("duplicate_removed", "exact_duplicate", "patients.csv", 2)},
     ),
     StagingCase(
         "sh",
@@ -296,7 +307,8 @@ STAGING_CASES = [
             "treatments.csv": "centre_patient_id,admin_date,drug,dose,dose_unit\n"
             "p1,2020-03-06,tocilizumab,0,mg\n",
         },
-        {("out_of_range", "treatments.csv", 1)},
+        {("nulled", "out_of_range", "treatments.csv", 1)},
+        {("treatments", 1, "dose"): "dose: 0 is not > 0"},
     ),
     StagingCase(
         "si",
@@ -308,7 +320,7 @@ STAGING_CASES = [
                 "centre_patient_id,event_date,event_type\np1,2019-12-01,relapse\n"
             ),
         },
-        {("event_before_infusion", "follow_up_events.csv", 1)},
+        {("plausibility", "event_before_infusion", "follow_up_events.csv", 1)},
     ),
     StagingCase(
         "sj",
@@ -319,7 +331,7 @@ STAGING_CASES = [
             "treatments.csv": "centre_patient_id,admin_date,drug,dose,dose_unit,indication\n"
             "p1,2020-03-07,dexamethasone,0.2,mg_per_kg,crs\n",
         },
-        {("mg_per_kg_without_weight", "treatments.csv", 1)},
+        {("plausibility", "mg_per_kg_without_weight", "treatments.csv", 1)},
     ),
     StagingCase(
         "sk",
@@ -328,7 +340,7 @@ STAGING_CASES = [
             "patients.csv": patients_csv(patient("p1", relapse_count="1.5")),
             "infusions.csv": INFUSIONS,
         },
-        {("unparsable", "patients.csv", 1)},
+        {("nulled", "unparsable", "patients.csv", 1)},
     ),
     StagingCase(
         "sl",
@@ -337,7 +349,7 @@ STAGING_CASES = [
             "patients.csv": patients_csv(patient("p1"), patient("p2")),
             "infusions.csv": INFUSIONS.replace("2020-04-01", ""),
         },
-        {("required_missing", "infusions.csv", 2)},
+        {("quarantined", "required_missing", "infusions.csv", 2)},
     ),
     StagingCase(
         "sm",
@@ -349,7 +361,70 @@ STAGING_CASES = [
                 "p1,1,,1e6\np2,1,,1e6\n"
             ),
         },
-        {("required_missing", "infusions.csv", 1), ("required_missing", "infusions.csv", 2)},
+        {
+            ("quarantined", "required_missing", "infusions.csv", 1),
+            ("quarantined", "required_missing", "infusions.csv", 2),
+        },
+    ),
+    StagingCase(
+        "sn",
+        "bad key fields: an unknown analyte, an unreadable sample date",
+        {
+            "patients.csv": patients_csv(patient("p1")),
+            "infusions.csv": INFUSIONS,
+            "labs.csv": LABS_HEADER
+            + "p1,2020-03-02,il6,12,pg/ml\n"
+            + "p1,2020-03-02,PCT,0.4,pg/ml\n"
+            + "p1,2020-13-45,crp,30,mg/l\n",
+        },
+        {
+            ("quarantined", "unknown_code", "labs.csv", 2),
+            ("quarantined", "unparsable", "labs.csv", 3),
+        },
+    ),
+    StagingCase(
+        "so",
+        "a bad value in a non-key lab field (the unit)",
+        {
+            "patients.csv": patients_csv(patient("p1")),
+            "infusions.csv": INFUSIONS,
+            "labs.csv": LABS_HEADER + "p1,2020-03-02,il6,12,mmol/L\n",
+        },
+        {("nulled", "unknown_code", "labs.csv", 1)},
+        {("labs", 1, "unit"): "unit: 'mmol/L' is not one of pg/ml, ng/l, ng/ml, ug/l, mg/l, mg/dl"},
+    ),
+    StagingCase(
+        "sp",
+        "a bad value in one of two conflicting rows",
+        {
+            "patients.csv": patients_csv(patient("p1"), patient("p1", sex="U")),
+            "infusions.csv": INFUSIONS,
+        },
+        {
+            ("quarantined", "conflicting_duplicate", "patients.csv", 1),
+            ("quarantined", "conflicting_duplicate", "patients.csv", 2),
+            ("quarantined", "unknown_code", "patients.csv", 2),
+        },
+    ),
+    StagingCase(
+        "sq",
+        "several bad values in one row: the rest of the record is kept",
+        {
+            "patients.csv": patients_csv(
+                patient("p1", sex="U", bm_blasts_pct_pre="134.8", weight_kg='"65,5"'), patient("p2")
+            ),
+            "infusions.csv": INFUSIONS,
+        },
+        {
+            ("nulled", "unknown_code", "patients.csv", 1),
+            ("nulled", "out_of_range", "patients.csv", 1),
+            ("nulled", "unparsable", "patients.csv", 1),
+        },
+        {
+            ("patients", 1, "sex"): "sex: 'U' is not one of m, f",
+            ("patients", 1, "bm_blasts_pct_pre"): "bm_blasts_pct_pre: 134.8 outside 0–100",
+            ("patients", 1, "weight_kg"): "weight_kg: '65,5' cannot be read as a number",
+        },
     ),
 ]
 
@@ -400,16 +475,15 @@ def test_staging_outcome(case: StagingCase, corpus):
     conn, _, _ = corpus
     found = set(
         conn.execute(
-            "select rule, source_file, source_row_number from quality.quarantine "
-            "where centre_code = ? "
-            "union select check_name, source_file, source_row_number "
-            "from quality.plausibility_findings where centre_code = ? "
-            "union select 'exact_duplicate', source_file, source_row_number "
-            "from quality.reconciliation where centre_code = ? and status = 'duplicate_removed'",
-            [case.centre, case.centre, case.centre],
+            "select kind, rule, source_file, source_row_number from restricted.centre_queries "
+            "where centre_code = ?",
+            [case.centre],
         ).fetchall()
     )
     assert case.expected <= found, found
+    expected_rows = {(rule, file, row): kind for kind, rule, file, row in case.expected}
+    other_kinds = {item for item in found if expected_rows.get(item[1:], item[0]) != item[0]}
+    assert not other_kinds, other_kinds  # e.g. a value both nulled and quarantined
     statuses = dict(
         conn.execute(
             "select status, count(*) from quality.reconciliation where centre_code = ? group by 1",
@@ -417,6 +491,102 @@ def test_staging_outcome(case: StagingCase, corpus):
         ).fetchall()
     )
     assert "lost" not in statuses
+    for (entity, row, column), message in case.messages.items():
+        what = conn.execute(
+            "select what from restricted.centre_queries where centre_code = ? and entity = ? "
+            "and source_row_number = ? and source_column = ? and kind = 'nulled'",
+            [case.centre, entity, row, column],
+        ).fetchall()
+        assert len(what) == 1 and message in what[0][0], what
+
+
+def _nulled_cases():
+    return [c for c in STAGING_CASES if any(kind == "nulled" for kind, *_ in c.expected)]
+
+
+@pytest.mark.parametrize("case", _nulled_cases(), ids=lambda c: c.description)
+def test_a_bad_non_key_value_is_nulled_and_its_row_flows_on(case: StagingCase, corpus):
+    conn, _, _ = corpus
+    for kind, rule, file, row in case.expected:
+        if kind != "nulled":
+            continue
+        entity = file.removesuffix(".csv")
+        [(status,)] = conn.execute(
+            "select status from quality.reconciliation where centre_code = ? and entity = ? "
+            "and source_row_number = ?",
+            [case.centre, entity, row],
+        ).fetchall()
+        assert status == "passed"
+        nulled = conn.execute(
+            "select column_name from quality.nulled_fields where centre_code = ? and entity = ? "
+            "and source_row_number = ? and rule = ?",
+            [case.centre, entity, row, rule],
+        ).fetchall()
+        assert nulled, (entity, row, rule)
+        for (column,) in nulled:
+            if column in ("mrn", "full_name", "date_of_birth"):
+                continue
+            [(value,)] = conn.execute(
+                f"select {column} from intermediate.int_{entity}_accepted "
+                "where centre_code = ? and _row_number = ?",
+                [case.centre, row],
+            ).fetchall()
+            assert value is None, (entity, row, column, value)
+    assert not conn.execute(
+        "select * from quality.quarantine where centre_code = ?", [case.centre]
+    ).fetchall()
+
+
+def test_the_rest_of_a_record_with_bad_values_is_kept(corpus):
+    conn, _, _ = corpus
+    rows = conn.execute(
+        "select p.sex, p.bm_blasts_pct_pre, p.weight_kg, p.ph_status, p.prior_therapy_lines, "
+        "p.relapse_count, p.disease_status, p.prior_hsct, p.age_at_infusion "
+        "from intermediate.int_patients_accepted p join restricted.patient_crosswalk c "
+        "using (patient_key) where c.centre_code = 'sq' and c.centre_patient_id = 'p1'"
+    ).fetchall()
+    assert rows == [(None, None, None, "negative", 2, 1, "relapsed", "no", 30)]
+    [(sex, blasts, age)] = conn.execute(
+        "select o.sex, o.bm_blasts_pct_pre, o.age_at_infusion from mart.patient_outcomes o "
+        "join restricted.patient_crosswalk c using (patient_key) "
+        "where c.centre_code = 'sq' and c.centre_patient_id = 'p1'"
+    ).fetchall()
+    assert (sex, blasts, age) == (None, None, 30)
+
+
+def test_every_row_and_every_value_is_accounted_for(corpus):
+    conn, _, _ = corpus
+    [(unaccounted, breaches, nulled, held, copies)] = conn.execute(
+        "select count(*) filter (where fields_unaccounted <> 0), sum(field_breaches), "
+        "sum(nulled_fields), sum(quarantined_breaches), sum(removed_copy_breaches) "
+        "from quality.reconciliation"
+    ).fetchall()
+    assert unaccounted == 0 and breaches == nulled + held + copies
+    assert nulled >= 9 and held >= 6
+    assert conn.execute("select count(*) from quality.nulled_fields").fetchall() == [(nulled,)]
+    assert conn.execute(
+        "select count(*) from quality.quarantine where rule <> 'conflicting_duplicate'"
+    ).fetchall() == [(held,)]
+    failed = conn.execute(
+        "select centre_code from quality.check_results "
+        "where check_name = 'reconciliation_balanced' and numerator > 0"
+    ).fetchall()
+    assert failed == []
+
+
+def test_catalogue_counts_nulled_and_quarantined_rows(corpus):
+    conn, _, _ = corpus
+    counts = dict(
+        conn.execute(
+            "select centre_code || '/' || table_name || '/' || check_name, numerator "
+            "from quality.check_results where check_name in "
+            "('unknown_code', 'out_of_range', 'unparsable', 'required_missing') and numerator > 0"
+        ).fetchall()
+    )
+    assert counts["sq/patients/unknown_code"] == 1  # nulled
+    assert counts["sq/patients/out_of_range"] == 1  # nulled
+    assert counts["sn/labs/unknown_code"] == 1  # quarantined
+    assert counts["se/infusions/unparsable"] == 1  # quarantined
 
 
 def test_missing_infusion_dates_block_the_analyses(corpus):

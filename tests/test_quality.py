@@ -1,5 +1,6 @@
 """Quality layer on the demo consortium: every injected imperfection is caught by a named check
-and lands in the right centre's query file; the rest of the data flows on."""
+and lands in the right centre's query file (as a row held back or a value set to missing); the
+rest of the data flows on."""
 
 from __future__ import annotations
 
@@ -74,11 +75,12 @@ def test_query_files_name_the_centres_own_patients_only(demo, query_files):
 
 
 def test_phi_values_are_masked_in_quarantine(demo):
-    rows = demo.query(
-        "select count(*) filter (where value <> '***') from quality.quarantine "
-        "where column_name in ('mrn', 'full_name', 'date_of_birth')"
-    )
-    assert rows == [(0,)]
+    for table in ("quality.quarantine", "quality.nulled_fields"):
+        rows = demo.query(
+            f"select count(*) filter (where value <> '***') from {table} "
+            "where column_name in ('mrn', 'full_name', 'date_of_birth')"
+        )
+        assert rows == [(0,)], table
 
 
 def test_the_rest_flows_and_every_row_is_accounted_for(demo):

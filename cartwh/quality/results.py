@@ -13,7 +13,8 @@ ACCOUNTED_STATUSES = ("passed", "quarantined", "duplicate_removed", "empty")
 
 
 def centre_summary(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Per centre and delivery: checks run, failed, blocking failed, rows held back."""
+    """Per centre and delivery: checks run, failed, blocking failed, rows held back, and
+    (last column) values set to missing in rows that flow on."""
     return conn.execute("""
         with results as (
             select centre_code, delivery_id,
@@ -28,10 +29,12 @@ def centre_summary(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
             select centre_code,
                 count(*) filter (where status = 'quarantined') as rows_quarantined,
                 count(*) filter (where status = 'duplicate_removed') as rows_duplicate_removed,
-                count(*) as source_rows
+                count(*) as source_rows,
+                sum(nulled_fields) as fields_nulled
             from quality.reconciliation group by all
         )
-        select results.*, held.source_rows, held.rows_quarantined, held.rows_duplicate_removed
+        select results.*, held.source_rows, held.rows_quarantined, held.rows_duplicate_removed,
+            coalesce(held.fields_nulled, 0) as fields_nulled
         from results left join held using (centre_code) order by centre_code""").df()
 
 
@@ -71,7 +74,7 @@ def unbalanced_files(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def quarantine_by_rule(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Quarantined source rows per centre and rule."""
+    """Quarantined source rows (held back whole) per centre and rule."""
     return conn.execute(
         "select centre_code, rule, count(distinct (entity, source_file, source_row_number)) "
         "as source_rows from quality.quarantine group by all order by 1, 2"
@@ -85,4 +88,34 @@ def quarantine_sample(conn: duckdb.DuckDBPyConnection, rows: int) -> pd.DataFram
         "column_name, value, rule from quality.quarantine "
         "order by centre_code, entity, source_row_number limit ?",
         [rows],
+    ).df()
+
+
+def nulled_fields_by_rule(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Values set to missing (in rows that flow on) per centre, rule and column, with the
+    source rows they are in."""
+    return conn.execute(
+        "select centre_code, rule, entity, column_name, count(*) as fields_nulled, "
+        "count(distinct (source_file, source_row_number)) as source_rows "
+        "from quality.nulled_fields group by all order by 1, 2, 3, 4"
+    ).df()
+
+
+def nulled_fields_sample(conn: duckdb.DuckDBPyConnection, rows: int) -> pd.DataFrame:
+    """The first values set to missing (pseudonymous keys, PHI masked), with their message."""
+    return conn.execute(
+        "select centre_code, entity, source_file, source_row_number, patient_key, "
+        "column_name, value, rule, message from quality.nulled_fields "
+        "order by centre_code, entity, source_row_number, column_name limit ?",
+        [rows],
+    ).df()
+
+
+def unaccounted_fields(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Source rows whose breached values are neither set to missing nor held back with their
+    row (should be none: reconciliation_balanced fails on any)."""
+    return conn.execute(
+        "select centre_code, entity, source_file, source_row_number, field_breaches, "
+        "nulled_fields, quarantined_breaches, removed_copy_breaches, fields_unaccounted "
+        "from quality.reconciliation where fields_unaccounted <> 0 order by 1, 2, 3, 4"
     ).df()

@@ -1,10 +1,19 @@
 {#
-  The quality gate of one entity. Every staged row gets one status:
-    quarantined        - it breaks its contract (_violations), or it shares its key
-                         (models/extract_format.py Config.unique) with a valid row of different
-                         content: conflicting duplicates are all quarantined;
-    duplicate_removed  - an exact copy of an earlier valid row (same centre and content);
-    passed             - everything else; only these rows flow on (int_<entity>_accepted).
+  The quality gate of one entity. A breach of the contract (staging's _violations) either
+  holds the whole row back or only sets its value to missing:
+    - a breach of a key field (the patient id, the entity's key columns of
+      models/extract_format.py Config.unique, the date that anchors the row) quarantines the
+      row: it cannot be trusted, or placed;
+    - any other breach (a code outside its list, an unreadable or out-of-range value, a
+      required value missing) sets that one value to missing; the rest of the row flows on and
+      quality.nulled_fields queries the value back to the centre.
+  Every staged row then gets one status:
+    quarantined        - a key field breaks its contract, or the row shares its key with a row
+                         of different content (after nulling): conflicting duplicates are all
+                         quarantined;
+    duplicate_removed  - an exact copy of an earlier row (same centre and content);
+    passed             - everything else; only these rows flow on (int_<entity>_accepted), with
+                         the values of non-key breaches set to missing.
 #}
 {% macro check_entity(entity) %}
 {%- set columns = canonical_columns()[entity] | rejectattr('name', 'equalto', 'centre_patient_id') | map(attribute='name') | list -%}
@@ -18,6 +27,29 @@ unioned as (
     select * from {{ ref('int_' ~ entity ~ '_unioned') }}
 ),
 
+classified as (
+    select
+        *,
+        len(list_filter(_violations, lambda v: v.key_field)) > 0 as _key_breached,
+        list_transform(list_filter(_violations, lambda v: not v.key_field), lambda v: v."column")
+            as _nulled_columns
+    from unioned
+),
+
+nulled as (
+    select
+        * exclude (_nulled_columns)
+        {%- if columns %}
+        replace (
+            {%- for column in columns %}
+            case when list_contains(_nulled_columns, '{{ column }}') then null else {{ column }} end
+                as {{ column }}{{ "," if not loop.last }}
+            {%- endfor %}
+        )
+        {%- endif %}
+    from classified
+),
+
 fingerprinted as (
     select
         *,
@@ -27,7 +59,7 @@ fingerprinted as (
             coalesce(cast({{ column }} as varchar), chr(0)){{ "," if not loop.last }}
             {%- endfor %}
         )) as _fingerprint
-    from unioned
+    from nulled
 ),
 
 valid as (
@@ -45,7 +77,7 @@ valid as (
             order by _source_file, _row_number, _source_day
         ) as _copy_rank
     from fingerprinted
-    where len(_violations) = 0
+    where not _key_breached
 ),
 
 key_variants as (
@@ -79,15 +111,15 @@ valid_status as (
 
 checked as (
     select
-        fingerprinted.* exclude (_fingerprint),
+        fingerprinted.* exclude (_fingerprint, _key_breached),
         case
-            when len(fingerprinted._violations) > 0 then 'quarantined'
+            when fingerprinted._key_breached then 'quarantined'
             when valid_status._status_rule = 'conflicting_duplicate' then 'quarantined'
             when valid_status._status_rule = 'exact_duplicate' then 'duplicate_removed'
             else 'passed'
         end as _row_status,
         case
-            when len(fingerprinted._violations) > 0 then 'contract'
+            when fingerprinted._key_breached then 'contract'
             else valid_status._status_rule
         end as _status_rule
     from fingerprinted

@@ -4,8 +4,12 @@
   Output: centre_code, the canonical columns typed, the row's provenance
   (_delivery_id, _source_file, _row_number; _source_day for wide layouts) and _violations,
   the row's breaches of its contract (models/extract_format.py): a list of
-  {column, value, rule} with rule required_missing | unknown_code | unparsable | out_of_range.
-  Values of PHI columns are masked. Rows are never dropped here: intermediate decides.
+  {column, value, rule, allowed, key_field} with rule required_missing | unknown_code |
+  unparsable | out_of_range, allowed what the rule accepts (a range, the codes, a format) and
+  key_field true for a column the row cannot be trusted without (the patient id, the entity's
+  key, the date that anchors the row). Values of PHI columns are masked, and staged values are
+  as delivered: the gate (macros/intermediate/check_entity.sql) decides, never staging, whether
+  a breach sets the value to missing or holds the whole row back.
 #}
 {% macro stage_entity(spec) %}
 {%- if spec.absent %}
@@ -64,7 +68,7 @@ checked as (
         ),
         list_filter([
             {%- for column in spec.columns %}
-            {{ column_violations(column) }}{{ "," if not loop.last }}
+            {{ column_violations(column, spec) }}{{ "," if not loop.last }}
             {%- endfor %}
         ], lambda v: v is not null) as _violations
     from typed
@@ -228,24 +232,77 @@ source_rows as (
 {% endmacro %}
 
 
-{# The contract breaches of one column, as {column, value, rule} structs (null = none). #}
-{% macro column_violations(column) -%}
+{#
+  The contract breaches of one column, as {column, value, rule, allowed, key_field} structs
+  (null = none). allowed says what the rule accepts, in the centre's terms where they differ
+  (the source codes of a code map, the declared date format and decimal mark).
+#}
+{% macro column_violations(column, spec) -%}
 {%- set text = column.name ~ '__text' -%}
 {%- set shown = "'***'" if column.phi else text -%}
 {%- set failed_rule = 'unknown_code' if column.dtype == 'code' else 'unparsable' -%}
+{%- set key_field = column.name == 'centre_patient_id' or column.name in (spec.key or [])
+    or column.name == spec.wide_date_column -%}
+{%- set key_sql = 'true' if key_field else 'false' -%}
     {%- if column.required %}
             case when {{ text }} is null
-                then {'column': '{{ column.name }}', 'value': cast(null as varchar), 'rule': 'required_missing'} end,
+                then {{ violation_struct(column.name, 'cast(null as varchar)', 'required_missing', none, key_sql) }} end,
     {%- endif %}
             case when {{ text }} is not null and {{ column.name }} is null
-                then {'column': '{{ column.name }}', 'value': {{ shown }}, 'rule': '{{ failed_rule }}'} end
+                then {{ violation_struct(column.name, shown, failed_rule, accepted_values(column, spec), key_sql) }} end
     {%- if column.minimum is not none or column.maximum is not none %},
             case when
                 {%- if column.minimum is not none %} {{ column.name }} {{ '<=' if column.minimum_exclusive else '<' }} {{ column.minimum }}{% endif %}
                 {%- if column.minimum is not none and column.maximum is not none %} or{% endif %}
                 {%- if column.maximum is not none %} {{ column.name }} > {{ column.maximum }}{% endif %}
-                then {'column': '{{ column.name }}', 'value': {{ shown }}, 'rule': 'out_of_range'} end
+                then {{ violation_struct(column.name, shown, 'out_of_range', allowed_range(column), key_sql) }} end
     {%- endif -%}
+{%- endmacro %}
+
+
+{% macro violation_struct(name, value_sql, rule, allowed, key_sql) -%}
+{'column': '{{ name }}', 'value': {{ value_sql }}, 'rule': '{{ rule }}', 'allowed': {{ "cast(null as varchar)" if allowed is none else "'" ~ (allowed | replace("'", "''")) ~ "'" }}, 'key_field': {{ key_sql }}}
+{%- endmacro %}
+
+
+{# What a value must be to be readable: the codes (the centre's, where it maps them) or a format. #}
+{% macro accepted_values(column, spec) -%}
+{%- if column.dtype == 'code' -%}
+    {{- 'one of ' ~ ((column.codes.keys() | list) if column.codes else column.canonical_codes) | join(', ') -}}
+{%- elif column.dtype == 'date' -%}
+    {%- if column.name == spec.wide_date_column and spec.wide -%}
+    {{- 'a study day of a patient with an index infusion' -}}
+    {%- elif column.date_format == 'excel_serial' -%}
+    {{- 'a date (Excel day number)' -}}
+    {%- elif column.date_format == 'iso' -%}
+    {{- 'a date as YYYY-MM-DD' -}}
+    {%- else -%}
+    {{- 'a date as ' ~ column.date_format -}}
+    {%- endif -%}
+{%- elif column.dtype == 'integer' -%}
+    {{- 'a whole number' -}}
+{%- elif column.dtype == 'decimal' -%}
+    {{- 'a number' ~ (" with decimal mark '" ~ column.decimal ~ "'" if column.decimal and column.decimal != '.' else '') -}}
+{%- else -%}
+    {{- 'text' -}}
+{%- endif -%}
+{%- endmacro %}
+
+
+{# The allowed range of a number, in canonical units: "0–100", "> 0", ">= 0", "<= 5". #}
+{% macro allowed_range(column) -%}
+{%- set low = none if column.minimum is none else '%g' | format(column.minimum) -%}
+{%- set high = none if column.maximum is none else '%g' | format(column.maximum) -%}
+{%- if low is not none and high is not none and not column.minimum_exclusive -%}
+    {{- low ~ '–' ~ high -}}
+{%- elif low is not none and high is not none -%}
+    {{- '> ' ~ low ~ ' and <= ' ~ high -}}
+{%- elif low is not none -%}
+    {{- ('> ' if column.minimum_exclusive else '>= ') ~ low -}}
+{%- else -%}
+    {{- '<= ' ~ high -}}
+{%- endif -%}
+{{- ' (after conversion from the delivered unit)' if column.unit_scale is not none else '' -}}
 {%- endmacro %}
 
 
@@ -255,5 +312,6 @@ source_rows as (
     cast(null as varchar) as _source_file,
     cast(null as bigint) as _row_number,
     cast(null as integer) as _source_day,
-    cast([] as struct("column" varchar, "value" varchar, "rule" varchar)[]) as _violations
+    cast([] as struct("column" varchar, "value" varchar, "rule" varchar, "allowed" varchar, "key_field" boolean)[])
+        as _violations
 {%- endmacro %}

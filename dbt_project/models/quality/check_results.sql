@@ -23,6 +23,19 @@ quarantine as (
     select * from {{ ref('quarantine') }}
 ),
 
+nulled_fields as (
+    select * from {{ ref('nulled_fields') }}
+),
+
+-- contract breaches: source rows held back for a breach, or with a value set to missing
+breached_rows as (
+    select distinct centre_code, entity, "rule", source_file, source_row_number, source_day
+    from quarantine
+    union
+    select distinct centre_code, entity, "rule", source_file, source_row_number, source_day
+    from nulled_fields
+),
+
 reconciliation as (
     select * from {{ ref('reconciliation') }}
 ),
@@ -55,7 +68,8 @@ checked_rows as (
     {%- endfor %}
 ),
 
--- contract and duplicate checks, per entity: rows failing / staged rows
+-- contract and duplicate checks, per entity: rows failing (held back or with a value set to
+-- missing) / staged rows
 contract_measures as (
     select
         catalogue.check_name, current_deliveries.centre_code, entities.table_name,
@@ -63,11 +77,11 @@ contract_measures as (
             when 'exact_duplicate' then coalesce(checked_rows.exact_duplicates, 0)
             when 'conflicting_duplicate' then coalesce(checked_rows.conflicting_duplicates, 0)
             else coalesce((
-                select count(distinct (quarantine.source_file, quarantine.source_row_number, quarantine.source_day))
-                from quarantine
-                where quarantine.centre_code = current_deliveries.centre_code
-                    and quarantine.entity = entities.table_name
-                    and quarantine.rule = catalogue.check_name
+                select count(*)
+                from breached_rows
+                where breached_rows.centre_code = current_deliveries.centre_code
+                    and breached_rows.entity = entities.table_name
+                    and breached_rows.rule = catalogue.check_name
             ), 0)
         end as numerator,
         coalesce(checked_rows.canonical_rows, 0) as denominator
@@ -98,7 +112,8 @@ file_measures as (
 reconciliation_measures as (
     select
         'reconciliation_balanced' as check_name, current_deliveries.centre_code, entities.table_name,
-        coalesce(reconciled.lost_rows, 0) + abs(coalesce(ledgered.rows_read, 0) - coalesce(reconciled.source_rows, 0))
+        coalesce(reconciled.lost_rows, 0) + coalesce(reconciled.unaccounted_value_rows, 0)
+            + abs(coalesce(ledgered.rows_read, 0) - coalesce(reconciled.source_rows, 0))
             as numerator,
         greatest(coalesce(ledgered.rows_read, 0), coalesce(reconciled.source_rows, 0)) as denominator
     from current_deliveries
@@ -106,7 +121,8 @@ reconciliation_measures as (
     left join (
         select centre_code, entity, count(*) as source_rows,
             count(*) filter (where status not in ('passed', 'quarantined', 'duplicate_removed', 'empty'))
-                as lost_rows
+                as lost_rows,
+            count(*) filter (where fields_unaccounted <> 0) as unaccounted_value_rows
         from reconciliation group by all
     ) as reconciled
         on reconciled.centre_code = current_deliveries.centre_code

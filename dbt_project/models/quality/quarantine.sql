@@ -1,7 +1,10 @@
 {#
-  Every staged row that did not flow on because it breaks its contract, one row per breach,
-  or because it is one of several rows with the same key and different content
-  (conflicting duplicates are all quarantined). PHI values are masked in staging already.
+  Whole rows held back: every staged row that did not flow on, one row per reason. A row is
+  held back when a key field breaks its contract (the patient id, the entity's key, the date
+  that anchors the row: macros/intermediate/check_entity.sql), or when it is one of several
+  rows with the same key and different content (conflicting duplicates are all quarantined).
+  Every breach of a held-back row is listed, key or not. Values set to missing in rows that
+  flow on are in quality.nulled_fields, not here. PHI values are masked in staging already.
   Identifies patients by patient_key only; restricted.centre_queries adds the centre's ids.
 #}
 {%- set entities = canonical_columns().keys() | list -%}
@@ -33,7 +36,9 @@ conflicting_duplicates as (
         entity, centre_code, _delivery_id, _source_file, _row_number, _source_day, patient_key,
         '{{ keys[entity] | join(", ") }}' as "column",
         cast(null as varchar) as "value",
-        'conflicting_duplicate' as "rule"
+        'conflicting_duplicate' as "rule",
+        cast(null as varchar) as allowed,
+        true as key_field
     from {{ entity }}_quarantined
     where _status_rule = 'conflicting_duplicate'
     {% if not loop.last %}union all{% endif %}
@@ -58,13 +63,14 @@ final as (
         "column" as column_name,
         "value",
         "rule",
-        case "rule"
-            when 'required_missing' then "column" || ' is required but empty'
-            when 'unknown_code' then "column" || ': ''' || "value" || ''' is not a known code'
-            when 'unparsable' then "column" || ': ''' || "value" || ''' cannot be read with the declared format'
-            when 'out_of_range' then "column" || ': ' || "value" || ' is outside the allowed range'
-            when 'conflicting_duplicate'
+        allowed,
+        case
+            when "rule" = 'conflicting_duplicate'
                 then 'several rows share ' || "column" || ' with different values; all are held back'
+            when key_field
+                then {{ breach_message('"column"', '"value"', '"rule"', 'allowed') }}
+                    || '; a key field, so the row is held back'
+            else {{ breach_message('"column"', '"value"', '"rule"', 'allowed') }}
         end as message
     from breaches
 )

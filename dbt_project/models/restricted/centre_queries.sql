@@ -1,6 +1,8 @@
 {#
   The data queries to send back to each centre, in the centre's own patient ids and its own
-  file, row and column names: every quarantined row and every plausibility finding. Restricted:
+  file, row and column names: every row held back (kind quarantined), every value set to
+  missing (kind nulled, naming the rule and what it allows: "bm_blasts_pct_pre: 134.8 outside
+  0–100"), every exact duplicate removed and every plausibility finding. Restricted:
   the only output besides the crosswalk with centre patient ids; written per centre by the
   Dagster asset centre_query_files and never exported to the analyst database.
 #}
@@ -10,6 +12,10 @@ with
 
 quarantine as (
     select * from {{ ref('quarantine') }}
+),
+
+nulled_fields as (
+    select * from {{ ref('nulled_fields') }}
 ),
 
 findings as (
@@ -67,6 +73,31 @@ quarantine_queries as (
         and quarantine.entity = header_rows.entity
 ),
 
+nulled_queries as (
+    select
+        nulled_fields.centre_code,
+        nulled_fields.delivery_id,
+        nulled_fields.patient_key,
+        'nulled' as kind,
+        nulled_fields.rule,
+        nulled_fields.message as what,
+        nulled_fields.entity,
+        nulled_fields.source_file,
+        nulled_fields.source_row_number,
+        nulled_fields.source_row_number + coalesce(header_rows.header_row, 1) as source_line,
+        coalesce(source_columns.source_column, nulled_fields.column_name) as source_column,
+        nulled_fields.source_day,
+        nulled_fields."value"
+    from nulled_fields
+    left join source_columns
+        on nulled_fields.centre_code = source_columns.centre_code
+        and nulled_fields.entity = source_columns.entity
+        and nulled_fields.column_name = source_columns.column_name
+    left join header_rows
+        on nulled_fields.centre_code = header_rows.centre_code
+        and nulled_fields.entity = header_rows.entity
+),
+
 finding_queries as (
     select
         findings.centre_code,
@@ -117,6 +148,8 @@ duplicate_queries as (
 
 queries as (
     select * from quarantine_queries
+    union all
+    select * from nulled_queries
     union all
     select * from finding_queries
     union all
