@@ -4,9 +4,10 @@ One pandera ``DataFrameModel`` per canonical entity describes a *staged* row of 
 entity (canonical names, codes and types): required columns are not nullable, codes are
 ``isin`` lists, ranges are ``ge``/``le``, and ``Config.unique`` is the per-patient key whose
 repetition is a duplicate. Everything else is derived from these classes: the loader's and
-staging's column lists (:data:`ENTITIES`), the row-level quarantine rules that the generated
-dbt staging applies set-wise, the check registry, the generator, the column descriptions and
-code lists of the intermediate dbt models (kept equal by ``tests/test_contracts.py``) and the
+staging's column lists (:data:`ENTITIES`), the rules that the generated dbt staging
+applies set-wise (a bad value is set to missing, a bad key field quarantines the row), the
+check registry, the generator, the column descriptions and code lists of the intermediate
+dbt models (kept equal by ``tests/test_contracts.py``) and the
 tests. PHI flags live here and nowhere else; so does each entity's row date (``anchor``:
 :attr:`Entity.date_column`).
 """

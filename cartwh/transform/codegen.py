@@ -150,8 +150,8 @@ def _model_yml(mapping: CentreMapping, entity: str, spec: dict) -> dict:
     columns.append(
         {
             "name": "_violations",
-            "description": "Breaches of the row's contract: list of {column, value, rule}; "
-            "PHI values masked.",
+            "description": "Breaches of the row's contract: list of "
+            "{column, value, rule, allowed, key_field}; PHI values masked.",
         }
     )
     return {

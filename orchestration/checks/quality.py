@@ -22,6 +22,7 @@ from orchestration.resources import Warehouse
 CHECK_RESULTS = AssetKey(["quality", "check_results"])
 RECONCILIATION = AssetKey(["quality", "reconciliation"])
 QUARANTINE = AssetKey(["quality", "quarantine"])
+NULLED_FIELDS = AssetKey(["quality", "nulled_fields"])
 PATIENT_OUTCOMES = AssetKey(["mart", "patient_outcomes"])
 SAMPLE_ROWS = 20
 
@@ -74,6 +75,7 @@ def every_row_accounted_for(context: AssetCheckExecutionContext, warehouse: Ware
     with warehouse.get_connection() as conn:
         statuses = results.rows_by_status(conn)
         unbalanced = results.unbalanced_files(conn)
+        unaccounted_values = results.unaccounted_fields(conn)
     unaccounted = ~statuses["status"].isin(results.ACCOUNTED_STATUSES)
     lost = int(statuses.loc[unaccounted, "source_rows"].sum())
     return AssetCheckResult(
@@ -82,6 +84,7 @@ def every_row_accounted_for(context: AssetCheckExecutionContext, warehouse: Ware
             "rows_by_status": _markdown(statuses),
             "lost_rows": lost,
             "unbalanced_files": _markdown(unbalanced),
+            "rows_with_unaccounted_values": _markdown(unaccounted_values),
         },
     )
 
@@ -96,6 +99,25 @@ def quarantined_rows(context: AssetCheckExecutionContext, warehouse: Warehouse):
         severity=AssetCheckSeverity.WARN,
         metadata={
             "quarantined_source_rows": int(by_rule["source_rows"].sum()) if len(by_rule) else 0,
+            "by_centre_and_rule": _markdown(by_rule),
+            "sample": _markdown(sample),
+        },
+    )
+
+
+@asset_check(
+    asset=NULLED_FIELDS,
+    description="Values set to missing (the rest of their row kept), by rule, with a sample.",
+)
+def nulled_values(context: AssetCheckExecutionContext, warehouse: Warehouse):
+    with warehouse.get_connection() as conn:
+        by_rule = results.nulled_fields_by_rule(conn)
+        sample = results.nulled_fields_sample(conn, SAMPLE_ROWS)
+    return AssetCheckResult(
+        passed=by_rule.empty,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "nulled_fields": int(by_rule["fields_nulled"].sum()) if len(by_rule) else 0,
             "by_centre_and_rule": _markdown(by_rule),
             "sample": _markdown(sample),
         },
@@ -138,4 +160,5 @@ QUALITY_CHECKS = [
     every_row_accounted_for,
     quarantined_rows,
     patient_outcomes_contract,
+    nulled_values,
 ]

@@ -7,7 +7,7 @@
 with
 
 birth_dates as (
-    {{ staged_birth_dates('len(_violations) = 0') }}
+    {{ staged_birth_dates('len(list_filter(_violations, lambda v: v.key_field)) = 0') }}
 ),
 
 crosswalk as (
