@@ -24,16 +24,23 @@ install: $(STAMP)
 sysdeps:
 	@bash scripts/sysdeps.sh
 
+# The demo lives in its own folder (never data/landing, where real deliveries may be); it is
+# deleted only when it carries the marker this target writes.
+DEMO := data/demo
+DEMO_ENV := CARTWH_DATA=$(DEMO)
+
 demo: install
-	@rm -rf data/landing data/warehouse.duckdb data/warehouse.duckdb.wal data/output
-	$(BIN)/cartwh generate
-	$(BIN)/cartwh refresh
+	@if [ -e $(DEMO) ] && [ ! -f $(DEMO)/.made-by-make-demo ]; then \
+		echo "$(DEMO) exists but was not made by make demo: move it away first" >&2; exit 2; fi
+	@rm -rf $(DEMO) && mkdir -p $(DEMO) && touch $(DEMO)/.made-by-make-demo
+	$(DEMO_ENV) $(BIN)/cartwh generate
+	$(DEMO_ENV) $(BIN)/cartwh refresh
 	@echo
-	@echo "landing:   $$(pwd)/data/landing"
-	@echo "warehouse: $$(pwd)/data/warehouse.duckdb   (try: $(BIN)/cartwh sql \"select * from raw.deliveries\")"
-	@echo "report:    $$(pwd)/data/output/report.html"
-	@echo "output:    $$(pwd)/data/output   (tables/, figures/, queries/, data_docs/index.html)"
-	@$(BIN)/cartwh quality || true
+	@echo "landing:   $$(pwd)/$(DEMO)/landing"
+	@echo "warehouse: $$(pwd)/$(DEMO)/warehouse.duckdb   (try: $(DEMO_ENV) $(BIN)/cartwh sql \"select * from raw.deliveries\")"
+	@echo "report:    $$(pwd)/$(DEMO)/output/report.html"
+	@echo "output:    $$(pwd)/$(DEMO)/output   (tables/, figures/, queries/, data_docs/index.html)"
+	@$(DEMO_ENV) $(BIN)/cartwh quality || true
 
 test: sysdeps install lint
 	$(BIN)/python -m pytest
@@ -47,8 +54,8 @@ bench: install
 	$(BIN)/python benchmarks/bench_generator.py
 
 ui: install
-	@test -f data/warehouse.duckdb || $(MAKE) demo
-	$(BIN)/cartwh ui
+	@test -f $(DEMO)/warehouse.duckdb || $(MAKE) demo
+	$(DEMO_ENV) $(BIN)/cartwh ui
 
 lock:
 	@test -x $(BIN)/uv || $(MAKE) install
@@ -56,4 +63,5 @@ lock:
 		--quiet -o requirements.lock
 
 clean:
-	rm -rf $(VENV) data .pytest_cache dbt_project/target dbt_project/logs
+	rm -rf $(VENV) .pytest_cache dbt_project/target dbt_project/logs dbt_project/generated
+	@test ! -f $(DEMO)/.made-by-make-demo || rm -rf $(DEMO)

@@ -45,6 +45,9 @@ class Provenance:
         The run that produced the results (Dagster run id).
     generated_at : datetime
         When the results were produced (timezone-aware, printed in UTC).
+    intake : tuple of str
+        The cohort summary of the refresh (patients per centre, deliveries used, skipped,
+        rejected, rows held back), one line each, as ``cartwh refresh`` prints it.
     """
 
     cutoff: date
@@ -52,6 +55,7 @@ class Provenance:
     code_version: str
     run_id: str
     generated_at: datetime
+    intake: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.generated_at.tzinfo is None:

@@ -458,6 +458,15 @@ def header_section(inputs: ReportInputs) -> list[str]:
     return parts
 
 
+def intake_section(inputs: ReportInputs) -> list[str]:
+    """The data received: the cohort summary that ends ``cartwh refresh``."""
+    if inputs.provenance is None or not inputs.provenance.intake:
+        return []
+    first, *centres = inputs.provenance.intake
+    items = "".join(f"<li>{_e(line)}</li>" for line in centres)
+    return [f"<h2>Data received</h2><p>{_e(first)}.</p><ul>{items}</ul>"]
+
+
 def results_section(inputs: ReportInputs) -> list[str]:
     """The results in words (:data:`RESULTS_SECTIONS`)."""
     parts = ["<h2>Results</h2>"]
@@ -509,6 +518,7 @@ def provenance_section(inputs: ReportInputs) -> list[str]:
 #: the report from top to bottom
 REPORT_SECTIONS: tuple[Callable[[ReportInputs], list[str]], ...] = (
     header_section,
+    intake_section,
     results_section,
     figures_section,
     tables_section,

@@ -14,8 +14,15 @@ from cartwh.settings import Settings, SettingsError, read_settings
 
 def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     from cartwh.demo import generate_consortium
+    from cartwh.demo.consortium import GENERATED_MARKER
 
     out = Path(args.out).resolve() if args.out else settings.landing
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        made_here = "" if (out / GENERATED_MARKER).exists() else " and was not written by it"
+        raise SettingsError(
+            f"{out} is not empty{made_here}: `cartwh generate` replaces the centre folders it "
+            "writes; choose an empty folder with --out, or add --force"
+        )
     summary = generate_consortium(
         out,
         patients=args.patients,
@@ -44,19 +51,43 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+#: `cartwh refresh` completed, but the intake needs a data manager (skipped folders, a rejected
+#: newest delivery, a centre without data): distinct from 1 (the refresh failed)
+EXIT_DATA_WARNINGS = 3
+
+
 def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.landing.is_dir():
+        raise SettingsError(
+            f"landing folder {settings.landing} does not exist: create it, or point "
+            "CARTWH_LANDING at the folder the centres deliver to"
+        )
+    registry = load_registry(settings.mappings)
     from orchestration.refresh import run_refresh
 
     print(f"landing:   {settings.landing}\nwarehouse: {settings.warehouse}")
     result = run_refresh(settings, args.log_level)
     for check in result.failed_checks:
         print(f"check failed: {check.asset} {check.check} ({check.severity})")
-    for warning in result.warnings:
-        print(f"warning: {warning}")
+    if settings.warehouse.exists():
+        from cartwh.quality.summary import cohort_summary
+        from cartwh.warehouse import read_connection
+
+        with read_connection(settings.warehouse) as conn:
+            print("\n".join(["", "cohort:", *cohort_summary(conn, list(registry.centres)).lines()]))
     if not result.success:
         print("refresh failed; see the messages above", file=sys.stderr)
         return 1
     print(f"refresh done: warehouse {settings.warehouse}, output {settings.output}")
+    if result.data_warnings:
+        print("\ndata warnings:\n" + "\n".join(f"- {w}" for w in result.data_warnings))
+        if not args.accept_data_warnings:
+            print(
+                f"completed with data warnings ({len(result.data_warnings)}): fix them, or "
+                "accept them with `cartwh refresh --accept-data-warnings`",
+                file=sys.stderr,
+            )
+            return EXIT_DATA_WARNINGS
     return 0
 
 
@@ -210,11 +241,20 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--cutoff", help="data cut-off (default: $CARTWH_CUTOFF)")
     gen.add_argument("--children-fraction", type=float, default=0.0)
     gen.add_argument("--truth", help="folder for the latent truth (never inside --out)")
+    gen.add_argument(
+        "--force", action="store_true", help="write into a non-empty folder (replaces its centres)"
+    )
     gen.set_defaults(func=cmd_generate)
 
     refresh = commands.add_parser("refresh", help="materialise every asset, in-process")
     refresh.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    refresh.add_argument(
+        "--accept-data-warnings",
+        action="store_true",
+        help="exit 0 although folders were skipped or a newest delivery was rejected "
+        f"(else exit {EXIT_DATA_WARNINGS}: completed with data warnings)",
     )
     refresh.set_defaults(func=cmd_refresh)
 

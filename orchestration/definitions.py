@@ -16,7 +16,7 @@ from cartwh.transform.prepare import prepare as prepare_dbt
 from orchestration.assets.analysis import ANALYSIS_ASSETS, report
 from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.quality import centre_query_files, mart_expectations
-from orchestration.assets.raw import build_raw_centre_asset
+from orchestration.assets.raw import build_raw_centre_asset, landing_folders
 from orchestration.checks.quality import QUALITY_CHECKS
 from orchestration.dbt_project import build_dbt_project
 from orchestration.resources import build_resources
@@ -32,6 +32,7 @@ def build_definitions(settings: Settings) -> Definitions:
     raw_assets = [build_raw_centre_asset(centre) for centre in registry.centres]
     return Definitions(
         assets=[
+            landing_folders,
             *raw_assets,
             build_dbt_assets(dbt_project),
             centre_query_files,

@@ -6,8 +6,16 @@ from dataclasses import dataclass, field
 
 from dagster import DagsterInstance
 
-from cartwh.ingest.registry import load_registry
 from cartwh.settings import Settings
+
+#: warning checks of the intake that a data manager must act on: a refresh that completes
+#: with one of them failed ends with a distinct exit status unless they are accepted
+DATA_WARNING_CHECKS = (
+    "every_landing_folder_registered",
+    "delivery_folders_valid",
+    "latest_delivery_accepted",
+    "has_current_delivery",
+)
 
 
 @dataclass(frozen=True)
@@ -15,13 +23,22 @@ class FailedCheck:
     asset: str
     check: str
     severity: str
+    description: str | None = None
 
 
 @dataclass(frozen=True)
 class RefreshResult:
     success: bool
     failed_checks: list[FailedCheck] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def data_warnings(self) -> list[str]:
+        """The intake problems of this refresh, each naming the folder and the fix."""
+        return [
+            check.description or f"{check.asset}: {check.check} failed"
+            for check in self.failed_checks
+            if check.check in DATA_WARNING_CHECKS
+        ]
 
 
 def dagster_instance(settings: Settings) -> DagsterInstance:
@@ -34,16 +51,10 @@ def dagster_instance(settings: Settings) -> DagsterInstance:
     return DagsterInstance.from_config(str(home))
 
 
-def landing_warnings(settings: Settings) -> list[str]:
-    """Landing folders that will not be loaded because no registered centre owns them."""
-    return load_registry(settings.mappings).unregistered_folders(settings.landing)
-
-
 def run_refresh(settings: Settings, log_level: str = "INFO") -> RefreshResult:
     """Materialise every asset of the warehouse, in this process, and summarise the outcome."""
     from orchestration.definitions import REFRESH_JOB, build_definitions
 
-    warnings = landing_warnings(settings)
     job = build_definitions(settings).resolve_job_def(REFRESH_JOB)
     with dagster_instance(settings) as instance:
         result = job.execute_in_process(
@@ -56,9 +67,10 @@ def run_refresh(settings: Settings, log_level: str = "INFO") -> RefreshResult:
                 event.event_specific_data.asset_key.to_user_string(),
                 event.event_specific_data.check_name,
                 event.event_specific_data.severity.value,
+                event.event_specific_data.description,
             )
             for event in result.all_events
             if event.event_type_value == "ASSET_CHECK_EVALUATION"
             and not event.event_specific_data.passed
         ]
-    return RefreshResult(result.success, failed, warnings)
+    return RefreshResult(result.success, failed)

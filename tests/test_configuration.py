@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -41,11 +42,11 @@ def test_unregistered_landing_folders_are_reported_with_the_fix(tmp_path):
     for name in ("xz", "XZ", "fx", ".hidden"):
         (landing / name).mkdir(parents=True)
     (landing / "notes.txt").write_text("x")
-    problems = registry.unregistered_folders(landing)
-    assert len(problems) == 3
-    assert any("XZ: centre codes are lower-case: rename XZ to xz" in p for p in problems)
-    assert any(p.startswith("fx: unknown centre folder, not loaded: add fx to") for p in problems)
-    assert any("notes.txt: a file" in p for p in problems)
+    skipped = {f.label: f.reason for f in registry.unregistered_folders(landing)}
+    assert sorted(skipped) == ["XZ", "fx", "notes.txt"]
+    assert skipped["XZ"] == "centre codes are lower-case: rename XZ to xz; not loaded"
+    assert skipped["fx"].startswith("unknown centre fx: add it to the registry (")
+    assert skipped["notes.txt"].startswith("a file, not a centre folder")
 
 
 @pytest.mark.parametrize(
@@ -87,17 +88,23 @@ def test_settings_come_from_the_environment_given(tmp_path):
     [
         ({"CARTWH_CUTOFF": "2023-13-01"}, "cartwh: CARTWH_CUTOFF='2023-13-01' is not a date"),
         ({"CARTWH_MAPPINGS": "/nonexistent/m"}, "cartwh: mappings folder /nonexistent/m does"),
+        ({"CARTWH_LANDING": "/nonexistent/l"}, "cartwh: landing folder /nonexistent/l does not"),
     ],
 )
 def test_bad_configuration_is_one_line_and_exit_2(tmp_path, env, message):
+    """Refused before Dagster or dbt start: one line naming the variable, exit 2, quickly."""
+    (tmp_path / "landing").mkdir()
+    started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "cartwh.cli", "dbt", "parse"],
+        [sys.executable, "-m", "cartwh.cli", "refresh"],
         env={"PATH": "/usr/bin:/bin", "CARTWH_DATA": str(tmp_path), **env},
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert result.returncode == 2
+    elapsed = time.monotonic() - started
+    assert result.returncode == 2, result.stderr
+    assert elapsed < 5, f"took {elapsed:.1f} s"  # about 1 s; generous for a loaded machine
     assert result.stderr.startswith(message) and len(result.stderr.strip().splitlines()) == 1
 
 
@@ -143,3 +150,19 @@ def test_the_readme_layout_matches_the_tree():
     ]
     missing += sorted(f"cartwh/{name}" for name in parts if f"  {name}" not in layout)
     assert not missing, f"README's layout does not mention {missing}"
+
+
+def test_generate_refuses_a_folder_with_other_content(tmp_path):
+    target = tmp_path / "landing"
+    (target / "xz" / "2023-03-01").mkdir(parents=True)
+    (target / "xz" / "2023-03-01" / "patients.csv").write_text("real data")
+    result = subprocess.run(
+        [sys.executable, "-m", "cartwh.cli", "generate", "--out", str(target)],
+        env={"PATH": "/usr/bin:/bin", "CARTWH_DATA": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"cartwh: {target} is not empty and was not written by it")
+    assert (target / "xz" / "2023-03-01" / "patients.csv").read_text() == "real data"

@@ -410,3 +410,26 @@ def test_write_lock_is_exclusive(tmp_path):
                 pass
     with write_lock(database, timeout_s=0.3):
         pass
+
+
+def test_delivery_ids_are_dates_with_a_suffix_ordered_by_date_then_suffix(landing):
+    from cartwh.ingest.discovery import discover_deliveries
+
+    for name in ("2023-03-01b", "2023-03-01", "2022-12-31", "latest", "2023-02-30", "2023-03-01B"):
+        write_delivery(landing, "xz", name, {"patients.csv": PATIENTS_CSV})
+    (landing / "xz" / "notes.txt").write_text("x")
+    deliveries, skipped = discover_deliveries(landing)
+    assert [d.delivery_id for d in deliveries] == ["2022-12-31", "2023-03-01", "2023-03-01b"]
+    reasons = {f.label: f.reason for f in skipped}
+    assert sorted(reasons) == ["xz/2023-02-30", "xz/2023-03-01B", "xz/latest", "xz/notes.txt"]
+    assert reasons["xz/latest"] == (
+        "'latest' is not a delivery id: delivery ids are YYYY-MM-DD with an optional "
+        "lower-case suffix (2023-03-01b); rename the folder"
+    )
+
+
+def test_a_missing_landing_folder_is_an_error_not_an_empty_cohort(tmp_path):
+    from cartwh.ingest.discovery import discover_deliveries
+
+    with pytest.raises(FileNotFoundError, match="landing folder .* does not exist"):
+        discover_deliveries(tmp_path / "nowhere")

@@ -168,6 +168,10 @@ def generate_consortium(
     )
 
 
+#: a file in every landing folder the generator wrote (hidden: the loader ignores it)
+GENERATED_MARKER = ".cartwh-generated"
+
+
 def _generate(
     out: Path,
     *,
@@ -204,6 +208,9 @@ def _generate(
                 f"sheet ({EXCEL_MAX_ROWS} rows); use more centres"
             )
     out.mkdir(parents=True, exist_ok=True)
+    (out / GENERATED_MARKER).write_text(
+        "written by `cartwh generate`: synthetic demo data, safe to delete\n", encoding="utf-8"
+    )
     for c in cs:
         if (out / c.code).exists():
             shutil.rmtree(out / c.code)

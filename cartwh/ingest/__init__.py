@@ -10,6 +10,7 @@ from cartwh.ingest.load import (
     load_centre,
     load_delivery,
     load_landing,
+    scan_landing,
 )
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "load_delivery",
     "load_landing",
     "raw_table_name",
+    "scan_landing",
 ]

@@ -6,11 +6,13 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from cartwh.ingest.mapping import CENTRE_CODE
 
-DELIVERY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+DELIVERY_ID = re.compile(r"^(\d{4}-\d{2}-\d{2})([a-z]{0,8})$")
+DELIVERY_ID_RULE = "delivery ids are YYYY-MM-DD with an optional lower-case suffix (2023-03-01b)"
 MANIFEST = "manifest.json"
 
 
@@ -37,38 +39,73 @@ class DeliveredFile:
     bytes: int
 
 
+@dataclass(frozen=True)
+class SkippedFolder:
+    """A folder of the landing area that is not loaded, and the rule it breaks."""
+
+    centre_code: str  # the centre folder's name as found
+    delivery_id: str  # the delivery folder's name, "" for a centre folder
+    reason: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.centre_code}/{self.delivery_id}" if self.delivery_id else self.centre_code
+
+
+def delivery_order(delivery_id: str) -> tuple[date, str]:
+    """Sort key of a valid delivery id: its date, then its suffix."""
+    match = DELIVERY_ID.match(delivery_id)
+    if match is None:
+        raise ValueError(f"{delivery_id!r}: {DELIVERY_ID_RULE}")
+    return date.fromisoformat(match.group(1)), match.group(2)
+
+
+def delivery_id_problem(name: str) -> str | None:
+    """Why a folder name is not a delivery id, or None when it is one."""
+    try:
+        delivery_order(name)
+    except ValueError:
+        return f"{name!r} is not a delivery id: {DELIVERY_ID_RULE}; rename the folder"
+    return None
+
+
 def discover_deliveries(
     landing: Path, centres: list[str] | None = None
-) -> tuple[list[DeliveryFolder], list[str]]:
-    """Delivery folders ``<landing>/<centre>/<delivery_id>/`` sorted by centre and id.
+) -> tuple[list[DeliveryFolder], list[SkippedFolder]]:
+    """Delivery folders ``<landing>/<centre>/<delivery_id>/`` by centre, then date and suffix.
 
-    Returns the deliveries and a list of warnings about folders that are not
-    deliveries (bad names, stray files), which are skipped.
+    Returns the deliveries and the folders (and stray files) that are not deliveries, which
+    are not loaded. With ``centres``, only those centres' folders are looked at.
     """
     deliveries: list[DeliveryFolder] = []
-    warnings: list[str] = []
+    skipped: list[SkippedFolder] = []
     if not landing.is_dir():
-        return deliveries, [f"landing folder {landing} does not exist"]
+        raise FileNotFoundError(f"landing folder {landing} does not exist (CARTWH_LANDING)")
     for centre_dir in sorted(landing.iterdir()):
         if centre_dir.name.startswith("."):
             continue
-        if not centre_dir.is_dir() or not CENTRE_CODE.match(centre_dir.name):
-            warnings.append(
-                f"{centre_dir.name}: not a centre folder (2-16 lower-case letters/digits); skipped"
-            )
-            continue
         if centres and centre_dir.name not in centres:
             continue
+        if not centre_dir.is_dir() or not CENTRE_CODE.match(centre_dir.name):
+            skipped.append(
+                SkippedFolder(
+                    centre_dir.name, "", "not a centre folder (2-16 lower-case letters/digits)"
+                )
+            )
+            continue
+        found = []
         for delivery_dir in sorted(centre_dir.iterdir()):
             if delivery_dir.name.startswith("."):
                 continue
-            if not delivery_dir.is_dir() or not DELIVERY_ID.match(delivery_dir.name):
-                warnings.append(
-                    f"{centre_dir.name}/{delivery_dir.name}: not a delivery folder; skipped"
-                )
+            problem = delivery_id_problem(delivery_dir.name)
+            if problem is None and not delivery_dir.is_dir():
+                problem = "a file, not a delivery folder; put it inside a delivery folder"
+            if problem:
+                skipped.append(SkippedFolder(centre_dir.name, delivery_dir.name, problem))
                 continue
-            deliveries.append(DeliveryFolder(centre_dir.name, delivery_dir.name, delivery_dir))
-    return deliveries, warnings
+            found.append(DeliveryFolder(centre_dir.name, delivery_dir.name, delivery_dir))
+        deliveries += sorted(found, key=lambda d: delivery_order(d.delivery_id))
+    return deliveries, skipped
 
 
 def sha256_file(path: Path) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import astuple, dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 
 import duckdb
 
@@ -29,7 +29,7 @@ create table if not exists raw.deliveries (
 create or replace view raw.current_deliveries as
 select centre_code, max(delivery_id) as delivery_id
 from raw.deliveries
-where status <> 'rejected'
+where status not in ('rejected', 'skipped')
 group by centre_code;
 """
 
@@ -39,6 +39,8 @@ group by centre_code;
 #   ignored  - a file no entity of the mapping claims (kept on disk, not loaded)
 #   manifest - the delivery's manifest.json, verified
 #   rejected - every file of a delivery that was refused whole (message says why)
+#   skipped  - a folder of the landing area that is not a delivery of a registered centre
+#              (message: the rule it breaks and the fix); rewritten at every scan
 
 
 def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
@@ -52,7 +54,7 @@ def raw_table_name(centre_code: str, entity: str) -> str:
 def accepted_fingerprint(conn, centre_code: str, delivery_id: str) -> str | None:
     row = conn.execute(
         "select any_value(delivery_fingerprint) from raw.deliveries "
-        "where centre_code = ? and delivery_id = ? and status <> 'rejected'",
+        "where centre_code = ? and delivery_id = ? and status not in ('rejected', 'skipped')",
         [centre_code, delivery_id],
     ).fetchall()[0]
     return row[0] if row else None
@@ -88,7 +90,7 @@ class LedgerRow:
     bytes: int | None
     rows_read: int | None
     loaded_at: datetime
-    status: str  # loaded | missing | ignored | manifest | rejected
+    status: str  # loaded | missing | ignored | manifest | rejected | skipped
     message: str | None
     delivery_fingerprint: str
 
@@ -111,6 +113,8 @@ def replace_attempt(
 
 def record(conn, rows: list[LedgerRow]) -> None:
     """Upsert ledger rows."""
+    if not rows:
+        return
     conn.executemany(
         f"insert or replace into raw.deliveries ({', '.join(LEDGER_COLUMNS)}) "
         f"values ({', '.join('?' for _ in LEDGER_COLUMNS)})",
@@ -181,7 +185,8 @@ def delivery_attempts(conn: duckdb.DuckDBPyConnection, centre_code: str) -> list
         "case when bool_or(status = 'rejected') then 'rejected' else 'loaded' end, "
         "sum(rows_read) filter (where status = 'loaded'), "
         "any_value(message) filter (where status = 'rejected') "
-        "from raw.deliveries where centre_code = ? group by delivery_id, delivery_fingerprint "
+        "from raw.deliveries where centre_code = ? and status <> 'skipped' "
+        "group by delivery_id, delivery_fingerprint "
         "order by delivery_id",
         [centre_code],
     ).fetchall()
@@ -215,3 +220,37 @@ def current_delivery(conn: duckdb.DuckDBPyConnection, centre_code: str) -> str |
         "select delivery_id from raw.current_deliveries where centre_code = ?", [centre_code]
     ).fetchall()
     return rows[0][0] if rows else None
+
+
+def replace_skipped(conn: duckdb.DuckDBPyConnection, centres: list[str], skipped) -> None:
+    """Make the ``skipped`` rows of these centre folders what the landing area shows now."""
+    at = datetime.now(UTC).replace(tzinfo=None)
+    rows = [
+        LedgerRow(
+            f.centre_code, f.delivery_id, "", None, None, None, None, at, "skipped", f.reason, ""
+        )
+        for f in skipped
+    ]
+    run(conn, "begin")
+    try:
+        run(
+            conn,
+            "delete from raw.deliveries where status = 'skipped' "
+            "and list_contains(?::varchar[], centre_code)",
+            [centres],
+        )
+        record(conn, rows)
+    except BaseException:
+        run(conn, "rollback")
+        raise
+    run(conn, "commit")
+
+
+def skipped_centre_folders(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """Centre folders with ``skipped`` rows in the ledger."""
+    return [
+        c
+        for (c,) in conn.execute(
+            "select distinct centre_code from raw.deliveries where status = 'skipped' order by 1"
+        ).fetchall()
+    ]

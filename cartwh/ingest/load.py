@@ -18,6 +18,7 @@ from cartwh.ingest.discovery import (
     DeliveredFile,
     DeliveryFolder,
     DeliveryRejected,
+    SkippedFolder,
     delivered_files,
     discover_deliveries,
     fingerprint,
@@ -25,6 +26,7 @@ from cartwh.ingest.discovery import (
 )
 from cartwh.ingest.mapping import CentreMapping, MappingError, mapping_for
 from cartwh.ingest.readers import ReadError, csv_problem, read_csv, read_excel_sheet
+from cartwh.ingest.registry import CentreRegistry
 from cartwh.warehouse import run
 
 log = logging.getLogger(__name__)
@@ -273,9 +275,9 @@ def load_landing(
     """Load every delivery under ``landing`` (or those of ``centres``), in id order."""
     say = progress or (lambda message: None)
     ledger.ensure_raw_schema(conn)
-    deliveries, warnings = discover_deliveries(landing, centres)
-    for warning in warnings:
-        say(f"warning: {warning}")
+    deliveries, skipped = discover_deliveries(landing, centres)
+    for folder in skipped:
+        say(f"skipped {folder.label}: {folder.reason}")
     results: list[DeliveryResult] = []
     mappings: dict[str, CentreMapping | MappingError] = {}
     for delivery in deliveries:
@@ -305,14 +307,15 @@ class CentreLoad:
 
     centre_code: str
     results: list[DeliveryResult]  # this run's attempts
-    delivery_folders: list[str]  # delivery ids present in the landing folder
+    delivery_folders: list[str]  # delivery ids present in the landing folder, oldest first
+    skipped: list[SkippedFolder]  # folders of the centre that are not deliveries
     current_delivery: str | None  # the one used downstream
     attempts: list[ledger.DeliveryAttempt]  # every loaded or rejected content, from the ledger
     raw_rows: dict[str, int]  # rows of every delivery in each raw table, by entity
 
     @property
     def newest_folder(self) -> str | None:
-        return max(self.delivery_folders, default=None)
+        return self.delivery_folders[-1] if self.delivery_folders else None
 
     @property
     def rejections(self) -> list[ledger.DeliveryAttempt]:
@@ -320,7 +323,32 @@ class CentreLoad:
 
     @property
     def newest_rejected(self) -> bool:
-        return any(a.delivery_id == self.newest_folder for a in self.rejections)
+        """The newest delivery folder was refused (and no content of it was accepted)."""
+        newest = [a for a in self.attempts if a.delivery_id == self.newest_folder]
+        return any(a.status == "rejected" for a in newest) and not any(
+            a.status == "loaded" for a in newest
+        )
+
+    def newest_rejected_warning(self) -> str | None:
+        """The refused newest delivery, why, and what the centre falls back to."""
+        if not self.newest_rejected:
+            return None
+        reason = next(a.message for a in self.rejections if a.delivery_id == self.newest_folder)
+        using = (
+            f"using {self.current_delivery}"
+            if self.current_delivery
+            else "no accepted delivery: the centre contributes no patients"
+        )
+        return (
+            f"{self.centre_code}: newest delivery {self.newest_folder} was rejected "
+            f"({reason}); {using}"
+        )
+
+    def data_warnings(self) -> list[str]:
+        """What a data manager must hear about: skipped folders, a refused newest delivery."""
+        warnings = [f"skipped {f.label}: {f.reason}" for f in self.skipped]
+        rejected = self.newest_rejected_warning()
+        return warnings + ([rejected] if rejected else [])
 
 
 def load_centre(
@@ -333,10 +361,10 @@ def load_centre(
     centre = mapping.centre_code
     say = progress or (lambda message: None)
     ledger.ensure_raw_schema(conn)
-    folders, warnings = discover_deliveries(landing, [centre])
-    for warning in warnings:
-        if warning.startswith(f"{centre}/"):
-            say(f"warning: {warning}")
+    folders, skipped = discover_deliveries(landing, [centre])
+    ledger.replace_skipped(conn, [centre], skipped)
+    for folder in skipped:
+        say(f"skipped {folder.label}: {folder.reason}")
     results = []
     for delivery in folders:
         result = load_delivery(conn, delivery, mapping)
@@ -347,6 +375,7 @@ def load_centre(
         centre_code=centre,
         results=results,
         delivery_folders=[f.delivery_id for f in folders],
+        skipped=skipped,
         current_delivery=ledger.current_delivery(conn, centre),
         attempts=ledger.delivery_attempts(conn, centre),
         raw_rows=ledger.raw_row_counts(conn, centre, list(mapping.entities)),
@@ -359,3 +388,14 @@ def _progress_line(result: DeliveryResult) -> str:
         + (f" ({sum(result.rows_by_entity.values())} rows)" if result.rows_by_entity else "")
         + (f" - {result.message}" if result.status in ("rejected", "error") else "")
     )
+
+
+def scan_landing(
+    conn: duckdb.DuckDBPyConnection, landing: Path, registry: CentreRegistry
+) -> list[SkippedFolder]:
+    """Record in the ledger every entry of the landing area that no registered centre owns."""
+    ledger.ensure_raw_schema(conn)
+    skipped = registry.unregistered_folders(landing)
+    stale = [c for c in ledger.skipped_centre_folders(conn) if c not in registry.centres]
+    ledger.replace_skipped(conn, sorted({*stale, *(f.centre_code for f in skipped)}), skipped)
+    return skipped

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from cartwh.ingest.discovery import SkippedFolder
 from cartwh.ingest.mapping import CENTRE_CODE, CentreMapping, mapping_for
 
 CANONICAL_CENTRES_FILE = "canonical-centres.yml"
@@ -38,28 +39,27 @@ class CentreRegistry:
             raise KeyError(centre)
         return mapping_for(centre, self.mappings_dir)
 
-    def unregistered_folders(self, landing: Path) -> list[str]:
-        """One message per landing folder that is not a registered centre."""
+    def unregistered_folders(self, landing: Path) -> list[SkippedFolder]:
+        """The entries of the landing area that are not a registered centre's folder."""
         if not landing.is_dir():
             return []
-        problems = []
-        for folder in sorted(p for p in landing.iterdir() if not p.name.startswith(".")):
-            if folder.name in self.centres:
+        skipped = []
+        for entry in sorted(p for p in landing.iterdir() if not p.name.startswith(".")):
+            name = entry.name
+            if name in self.centres and entry.is_dir():
                 continue
-            if not folder.is_dir():
-                problems.append(f"{folder.name}: a file, not a centre folder; not loaded")
-            elif folder.name.lower() in self.centres:
-                problems.append(
-                    f"{folder.name}: centre codes are lower-case: "
-                    f"rename {folder.name} to {folder.name.lower()}; not loaded"
-                )
+            if not entry.is_dir():
+                reason = "a file, not a centre folder; deliveries go in <centre>/<delivery_id>/"
+            elif name.lower() in self.centres:
+                reason = f"centre codes are lower-case: rename {name} to {name.lower()}"
             else:
-                problems.append(
-                    f"{folder.name}: unknown centre folder, not loaded: add {folder.name} to "
-                    f"{self.mappings_dir / CANONICAL_CENTRES_FILE} (canonical layout) or "
-                    f"write {self.mappings_dir / (folder.name + '.yml')}"
+                reason = (
+                    f"unknown centre {name}: add it to the registry "
+                    f"({self.mappings_dir / CANONICAL_CENTRES_FILE} for the canonical layout, "
+                    f"or a mapping file {self.mappings_dir / (name + '.yml')})"
                 )
-        return problems
+            skipped.append(SkippedFolder(name, "", f"{reason}; not loaded"))
+        return skipped
 
 
 def load_registry(mappings_dir: Path) -> CentreRegistry:

@@ -24,8 +24,9 @@ from analysis_assets.report import build_report
 from analysis_assets.study import ANALYSES, PATIENT_LEVEL_TABLES, Analysis
 from analysis_assets.tables import write_tables
 from cartwh.ingest.ledger import current_deliveries
+from cartwh.quality.summary import cohort_summary
 from cartwh.version import code_version
-from orchestration.resources import Study, Warehouse
+from orchestration.resources import Landing, Study, Warehouse
 
 QUALITY_GATE = AssetKey(["quality", "check_results"])
 REPORT_INPUTS = [table for analysis in ANALYSES.values() for table in analysis.tables]
@@ -74,7 +75,7 @@ ANALYSIS_ASSETS = [build_analysis_asset(name, analysis) for name, analysis in AN
     "results report CARTWH_OUTPUT/report.html, with provenance.",
     kinds={"html"},
 )
-def report(context: AssetExecutionContext, warehouse: Warehouse, study: Study):
+def report(context: AssetExecutionContext, warehouse: Warehouse, study: Study, landing: Landing):
     output = Path(study.output)
     with warehouse.get_connection() as conn:
         tables = {
@@ -82,6 +83,7 @@ def report(context: AssetExecutionContext, warehouse: Warehouse, study: Study):
             **_read(conn, "mart", PATIENT_LEVEL_TABLES),
         }
         deliveries = current_deliveries(conn)
+        intake = cohort_summary(conn, list(landing.registry().centres))
     provenance = Provenance(
         cutoff=study.parameters.cutoff,
         deliveries=tuple(
@@ -91,6 +93,7 @@ def report(context: AssetExecutionContext, warehouse: Warehouse, study: Study):
         code_version=code_version(),
         run_id=context.run.run_id,
         generated_at=datetime.now(UTC),
+        intake=tuple(intake.lines()),
     )
     figures = all_figures(tables, output / "figures")
     path = build_report(tables, figures, provenance, output / "report.html")

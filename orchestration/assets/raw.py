@@ -13,10 +13,11 @@ from dagster import (
     AssetSpec,
     MaterializeResult,
     MetadataValue,
+    asset,
     multi_asset,
 )
 
-from cartwh.ingest import CentreLoad, load_centre, raw_table_name
+from cartwh.ingest import CentreLoad, load_centre, raw_table_name, scan_landing
 from models.extract_format import ENTITIES
 from orchestration.resources import Landing, Warehouse
 
@@ -41,6 +42,7 @@ def _checks(loaded: CentreLoad, anchor: AssetKey):
         check_name="latest_delivery_accepted",
         passed=not loaded.newest_rejected,
         severity=AssetCheckSeverity.WARN,
+        description=loaded.newest_rejected_warning(),
         metadata={
             "newest_delivery_folder": loaded.newest_folder,
             "rejections": MetadataValue.md(
@@ -53,6 +55,14 @@ def _checks(loaded: CentreLoad, anchor: AssetKey):
                 ]
             ),
         },
+    )
+    yield AssetCheckResult(
+        asset_key=anchor,
+        check_name="delivery_folders_valid",
+        passed=not loaded.skipped,
+        severity=AssetCheckSeverity.WARN,
+        description="; ".join(f"skipped {f.label}: {f.reason}" for f in loaded.skipped) or None,
+        metadata={"skipped": MetadataValue.json([f.label for f in loaded.skipped])},
     )
 
 
@@ -74,6 +84,11 @@ def build_raw_centre_asset(centre: str):
             asset=anchor,
             description=f"{centre} has at least one accepted delivery (else it "
             "contributes no patients).",
+        ),
+        AssetCheckSpec(
+            "delivery_folders_valid",
+            asset=anchor,
+            description=f"Every folder under {centre}/ is a delivery (YYYY-MM-DD[suffix]).",
         ),
         AssetCheckSpec(
             "latest_delivery_accepted",
@@ -104,3 +119,35 @@ def build_raw_centre_asset(centre: str):
         yield from _checks(loaded, anchor)
 
     return _raw_centre
+
+
+LANDING_SCAN = AssetKey(["raw", "landing_folders"])
+
+
+@asset(
+    key=LANDING_SCAN,
+    group_name="raw",
+    description="Scan of the landing area: every folder that is not a registered centre's is "
+    "recorded in raw.deliveries as skipped, with the fix (rename it, or register the centre).",
+    kinds={"duckdb"},
+    check_specs=[
+        AssetCheckSpec(
+            "every_landing_folder_registered",
+            asset=LANDING_SCAN,
+            description="Every folder of the landing area belongs to a registered centre.",
+        )
+    ],
+)
+def landing_folders(context: AssetExecutionContext, warehouse: Warehouse, landing: Landing):
+    with warehouse.write_connection() as conn:
+        skipped = scan_landing(conn, landing.landing_path, landing.registry())
+    for folder in skipped:
+        context.log.warning(f"skipped {folder.label}: {folder.reason}")
+    yield MaterializeResult(metadata={"skipped_folders": len(skipped)})
+    yield AssetCheckResult(
+        check_name="every_landing_folder_registered",
+        passed=not skipped,
+        severity=AssetCheckSeverity.WARN,
+        description="; ".join(f"skipped {f.label}: {f.reason}" for f in skipped) or None,
+        metadata={"skipped": MetadataValue.json([f.label for f in skipped])},
+    )
