@@ -38,6 +38,7 @@ from analysis_assets.formatting import (
 )
 from analysis_assets.provenance import Provenance
 from analysis_assets.study import (
+    ENDPOINTS,
     FIGURE_CAPTIONS,
     KM_CAPTION,
     MAIN_BASIS,
@@ -45,6 +46,8 @@ from analysis_assets.study import (
     PATIENT_LEVEL_TABLES,
     RESPONSES,
     SIGNIFICANCE_LEVEL,
+    TABLE1_CATEGORICAL,
+    TABLE1_CONTINUOUS,
     TABLE_TITLES,
 )
 
@@ -324,6 +327,70 @@ def multivariate_sentences(t: Tables) -> list[str]:
 
 
 #: the results in words, in order: (heading, function of the tables by bare name)
+def completeness_sentences(t: Tables) -> list[str]:
+    """What intake set to missing or held back, and whom each analysis leaves out."""
+    lines = []
+    nulled = t.get("intake_nulled_values")
+    if nulled is not None:
+        total = int(nulled["values"].sum()) if len(nulled) else 0
+        if total:
+            parts = ", ".join(
+                f"{r.entity} {r.column_name} {int(r.values)}" for r in nulled.itertuples()
+            )
+            lines.append(
+                f"At intake, {total} delivered values that broke the extract format were set to "
+                f"missing and queried back to the centres, the rest of their rows kept ({parts})."
+            )
+        else:
+            lines.append("At intake, no delivered value was set to missing.")
+    held = t.get("intake_rows_held_back")
+    if held is not None and len(held):
+        parts = ", ".join(f"{r.rule} {int(r.rows)}" for r in held.itertuples())
+        lines.append(
+            "Delivered rows held back whole (a bad key field, or rows sharing a key with "
+            f"different content), by reason: {parts}."
+        )
+    po = _patients(t)
+    if po is None:
+        return lines
+    n = len(po)
+    labels = {**TABLE1_CONTINUOUS, **TABLE1_CATEGORICAL}
+    missing = [(label, int(po[c].isna().sum())) for c, label in labels.items() if c in po]
+    missing = [(label, k) for label, k in missing if k]
+    lines.append(
+        "Table 1 shows missing values in a row of their own and leaves them out of its tests: "
+        + "; ".join(f"{label} missing for {k} of {n}" for label, k in missing)
+        + "."
+        if missing
+        else f"Table 1: every characteristic is known for all {n} patients."
+    )
+    ungraded = int((po["crs_max_grade"].isna() | po["icans_max_grade"].isna()).sum())
+    if ungraded:
+        lines.append(
+            f"{ungraded} of {n} patients could not be graded for CRS or ICANS and are left out "
+            "of the comparisons by toxicity."
+        )
+    cm = t.get("cox_multivariate")
+    for name, endpoint in ENDPOINTS.items():
+        if cm is None or endpoint.months not in po:
+            continue
+        rows = cm[cm["endpoint"] == name]
+        if not len(rows):
+            continue
+        population = int((po[endpoint.months].notna() & po[endpoint.event].notna()).sum())
+        used = int(rows["n"].iloc[0])
+        lines.append(
+            f"The multivariate Cox model of {name} used {used} of the {population} "
+            f"{endpoint.population}"
+            + (
+                f" ({population - used} left out for a missing covariate)."
+                if used < population
+                else "."
+            )
+        )
+    return lines
+
+
 RESULTS_SECTIONS: tuple[tuple[str, Callable[[Tables], list[str]]], ...] = (
     ("Cohort", cohort_sentences),
     ("Toxicity and its treatment", toxicity_sentences),
@@ -331,6 +398,7 @@ RESULTS_SECTIONS: tuple[tuple[str, Callable[[Tables], list[str]]], ...] = (
     ("Biomarkers", biomarker_sentences),
     ("Survival", survival_sentences),
     ("Multivariate analysis", multivariate_sentences),
+    ("Data completeness", completeness_sentences),
 )
 
 

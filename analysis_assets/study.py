@@ -289,4 +289,7 @@ TABLE_TITLES: dict[str, str] = {
     "cox_univariate": "Univariate Cox screening",
     "cox_multivariate": "Table 2. Multivariate Cox models",
     "ph_assumption": "Proportional-hazards checks (multivariate models)",
+    "intake_nulled_values": "Values set to missing at intake (their rows kept), by column",
+    "intake_rows_held_back": "Delivered rows held back at intake, by reason "
+    "(a row may have several)",
 }

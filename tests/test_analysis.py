@@ -280,6 +280,8 @@ def test_make_demo_outputs_report_and_figures(demo):
     assert not re.findall(r"(?:src|href)=[\"']https?://", html)
     # the header line, from the provenance the report asset built (cut-off of the study resource)
     assert "<p>Data cut-off: 2023-03-01.</p>" in html
+    assert "<h3>Data completeness</h3>" in html and "were set to missing and queried" in html
+    assert "The multivariate Cox model of OS used" in html
     assert html.index("Data cut-off: 2023-03-01.") < html.index("<h2>Results</h2>")
     # deliveries from the ledger with their fingerprints; the Dagster run id
     assert re.search(r"xz 2023-03-01: \d+ files, [\d,]+ rows, sha256 [0-9a-f]{64}", html)

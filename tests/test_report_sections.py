@@ -56,6 +56,7 @@ def test_results_sections_in_order():
         "Biomarkers",
         "Survival",
         "Multivariate analysis",
+        "Data completeness",
     ]
 
 
@@ -121,3 +122,36 @@ def test_a_new_section_is_one_function_and_one_entry(tmp_path, monkeypatch):
     assert "<h2>Robustness</h2>\n<p>1 tables checked.</p>" in text
     assert text.index("<h2>Tables</h2>") < text.index("<h2>Robustness</h2>")
     assert "<h3>Sensitivity</h3>\n<p>Nothing changed.</p>" in text
+
+
+def test_completeness_says_what_was_nulled_held_back_and_left_out():
+    from analysis_assets.report import completeness_sentences
+
+    po = pd.DataFrame(
+        {
+            "sex": ["m", None, "f", "f"],
+            "age_at_infusion": [30, 40, 50, 60],
+            "crs_max_grade": [0, 1, None, 2],
+            "icans_max_grade": [0, 0, 0, 1],
+            "os_months": [1.0, 2.0, 3.0, None],
+            "os_event": [1, 0, 1, None],
+        }
+    )
+    tables = {
+        "patient_outcomes": po,
+        "intake_nulled_values": pd.DataFrame(
+            {"entity": ["patients"], "column_name": ["sex"], "values": [1]}
+        ),
+        "intake_rows_held_back": pd.DataFrame({"rule": ["conflicting_duplicate"], "rows": [2]}),
+        "cox_multivariate": COX.assign(endpoint="OS", n=2),
+    }
+    lines = completeness_sentences(tables)
+    assert lines[0].startswith("At intake, 1 delivered values that broke the extract format")
+    assert lines[0].endswith("(patients sex 1).")
+    assert "by reason: conflicting_duplicate 2." in lines[1]
+    assert "sex missing for 1 of 4" in lines[2]
+    assert lines[3].startswith("1 of 4 patients could not be graded")
+    assert lines[4] == (
+        "The multivariate Cox model of OS used 2 of the 3 all infused patients "
+        "(1 left out for a missing covariate)."
+    )

@@ -101,6 +101,19 @@ def nulled_fields_by_rule(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
+def intake_summaries(conn: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
+    """For the report: values set to missing by entity and column, rows held back by rule."""
+    nulled = conn.execute(
+        'select entity, column_name, count(*) as "values" from quality.nulled_fields '
+        "group by all order by 1, 2"
+    ).df()
+    held = conn.execute(
+        "select rule, count(distinct (centre_code, entity, source_file, source_row_number)) "
+        'as "rows" from quality.quarantine group by 1 order by 1'
+    ).df()
+    return {"intake_nulled_values": nulled, "intake_rows_held_back": held}
+
+
 def nulled_fields_sample(conn: duckdb.DuckDBPyConnection, rows: int) -> pd.DataFrame:
     """The first values set to missing (pseudonymous keys, PHI masked), with their message."""
     return conn.execute(

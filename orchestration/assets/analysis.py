@@ -24,6 +24,7 @@ from analysis_assets.report import build_report
 from analysis_assets.study import ANALYSES, PATIENT_LEVEL_TABLES, Analysis
 from analysis_assets.tables import write_tables
 from cartwh.ingest.ledger import current_deliveries
+from cartwh.quality.results import intake_summaries
 from cartwh.quality.summary import cohort_summary
 from cartwh.version import code_version
 from orchestration.resources import Landing, Study, Warehouse
@@ -69,7 +70,8 @@ ANALYSIS_ASSETS = [build_analysis_asset(name, analysis) for name, analysis in AN
 @asset(
     key=AssetKey(["analysis", "report"]),
     deps=[AssetKey(["analysis", t]) for t in REPORT_INPUTS]
-    + [AssetKey(["mart", t]) for t in PATIENT_LEVEL_TABLES],
+    + [AssetKey(["mart", t]) for t in PATIENT_LEVEL_TABLES]
+    + [AssetKey(["quality", "nulled_fields"]), AssetKey(["quality", "quarantine"])],
     group_name="analysis",
     description="Figures (PNG and SVG) under CARTWH_OUTPUT/figures and the self-contained "
     "results report CARTWH_OUTPUT/report.html, with provenance.",
@@ -82,6 +84,7 @@ def report(context: AssetExecutionContext, warehouse: Warehouse, study: Study, l
             **_read(conn, "analysis", REPORT_INPUTS),
             **_read(conn, "mart", PATIENT_LEVEL_TABLES),
         }
+        tables.update(intake_summaries(conn))
         deliveries = current_deliveries(conn)
         intake = cohort_summary(conn, list(landing.registry().centres))
     provenance = Provenance(
