@@ -20,7 +20,6 @@ from types import SimpleNamespace
 import duckdb
 import pytest
 
-from cartwh.ingest.mapping import DEFAULT_MAPPINGS_DIR
 from tests.conftest import table_digest, write_delivery
 
 MAPPING_OV = """
@@ -315,15 +314,11 @@ def onboarded(built):
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("onboarding")
-    mappings = root / "mappings"
-    shutil.copytree(DEFAULT_MAPPINGS_DIR, mappings)
+    mappings = root / "mappings"  # the registry: two centres by mapping file, one canonical
+    mappings.mkdir()
     (mappings / "ov.yml").write_text(MAPPING_OV, encoding="utf-8")
     (mappings / "ow.yml").write_text(MAPPING_OW, encoding="utf-8")
-    listing = mappings / "canonical-centres.yml"
-    listing.write_text(
-        listing.read_text(encoding="utf-8").replace("centres: [", "centres: [owc, "),
-        encoding="utf-8",
-    )
+    (mappings / "canonical-centres.yml").write_text("centres: [owc]\n", encoding="utf-8")
     write_delivery(root / "landing", "ow", "2023-03-01", _ow_files())
     write_delivery(root / "landing", "owc", "2023-03-01", _owc_files())
     latin1 = lambda text: text.encode("latin-1")  # noqa: E731
@@ -403,7 +398,18 @@ def test_a_dot_in_a_decimal_comma_file_is_unparsable_not_a_thousands_mark(onboar
         "where centre_patient_id = 'OV-3'"
     ).fetchall()
     assert staged == [
-        (None, [{"column": "bm_blasts_pct_pre", "value": "4.9", "rule": "unparsable"}])
+        (
+            None,
+            [
+                {
+                    "column": "bm_blasts_pct_pre",
+                    "value": "4.9",
+                    "rule": "unparsable",
+                    "allowed": "a number with decimal mark ','",
+                    "key_field": False,
+                }
+            ],
+        )
     ]
 
 
