@@ -372,7 +372,7 @@ def completeness_sentences(t: Tables) -> list[str]:
         )
     cm = t.get("cox_multivariate")
     for name, endpoint in ENDPOINTS.items():
-        if cm is None or endpoint.months not in po:
+        if cm is None or endpoint.months not in po or endpoint.event not in po:
             continue
         rows = cm[cm["endpoint"] == name]
         if not len(rows):

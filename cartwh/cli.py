@@ -11,10 +11,12 @@ from pathlib import Path
 from cartwh.ingest.registry import CANONICAL_CENTRES_FILE, RegistryError, load_registry
 from cartwh.settings import Settings, SettingsError, read_settings
 
+#: written by `cartwh generate` into the folder it fills (hidden: the loader ignores it)
+GENERATED_MARKER = ".cartwh-generated"
+
 
 def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     from cartwh.demo import generate_consortium
-    from cartwh.demo.consortium import GENERATED_MARKER
 
     out = Path(args.out).resolve() if args.out else settings.landing
     if out.is_dir() and any(out.iterdir()) and not args.force:
@@ -23,19 +25,25 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
             f"{out} is not empty{made_here}: `cartwh generate` replaces the centre folders it "
             "writes; choose an empty folder with --out, or add --force"
         )
-    summary = generate_consortium(
-        out,
-        patients=args.patients,
-        centres=args.centres,
-        deliveries=args.deliveries,
-        seed=args.seed,
-        toxicity_hr=args.toxicity_hr,
-        clean=args.clean,
-        imperfection_rate=args.imperfection_rate,
-        cutoff=date.fromisoformat(args.cutoff) if args.cutoff else settings.cutoff,
-        children_fraction=args.children_fraction,
-        truth_dir=Path(args.truth).resolve() if args.truth else None,
-        progress=print,
+    try:
+        summary = generate_consortium(
+            out,
+            patients=args.patients,
+            centres=args.centres,
+            deliveries=args.deliveries,
+            seed=args.seed,
+            toxicity_hr=args.toxicity_hr,
+            clean=args.clean,
+            imperfection_rate=args.imperfection_rate,
+            cutoff=date.fromisoformat(args.cutoff) if args.cutoff else settings.cutoff,
+            children_fraction=args.children_fraction,
+            truth_dir=Path(args.truth).resolve() if args.truth else None,
+            progress=print,
+        )
+    except (FileExistsError, ValueError) as exc:
+        raise SettingsError(str(exc)) from None
+    (out / GENERATED_MARKER).write_text(
+        "written by `cartwh generate`: synthetic demo data\n", encoding="utf-8"
     )
     print(
         f"generated {sum(summary.patients_per_centre.values())} patients in "

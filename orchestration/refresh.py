@@ -35,9 +35,10 @@ class RefreshResult:
     def data_warnings(self) -> list[str]:
         """The intake problems of this refresh, each naming the folder and the fix."""
         return [
-            check.description or f"{check.asset}: {check.check} failed"
+            line
             for check in self.failed_checks
             if check.check in DATA_WARNING_CHECKS
+            for line in (check.description or f"{check.asset}: {check.check} failed").splitlines()
         ]
 
 

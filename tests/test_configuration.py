@@ -166,3 +166,33 @@ def test_generate_refuses_a_folder_with_other_content(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith(f"cartwh: {target} is not empty and was not written by it")
     assert (target / "xz" / "2023-03-01" / "patients.csv").read_text() == "real data"
+
+
+def test_generate_again_with_force_replaces_its_own_output(tmp_path):
+    def generate(*flags):
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cartwh.cli",
+                "generate",
+                "--patients",
+                "8",
+                "--centres",
+                "2",
+                "--out",
+                str(tmp_path / "landing"),
+                *flags,
+            ],
+            env={"PATH": "/usr/bin:/bin", "CARTWH_DATA": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    assert generate().returncode == 0
+    again = generate()
+    assert again.returncode == 2 and "is not empty:" in again.stderr
+    assert "not written by it" not in again.stderr
+    assert generate("--force").returncode == 0
+    assert (tmp_path / "landing" / ".cartwh-generated").exists()

@@ -68,6 +68,8 @@ class GenerationSummary:
 
 def _looks_generated(out: Path) -> bool:
     for entry in out.iterdir():
+        if entry.name.startswith("."):  # the CLI's marker, editors' files: not deliveries
+            continue
         if not entry.is_dir() or not CENTRE_DIR.match(entry.name):
             return False
         for sub in entry.iterdir():
@@ -168,10 +170,6 @@ def generate_consortium(
     )
 
 
-#: a file in every landing folder the generator wrote (hidden: the loader ignores it)
-GENERATED_MARKER = ".cartwh-generated"
-
-
 def _generate(
     out: Path,
     *,
@@ -208,9 +206,6 @@ def _generate(
                 f"sheet ({EXCEL_MAX_ROWS} rows); use more centres"
             )
     out.mkdir(parents=True, exist_ok=True)
-    (out / GENERATED_MARKER).write_text(
-        "written by `cartwh generate`: synthetic demo data, safe to delete\n", encoding="utf-8"
-    )
     for c in cs:
         if (out / c.code).exists():
             shutil.rmtree(out / c.code)

@@ -61,7 +61,7 @@ def _checks(loaded: CentreLoad, anchor: AssetKey):
         check_name="delivery_folders_valid",
         passed=not loaded.skipped,
         severity=AssetCheckSeverity.WARN,
-        description="; ".join(f"skipped {f.label}: {f.reason}" for f in loaded.skipped) or None,
+        description="\n".join(f"skipped {f.label}: {f.reason}" for f in loaded.skipped) or None,
         metadata={"skipped": MetadataValue.json([f.label for f in loaded.skipped])},
     )
 
@@ -148,6 +148,6 @@ def landing_folders(context: AssetExecutionContext, warehouse: Warehouse, landin
         check_name="every_landing_folder_registered",
         passed=not skipped,
         severity=AssetCheckSeverity.WARN,
-        description="; ".join(f"skipped {f.label}: {f.reason}" for f in skipped) or None,
+        description="\n".join(f"skipped {f.label}: {f.reason}" for f in skipped) or None,
         metadata={"skipped": MetadataValue.json([f.label for f in skipped])},
     )
