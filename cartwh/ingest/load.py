@@ -344,12 +344,6 @@ class CentreLoad:
             f"({reason}); {using}"
         )
 
-    def data_warnings(self) -> list[str]:
-        """What a data manager must hear about: skipped folders, a refused newest delivery."""
-        warnings = [f"skipped {f.label}: {f.reason}" for f in self.skipped]
-        rejected = self.newest_rejected_warning()
-        return warnings + ([rejected] if rejected else [])
-
 
 def load_centre(
     conn: duckdb.DuckDBPyConnection,

@@ -32,6 +32,9 @@ def _checks(loaded: CentreLoad, anchor: AssetKey):
         check_name="has_current_delivery",
         passed=loaded.current_delivery is not None,
         severity=AssetCheckSeverity.WARN,
+        description=None
+        if loaded.current_delivery
+        else f"{loaded.centre_code}: no accepted delivery: the centre contributes no patients",
         metadata={
             "current_delivery": loaded.current_delivery,
             "deliveries_seen": len(loaded.delivery_folders),
