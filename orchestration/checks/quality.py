@@ -31,6 +31,19 @@ def _markdown(frame) -> MetadataValue:
     return MetadataValue.md(frame.to_markdown(index=False) if len(frame) else "none")
 
 
+def _held_back(by_rule, sample, total: str, count_column: str) -> AssetCheckResult:
+    """A warning check on what the gate held back: the total, by centre and rule, a sample."""
+    return AssetCheckResult(
+        passed=by_rule.empty,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            total: int(by_rule[count_column].sum()) if len(by_rule) else 0,
+            "by_centre_and_rule": _markdown(by_rule),
+            "sample": _markdown(sample),
+        },
+    )
+
+
 @asset_check(
     asset=CHECK_RESULTS,
     blocking=True,
@@ -94,15 +107,7 @@ def quarantined_rows(context: AssetCheckExecutionContext, warehouse: Warehouse):
     with warehouse.get_connection() as conn:
         by_rule = results.quarantine_by_rule(conn)
         sample = results.quarantine_sample(conn, SAMPLE_ROWS)
-    return AssetCheckResult(
-        passed=by_rule.empty,
-        severity=AssetCheckSeverity.WARN,
-        metadata={
-            "quarantined_source_rows": int(by_rule["source_rows"].sum()) if len(by_rule) else 0,
-            "by_centre_and_rule": _markdown(by_rule),
-            "sample": _markdown(sample),
-        },
-    )
+    return _held_back(by_rule, sample, "quarantined_source_rows", "source_rows")
 
 
 @asset_check(
@@ -113,15 +118,7 @@ def nulled_values(context: AssetCheckExecutionContext, warehouse: Warehouse):
     with warehouse.get_connection() as conn:
         by_rule = results.nulled_fields_by_rule(conn)
         sample = results.nulled_fields_sample(conn, SAMPLE_ROWS)
-    return AssetCheckResult(
-        passed=by_rule.empty,
-        severity=AssetCheckSeverity.WARN,
-        metadata={
-            "nulled_fields": int(by_rule["fields_nulled"].sum()) if len(by_rule) else 0,
-            "by_centre_and_rule": _markdown(by_rule),
-            "sample": _markdown(sample),
-        },
-    )
+    return _held_back(by_rule, sample, "nulled_fields", "fields_nulled")
 
 
 @asset_check(
