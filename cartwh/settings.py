@@ -27,7 +27,15 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CARTWH_CUTOFF": ("`cutoff` of dbt_project.yml (2023-03-01)", "data cut-off date"),
     "CARTWH_SECRET": ("a demo key", "pseudonymisation key (HMAC-SHA256)"),
     "CARTWH_MAPPINGS": ("mappings/", "centre registry and mapping files"),
-    "CARTWH_DBT_WORK": ("<warehouse>_dbt/ beside the warehouse", "dbt's target and logs"),
+    "CARTWH_WORK": (
+        "<warehouse>_work/ beside the warehouse",
+        "work folder: dbt target and logs, generated staging, private temporary files",
+    ),
+    "CARTWH_MAX_PATIENT_DROP": (
+        "0.10",
+        "share of a centre's patients a new delivery may drop before it is held",
+    ),
+    "CARTWH_KEEP_RUNS": ("5", "dbt artefacts and Dagster runs of the last N refreshes kept"),
     "DAGSTER_HOME": ("$CARTWH_DATA/dagster_home", "Dagster run history (refresh and ui)"),
     "CARTWH_DBT_GENERATED": ("set by cartwh", "for dbt: this warehouse's generated staging"),
 }
@@ -46,7 +54,19 @@ class Settings:
     secret: str
     mappings: Path
     dagster_home: Path
-    dbt_work: Path
+    work: Path
+    max_patient_drop: float = 0.10
+    keep_runs: int = 5
+
+    @property
+    def dbt_work(self) -> Path:
+        """dbt's target and log folders."""
+        return self.work / "dbt"
+
+    @property
+    def private_tmp(self) -> Path:
+        """Temporary copies of delivered data (mode 0700), never a shared temporary folder."""
+        return self.work / "tmp"
 
     @property
     def study(self) -> StudyParameters:
@@ -88,5 +108,29 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret=env.get("CARTWH_SECRET") or DEMO_SECRET,
         mappings=path("CARTWH_MAPPINGS", DEFAULT_MAPPINGS_DIR),
         dagster_home=path("DAGSTER_HOME", data / "dagster_home"),
-        dbt_work=path("CARTWH_DBT_WORK", warehouse.with_name(warehouse.stem + "_dbt")),
+        work=path("CARTWH_WORK", warehouse.with_name(warehouse.stem + "_work")),
+        max_patient_drop=_share(env, "CARTWH_MAX_PATIENT_DROP", 0.10),
+        keep_runs=_count(env, "CARTWH_KEEP_RUNS", 5),
     )
+
+
+def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise SettingsError(f"{name}={text!r} is not a share: write a number from 0 to 1 (0.10)")
+    return value
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise SettingsError(f"{name}={text!r} is not a count: write a whole number of 1 or more")
+    return int(text)

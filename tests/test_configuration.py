@@ -79,6 +79,8 @@ def test_settings_come_from_the_environment_given(tmp_path):
     assert dataclasses.replace(settings, cutoff=settings.study.cutoff) == settings
     default = read_settings({"CARTWH_DATA": str(tmp_path)})
     assert default.cutoff.isoformat() == "2023-03-01"  # the `cutoff` var of dbt_project.yml
+    assert default.work == (tmp_path / "warehouse_work").resolve()
+    assert (default.max_patient_drop, default.keep_runs) == (0.10, 5)
     with pytest.raises(SettingsError, match="CARTWH_CUTOFF='1 March' is not a date"):
         read_settings({"CARTWH_CUTOFF": "1 March"})
 
@@ -89,6 +91,11 @@ def test_settings_come_from_the_environment_given(tmp_path):
         ({"CARTWH_CUTOFF": "2023-13-01"}, "cartwh: CARTWH_CUTOFF='2023-13-01' is not a date"),
         ({"CARTWH_MAPPINGS": "/nonexistent/m"}, "cartwh: mappings folder /nonexistent/m does"),
         ({"CARTWH_LANDING": "/nonexistent/l"}, "cartwh: landing folder /nonexistent/l does not"),
+        (
+            {"CARTWH_MAX_PATIENT_DROP": "10%"},
+            "cartwh: CARTWH_MAX_PATIENT_DROP='10%' is not a share",
+        ),
+        ({"CARTWH_KEEP_RUNS": "0"}, "cartwh: CARTWH_KEEP_RUNS='0' is not a count"),
     ],
 )
 def test_bad_configuration_is_one_line_and_exit_2(tmp_path, env, message):
