@@ -70,6 +70,42 @@ def test_mapping_files_alone_register_their_centres(tmp_path):
     assert registry.centres == ("ab", "cd") and registry.canonical == ()
 
 
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (
+            'centre_code: !!python/object/apply:os.system ["echo pwned"]\n',
+            "not valid YAML (line 1, column 14: could not determine a constructor for the tag",
+        ),
+        (
+            "".join(
+                f"{k}: &{k} [{', '.join([f'*{p}'] * 9)}]\n" for p, k in zip("abcdefgh", "bcdefghi")
+            ).replace("b: &b [*a", "a: &a [lol]\nb: &b [*a")
+            + "centre_code: cd\nentities:\n  patients:\n    columns: *i\n",
+            "entities.patients.columns: Input should be a valid dictionary",
+        ),
+        ("centre_code: cd\n" + "#" * (1 << 20), "larger than 1048576 bytes"),
+    ],
+    ids=["python-tag", "yaml-bomb", "huge"],
+)
+def test_an_invalid_mapping_file_leaves_out_its_centre_only(tmp_path, content, problem, caplog):
+    """One line for the file (no PyYAML multi-line text), and codegen builds the others."""
+    from cartwh.ingest.mapping import MappingError
+    from cartwh.transform import codegen
+
+    folder = _mappings(tmp_path, "centres: [ab]\n", mapped=("cd", "ef"))
+    (folder / "cd.yml").write_text(content, encoding="utf-8")
+    registry = load_registry(folder)
+    with pytest.raises(MappingError) as raised:
+        registry.mapping("cd")
+    assert "\n" not in str(raised.value) and problem in str(raised.value)
+    generated = codegen.generate(registry, tmp_path / "generated")
+    assert sorted(generated) == ["ab", "ef"]
+    staged = sorted(p.name for p in (tmp_path / "generated" / codegen.GENERATED_MODELS).iterdir())
+    assert staged == ["_raw__sources.yml", "ab", "ef"]
+    assert any("centre cd is left out of staging" in r.getMessage() for r in caplog.records)
+
+
 def test_settings_come_from_the_environment_given(tmp_path):
     settings = read_settings({"CARTWH_DATA": str(tmp_path), "CARTWH_CUTOFF": "2022-01-31"})
     assert settings.landing == (tmp_path / "landing").resolve()

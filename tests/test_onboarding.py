@@ -20,6 +20,7 @@ from types import SimpleNamespace
 import duckdb
 import pytest
 
+from cartwh.cli import EXIT_DATA_WARNINGS
 from tests.conftest import table_digest, write_delivery
 
 MAPPING_OV = """
@@ -413,25 +414,33 @@ def test_a_dot_in_a_decimal_comma_file_is_unparsable_not_a_thousands_mark(onboar
     ]
 
 
-def test_a_unit_missing_from_the_unit_table_stops_the_refresh_with_one_line(built, onboarded):
+def test_an_invalid_mapping_file_stops_its_own_centre_only(built, onboarded):
+    """A unit the unit table cannot convert makes ov's mapping invalid: ov is left out with
+    one data warning naming the file and the fix; ow and owc load and stage as before."""
     root, env = built.root, built.env
-    before = table_digest(onboarded, "select * from intermediate.int_patients_unioned")
+    patients = "select * from intermediate.int_patients_unioned where centre_code = '{}'"
+    before = {c: table_digest(onboarded, patients.format(c)) for c in ("ow", "owc")}
     mappings = root / "mappings-bad-unit"
     shutil.copytree(root / "mappings", mappings)
     (mappings / "ov.yml").write_text(
         MAPPING_OV.replace("{source: Tmax_F, unit: degF}", "{source: Tmax_F, unit: F}"),
         encoding="utf-8",
     )
-    result = _refresh({**env, "CARTWH_MAPPINGS": str(mappings)})
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    [line] = result.stderr.strip().splitlines()
-    assert line == (
-        f"cartwh: mapping file {mappings / 'ov.yml'}: centre ov, entity daily_observations, "
+    copy = root / "w-bad-unit.duckdb"  # the module's warehouse stays as the other tests need it
+    shutil.copy(root / "w.duckdb", copy)
+    result = _refresh({**env, "CARTWH_MAPPINGS": str(mappings), "CARTWH_WAREHOUSE": str(copy)})
+    assert result.returncode == EXIT_DATA_WARNINGS, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    problem = (
+        f"mapping file {mappings / 'ov.yml'}: centre ov, entity daily_observations, "
         "column tmax_c: unit 'F' has no conversion in the unit table "
         "(dbt_project/seeds/unit_conversions.csv); units available for tmax_c: degC, degF"
     )
-    assert table_digest(onboarded, "select * from intermediate.int_patients_unioned") == before
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("- ov")]
+    assert len(warnings) == 1 and problem in warnings[0], result.stdout[-3000:]
+    with duckdb.connect(str(copy), read_only=True) as conn:
+        assert conn.execute(patients.format("ov")).fetchall() == []
+        assert {c: table_digest(conn, patients.format(c)) for c in ("ow", "owc")} == before
 
 
 def test_no_new_sql_was_written_for_it():

@@ -259,14 +259,40 @@ def canonical_mapping(centre_code: str) -> CentreMapping:
     )
 
 
+#: a mapping file is a page of YAML; anything much larger is not one (or is a YAML bomb)
+MAX_MAPPING_FILE_BYTES = 1 << 20
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error on one line: where, and what (PyYAML's own text spans several lines)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: "
+        return where + " ".join(f"{exc.context or ''} {exc.problem or ''}".split())
+    return " ".join(str(exc).split())
+
+
 def load_mapping_file(path: Path) -> CentreMapping:
+    """Read and validate a mapping file; any problem is one :class:`MappingError` line."""
     try:
+        if path.stat().st_size > MAX_MAPPING_FILE_BYTES:
+            raise MappingError(
+                f"mapping file {path}: larger than {MAX_MAPPING_FILE_BYTES} bytes; "
+                "a mapping file is a page of YAML"
+            )
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         mapping = CentreMapping.model_validate(data)
+    except MappingError:
+        raise
     except ValidationError as exc:
         raise MappingError(f"mapping file {path}: {_problems(exc)}") from None
-    except (yaml.YAMLError, ValueError) as exc:
-        raise MappingError(f"mapping file {path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise MappingError(
+            f"mapping file {path}: not valid YAML ({_yaml_problem(exc)}); "
+            "plain YAML only (no tags such as !!python)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise MappingError(f"mapping file {path}: {' '.join(str(exc).split())}") from None
     if mapping.centre_code != path.stem:
         raise MappingError(
             f"mapping file {path}: centre_code {mapping.centre_code!r} "

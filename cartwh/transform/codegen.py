@@ -11,6 +11,7 @@ takes a mapping file, no SQL.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 from pathlib import Path
@@ -19,12 +20,13 @@ import yaml
 
 from cartwh.ingest.ledger import raw_table_name
 from cartwh.ingest.mapping import RESOLVED_DEFAULTS, CentreMapping, MappingError
-from cartwh.ingest.registry import CentreRegistry, RegistryError
+from cartwh.ingest.registry import CentreRegistry
 from cartwh.project import unit_conversions
 from models.extract_format import ENTITIES
 
 GENERATED_MODELS = Path("models") / "staging"
 GENERATED_MACROS = Path("macros")
+log = logging.getLogger(__name__)
 DATE_COLUMNS = {name: e.date_column for name, e in ENTITIES.items() if e.date_column}
 
 
@@ -176,13 +178,28 @@ def spec_source(spec: dict, column_name: str) -> str:
     )
 
 
+def usable_mappings(registry: CentreRegistry) -> dict[str, CentreMapping]:
+    """The mappings of the registered centres, without those whose mapping file is invalid.
+
+    An invalid mapping file stops its own centre only: the centre gets no staging models (its
+    raw asset reports the error as a data warning) and every other centre is built as usual.
+    """
+    mappings = {}
+    for centre in registry.centres:
+        try:
+            mappings[centre] = registry.mapping(centre)
+        except MappingError as exc:
+            log.warning("centre %s is left out of staging: %s", centre, exc)
+    return mappings
+
+
 def generate(registry: CentreRegistry, out_dir: Path) -> dict[str, CentreMapping]:
-    """Rewrite the generated staging models, sources and the centre-list macro in ``out_dir``."""
+    """Rewrite the generated staging models, sources and the centre-list macro in ``out_dir``.
+
+    Returns the mappings of the centres that were generated (see :func:`usable_mappings`).
+    """
     units = unit_conversions()
-    try:
-        mappings = {c: registry.mapping(c) for c in registry.centres}
-    except MappingError as exc:  # one line for the user (cartwh's main reports RegistryError)
-        raise RegistryError(str(exc)) from None
+    mappings = usable_mappings(registry)
     models_dir = out_dir / GENERATED_MODELS
     macros_dir = out_dir / GENERATED_MACROS
     for directory in (models_dir, macros_dir):
