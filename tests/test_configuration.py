@@ -85,8 +85,12 @@ def test_mapping_files_alone_register_their_centres(tmp_path):
             "entities.patients.columns: Input should be a valid dictionary",
         ),
         ("centre_code: cd\n" + "#" * (1 << 20), "larger than 1048576 bytes"),
+        (
+            (DEFAULT_MAPPINGS_DIR / "zz.yml").read_text().replace("zz", "cd").replace("%Y", "%Q"),
+            "date_format '%d.%m.%Q' is not a valid strptime pattern (Unrecognized format",
+        ),
     ],
-    ids=["python-tag", "yaml-bomb", "huge"],
+    ids=["python-tag", "yaml-bomb", "huge", "bad-date-pattern"],
 )
 def test_an_invalid_mapping_file_leaves_out_its_centre_only(tmp_path, content, problem, caplog):
     """One line for the file (no PyYAML multi-line text), and codegen builds the others."""

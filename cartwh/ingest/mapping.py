@@ -37,7 +37,24 @@ def _check_date_format(value: str | None) -> str | None:
             f"date_format {value!r} is not iso, excel_serial or a strptime pattern "
             '(write e.g. "%d.%m.%Y" for dd.mm.yyyy)'
         )
+    if value is not None and "%" in value:
+        _check_strptime_pattern(value)
     return value
+
+
+def _check_strptime_pattern(pattern: str) -> None:
+    """Refuse a pattern DuckDB cannot parse here, not in every centre's staging at refresh."""
+    import duckdb
+
+    literal = "'" + pattern.replace("'", "''") + "'"
+    try:
+        duckdb.connect().execute(f"select try_strptime('', {literal})").fetchall()
+    except duckdb.Error as exc:
+        reason = str(exc).split(":", 2)[-1].strip() or "not a strptime pattern"
+        raise ValueError(
+            f"date_format {pattern!r} is not a valid strptime pattern ({reason}); "
+            'write e.g. "%d.%m.%Y" for dd.mm.yyyy'
+        ) from None
 
 
 class _Strict(BaseModel):
