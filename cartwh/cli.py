@@ -138,7 +138,9 @@ def cmd_mapping_check(args: argparse.Namespace, settings: Settings) -> int:
     from cartwh.ingest.mapping_check import check_mapping
 
     try:
-        mapping, findings = check_mapping(Path(args.file), Path(args.delivery))
+        mapping, findings = check_mapping(
+            Path(args.file), Path(args.delivery), settings.private_tmp
+        )
     except MappingError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -178,7 +178,7 @@ def test_excel_numeric_cells_arrive_as_canonical_numbers(tmp_path):
             ]
         )  # fmt: skip
     )
-    table = read_excel_sheet(path, "Labs", 1)
+    table = read_excel_sheet(path, "Labs", 1, within=path.parent).table
     assert table.column("n").to_pylist() == ["0.001", "4.9", "1e-07", "1234567", "1234.5"]
     assert table.column("d").to_pylist()[0] == "2020-06-01T13:30:00"
 
