@@ -16,7 +16,7 @@ DATA_WARNING_CHECKS = (
     "latest_delivery_accepted",
     "has_current_delivery",
     "mapping_valid",
-    "newest_delivery_held",
+    "no_delivery_held",
     "current_delivery_in_landing",
 )
 

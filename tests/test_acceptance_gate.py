@@ -97,7 +97,7 @@ def test_a_delivery_dropping_more_than_the_share_is_held_and_names_the_patients(
     assert "`cartwh deliveries accept xz 2023-02-01`" in message
     assert "`cartwh deliveries withdraw xz 2023-02-01`" in message
     assert _current(conn) == "2023-01-01" and _status(conn, "2023-02-01") == {"held"}
-    assert loaded.newest_held_warning() == f"xz: {message}; using 2023-01-01 meanwhile"
+    assert loaded.held_warnings() == [f"xz: {message}; using 2023-01-01 meanwhile"]
     # its rows are in raw (history), but the view keeps the previous delivery current
     assert conn.execute(
         "select count(*) from raw.xz__patients where _delivery_id = '2023-02-01'"
@@ -135,7 +135,7 @@ def test_accept_makes_it_current_withdraw_restores_the_previous_and_both_survive
     assert _current(conn) == "2023-02-01"
     reloaded = load()  # a later refresh does not hold it again
     assert [r.status for r in reloaded.results] == ["unchanged", "unchanged"]
-    assert _current(conn) == "2023-02-01" and reloaded.newest_held is None
+    assert _current(conn) == "2023-02-01" and reloaded.held == []
     assert withdraw_delivery(conn, "xz", "2023-02-01") == "withdrawn"
     assert _current(conn) == "2023-01-01"
     load()  # nor resurrect it

@@ -483,18 +483,14 @@ class CentreLoad:
         )
 
     @property
-    def newest_held(self) -> ledger.DeliveryAttempt | None:
-        """The newest delivery folder's content, when it is held (waiting for a person)."""
-        newest = [a for a in self.attempts if a.delivery_id == self.newest_folder]
-        return next((a for a in newest if a.status == "held"), None)
+    def held(self) -> list[ledger.DeliveryAttempt]:
+        """Deliveries held by the acceptance gate, waiting for a person to accept or withdraw."""
+        return [a for a in self.attempts if a.status == "held"]
 
-    def newest_held_warning(self) -> str | None:
-        """The held newest delivery, why, what the centre uses meanwhile, and the commands."""
-        held = self.newest_held
-        if held is None:
-            return None
+    def held_warnings(self) -> list[str]:
+        """Each held delivery, why, what the centre uses meanwhile, and the commands."""
         using = f"using {self.current_delivery}" if self.current_delivery else "no delivery used"
-        return f"{self.centre_code}: {held.message}; {using} meanwhile"
+        return [f"{self.centre_code}: {a.message}; {using} meanwhile" for a in self.held]
 
     def newest_rejected_warning(self) -> str | None:
         """The refused newest delivery, why, and what the centre falls back to."""

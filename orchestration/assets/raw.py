@@ -31,11 +31,14 @@ def _checks(loaded: CentreLoad, anchor: AssetKey):
     yield AssetCheckResult(asset_key=anchor, check_name="mapping_valid", passed=True)
     yield AssetCheckResult(
         asset_key=anchor,
-        check_name="newest_delivery_held",
-        passed=loaded.newest_held is None,
+        check_name="no_delivery_held",
+        passed=not loaded.held,
         severity=AssetCheckSeverity.WARN,
-        description=loaded.newest_held_warning(),
-        metadata={"current_delivery": loaded.current_delivery},
+        description="\n".join(loaded.held_warnings()) or None,
+        metadata={
+            "current_delivery": loaded.current_delivery,
+            "held": MetadataValue.json([a.delivery_id for a in loaded.held]),
+        },
     )
     yield AssetCheckResult(
         asset_key=anchor,
@@ -149,10 +152,11 @@ def build_raw_centre_asset(centre: str):
             "loads, and the other centres go on).",
         ),
         AssetCheckSpec(
-            "newest_delivery_held",
+            "no_delivery_held",
             asset=anchor,
-            description=f"The newest delivery of {centre} is not held by the acceptance gate "
-            "(it would drop too many of the current delivery's patients).",
+            description=f"No delivery of {centre} is held by the acceptance gate (one that "
+            "would drop too many of the current delivery's patients waits for a person to "
+            "accept or withdraw it).",
         ),
         AssetCheckSpec(
             "current_delivery_in_landing",
