@@ -306,3 +306,43 @@ def test_the_deliveries_commands(world, tmp_path, monkeypatch, capsys):
     assert main(["deliveries", "withdraw", "xz", "2023-02-01"]) == 0
     assert main(["deliveries", "list"]) == 0
     assert "  * 2023-01-01  loaded" in capsys.readouterr().out
+
+
+def test_an_invalid_mapping_fails_only_its_centres_check_and_loads_nothing(tmp_path):
+    from dagster import materialize
+
+    from orchestration.assets.raw import build_raw_centre_asset
+    from orchestration.resources import Landing, Warehouse
+
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    (mappings / "zz.yml").write_text("centre_code: zz\nentities:\n  patient:\n    file: p.csv\n")
+    write_delivery(tmp_path / "landing", "zz", "2023-03-01", _patients(_ids(3)))
+    result = materialize(
+        [build_raw_centre_asset("zz")],
+        resources={
+            "warehouse": Warehouse(database=str(tmp_path / "w.duckdb")),
+            "landing": Landing(
+                landing=str(tmp_path / "landing"),
+                mappings=str(mappings),
+                private_tmp=str(tmp_path / "w_work" / "tmp"),
+            ),
+        },
+        raise_on_error=False,
+    )
+    assert result.success
+    checks = {
+        e.event_specific_data.check_name: e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    failed = {name: check.description for name, check in checks.items() if not check.passed}
+    assert failed == {
+        "mapping_valid": f"zz: nothing loaded: mapping file {mappings / 'zz.yml'}: "
+        "unknown entity 'patient'; known: ['car_t_kinetics', 'daily_observations', "
+        "'follow_up_events', 'infusions', 'labs', 'patients', 'response_assessments', "
+        "'treatments']; fix the mapping file (check it with `cartwh mapping check <file> "
+        "--delivery <folder>`), then refresh"
+    }
+    assert checks["mapping_valid"].severity.value == "WARN"
+    assert not (tmp_path / "w.duckdb").exists()
