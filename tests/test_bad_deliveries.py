@@ -333,6 +333,15 @@ class StagingCase:
     expected: set[tuple[str, str, str, int]]
     # values set to missing: (entity, source row, column) -> what the query says
     messages: dict[tuple[str, int, str], str] = field(default_factory=dict)
+    earlier: dict[str, str] | None = None  # an earlier delivery (2023-01-01) of the centre
+
+
+def _cohort(ids: list[str]) -> dict[str, str]:
+    return {
+        "patients.csv": patients_csv(*(patient(i) for i in ids)),
+        "infusions.csv": "centre_patient_id,infusion_number,infusion_date,cell_dose_per_kg\n"
+        + "".join(f"{i},1,2020-03-01,1e6\n" for i in ids),
+    }
 
 
 STAGING_CASES = [
@@ -499,6 +508,13 @@ STAGING_CASES = [
         },
     ),
     StagingCase(
+        "sr",
+        "a patient of the previous delivery dropped (within the share: loaded, queried)",
+        _cohort([f"p{k}" for k in range(1, 10)]),
+        {("dropped_patient", "patient_dropped", None, None)},
+        earlier=_cohort([f"p{k}" for k in range(1, 11)]),
+    ),
+    StagingCase(
         "sq",
         "several bad values in one row: the rest of the record is kept",
         {
@@ -529,10 +545,13 @@ def corpus(tmp_path_factory):
     centres = sorted({case.centre for case in STAGING_CASES})
     (mappings / "canonical-centres.yml").write_text(f"centres: {centres}\n", encoding="utf-8")
     for case in STAGING_CASES:
-        folder = root / "landing" / case.centre / "2023-03-01"
-        folder.mkdir(parents=True)
-        for name, content in case.files.items():
-            (folder / name).write_text(content, encoding="utf-8")
+        for delivery, files in (("2023-01-01", case.earlier), ("2023-03-01", case.files)):
+            if files is None:
+                continue
+            folder = root / "landing" / case.centre / delivery
+            folder.mkdir(parents=True)
+            for name, content in files.items():
+                (folder / name).write_text(content, encoding="utf-8")
     env = {
         **os.environ,
         "CARTWH_LANDING": str(root / "landing"),
@@ -627,6 +646,21 @@ def test_a_bad_non_key_value_is_nulled_and_its_row_flows_on(case: StagingCase, c
     assert not conn.execute(
         "select * from quality.quarantine where centre_code = ?", [case.centre]
     ).fetchall()
+
+
+def test_a_dropped_patient_is_queried_back_to_the_centre(corpus):
+    conn, _, _ = corpus
+    assert conn.execute(
+        "select delivery_id, centre_patient_id, what from restricted.centre_queries "
+        "where kind = 'dropped_patient'"
+    ).fetchall() == [
+        (
+            "2023-03-01",
+            "p10",
+            "patient p10 of delivery 2023-01-01 is not in this delivery: confirm it was meant "
+            "(e.g. consent withdrawn) or send a delivery that includes the patient",
+        )
+    ]
 
 
 def test_the_rest_of_a_record_with_bad_values_is_kept(corpus):
