@@ -346,3 +346,20 @@ def test_an_invalid_mapping_fails_only_its_centres_check_and_loads_nothing(tmp_p
     }
     assert checks["mapping_valid"].severity.value == "WARN"
     assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_a_ledger_without_file_times_is_migrated_and_hashes_once_more(world, monkeypatch):
+    landing, conn, load, _ = world
+    write_delivery(landing, "xz", "2023-01-01", _patients(_ids(5)))
+    load()
+    conn.execute("alter table raw.deliveries drop column mapping_digest")
+    conn.execute("alter table raw.deliveries drop column mtime_ns")  # as written before
+    hashed: list[Path] = []
+    real = discovery.sha256_file
+    monkeypatch.setattr(discovery, "sha256_file", lambda path: hashed.append(path) or real(path))
+    assert [r.status for r in load().results] == ["unchanged"]
+    assert len(hashed) == 2  # once, to recognise the content and record the times
+    assert conn.execute(
+        "select count(*) from raw.deliveries where sha256 is not null and mtime_ns is null"
+    ).fetchall() == [(0,)]
+    assert [r.status for r in load().results] == ["unchanged"] and len(hashed) == 2

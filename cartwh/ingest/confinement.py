@@ -19,7 +19,8 @@ SYMLINK_REASON = "symbolic link, not followed: copy the files into the folder"
 
 
 class OutsideLanding(Exception):
-    """A path that resolves outside the folder it was found in (a link, or ``..``)."""
+    """A path that is a symbolic link or resolves outside the folder it was found in; the
+    message says which (the caller names the file)."""
 
 
 def inside(path: Path, root: Path) -> Path:
@@ -31,10 +32,10 @@ def inside(path: Path, root: Path) -> Path:
         The path is a symbolic link or resolves outside ``root``.
     """
     if path.is_symlink():
-        raise OutsideLanding(f"{path}: {SYMLINK_REASON}")
+        raise OutsideLanding(SYMLINK_REASON)
     resolved, base = path.resolve(), root.resolve()
     if resolved != base and base not in resolved.parents:
-        raise OutsideLanding(f"{path} resolves outside {root}: not read")
+        raise OutsideLanding(f"resolves outside {root}: not read")
     return path
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from cartwh.ingest.confinement import SYMLINK_REASON, inside
+from cartwh.ingest.confinement import SYMLINK_REASON, OutsideLanding, inside
 from cartwh.ingest.mapping import CENTRE_CODE
 
 DELIVERY_ID = re.compile(r"^(\d{4}-\d{2}-\d{2})([a-z]{0,8})$")
@@ -74,6 +74,14 @@ class SkippedFolder:
         return f"{self.centre_code}/{self.delivery_id}" if self.delivery_id else self.centre_code
 
 
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        inside(path, root)
+    except OutsideLanding:
+        return False
+    return True
+
+
 def delivery_order(delivery_id: str) -> tuple[date, str]:
     """Sort key of a valid delivery id: its date, then its suffix."""
     match = DELIVERY_ID.match(delivery_id)
@@ -125,12 +133,13 @@ def discover_deliveries(
             problem = delivery_id_problem(delivery_dir.name)
             if delivery_dir.is_symlink():
                 problem = SYMLINK_REASON
+            elif not _inside(delivery_dir, landing):
+                problem = "resolves outside the landing area: not read"
             elif problem is None and not delivery_dir.is_dir():
                 problem = "a file, not a delivery folder; put it inside a delivery folder"
             if problem:
                 skipped.append(SkippedFolder(centre_dir.name, delivery_dir.name, problem))
                 continue
-            inside(delivery_dir, landing)
             found.append(DeliveryFolder(centre_dir.name, delivery_dir.name, delivery_dir))
         deliveries += sorted(found, key=lambda d: delivery_order(d.delivery_id))
     return deliveries, skipped

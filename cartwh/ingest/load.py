@@ -96,6 +96,8 @@ def _load_entity_file(
         except ReadError as exc:
             at = f", row {exc.line}" if exc.line else ""
             raise DeliveryRejected(f"{where}{at}: {exc.problem}") from None
+        except OutsideLanding as exc:
+            raise DeliveryRejected(f"{where}: {exc}") from None
         _check_header(delivery, mapping, entity, label, read.header, dry_run)
         conn.register("_cartwh_sheet", read.table)
         try:
@@ -109,6 +111,8 @@ def _load_entity_file(
     except ReadError as exc:
         at = f", line {exc.line}" if exc.line else ""
         raise DeliveryRejected(f"{where}{at}: {exc.problem}") from None
+    except OutsideLanding as exc:
+        raise DeliveryRejected(f"{where}: {exc}") from None
     try:
         _check_header(delivery, mapping, entity, delivered.relative_path, result.header, dry_run)
         rows = _insert(
@@ -277,6 +281,8 @@ def load_delivery(
         verify_manifest(delivery, files)
     except DeliveryRejected as exc:
         return reject(str(exc))
+    except OutsideLanding as exc:
+        return reject(f"delivery {delivery.label}: {MANIFEST}: {exc}")
     claimed = _claims(mapping, files)
     problem = gate.missing_required_file(delivery, mapping, claimed, files) or (
         gate.empty_entity_file(delivery, claimed)
@@ -297,10 +303,8 @@ def load_delivery(
                 not_read_rows,
                 dry_run,
             )
-        except (DeliveryRejected, OutsideLanding) as exc:
-            return reject(
-                f"delivery {delivery.label}: {exc}" if isinstance(exc, OutsideLanding) else str(exc)
-            )
+        except DeliveryRejected as exc:
+            return reject(str(exc))
     log.info(
         "%s %s: %s",
         status,
