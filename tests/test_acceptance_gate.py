@@ -363,3 +363,22 @@ def test_a_ledger_without_file_times_is_migrated_and_hashes_once_more(world, mon
         "select count(*) from raw.deliveries where sha256 is not null and mtime_ns is null"
     ).fetchall() == [(0,)]
     assert [r.status for r in load().results] == ["unchanged"] and len(hashed) == 2
+
+
+def test_a_centre_folder_that_is_a_link_is_skipped(world, tmp_path):
+    from cartwh.ingest.registry import CentreRegistry
+
+    landing, conn, load, _ = world
+    elsewhere = tmp_path / "elsewhere"
+    write_delivery(elsewhere, "xz", "2023-01-01", _patients(_ids(5)))
+    (landing / "xz").symlink_to(elsewhere / "xz", target_is_directory=True)
+    (landing / "qq").symlink_to(elsewhere / "xz", target_is_directory=True)
+    loaded = load()
+    assert loaded.results == [] and loaded.current_delivery is None
+    assert [(f.label, f.reason) for f in loaded.skipped] == [
+        ("xz", "symbolic link, not followed: copy the files into the folder")
+    ]
+    registry = CentreRegistry(tmp_path, ("xz",), ())
+    assert [(f.label, f.reason) for f in registry.unregistered_folders(landing)] == [
+        ("qq", "symbolic link, not followed: copy the files into the folder; not loaded")
+    ]
