@@ -253,3 +253,23 @@ def test_accepted_warnings_exit_0_and_the_ledger_follows_the_landing_area(world)
     html = Path(env["CARTWH_OUTPUT"], "report.html").read_text(encoding="utf-8")
     assert "Data received" in html
     assert "xz: 40 patients, delivery 2023-03-01, 0 skipped, 3 rejected" in html
+
+
+def test_deliveries_list_shows_the_held_delivery_beside_the_current_one(world):
+    env, _, _, _, _ = world
+    listed = subprocess.run(
+        [sys.executable, "-m", "cartwh.cli", "deliveries", "list", "--centre", "zj"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0] == "zj:"
+    assert any(line.startswith("  * 2023-03-01  loaded") for line in lines)
+    assert any(
+        line.startswith("    2023-06-01  held") and "(+0 -3 vs 2023-03-01)" in line
+        for line in lines
+    )
+    assert any(line.startswith("    2023-09-01  rejected") for line in lines)
