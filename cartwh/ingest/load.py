@@ -273,20 +273,8 @@ def load_delivery(
                 conn, delivery.centre_code, delivery.delivery_id, print_, files
             )
         return DeliveryResult(delivery.centre_code, delivery.delivery_id, "rejected", judged)
-    if accepted is not None:
-        return reject(_changed_files_message(conn, delivery, files))
-    if not files:
-        return reject(f"delivery {delivery.label}: the delivery folder is empty")
-    try:
-        verify_manifest(delivery, files)
-    except DeliveryRejected as exc:
-        return reject(str(exc))
-    except OutsideLanding as exc:
-        return reject(f"delivery {delivery.label}: {MANIFEST}: {exc}")
     claimed = _claims(mapping, files)
-    problem = gate.missing_required_file(delivery, mapping, claimed, files) or (
-        gate.empty_entity_file(delivery, claimed)
-    )
+    problem = _refusal(conn, delivery, mapping, files, claimed, accepted is not None)
     if problem:
         return reject(problem)
     with private_workdir(private_tmp) as workdir:
@@ -313,6 +301,23 @@ def load_delivery(
     )
     return DeliveryResult(
         delivery.centre_code, delivery.delivery_id, status, message, rows_by_entity
+    )
+
+
+def _refusal(conn, delivery, mapping, files, claimed, id_taken: bool) -> str | None:
+    """Why the delivery is refused before any file is read (beyond its manifest), or None."""
+    if id_taken:
+        return _changed_files_message(conn, delivery, files)
+    if not files:
+        return f"delivery {delivery.label}: the delivery folder is empty"
+    try:
+        verify_manifest(delivery, files)
+    except DeliveryRejected as exc:
+        return str(exc)
+    except OutsideLanding as exc:
+        return f"delivery {delivery.label}: {MANIFEST}: {exc}"
+    return gate.missing_required_file(delivery, mapping, claimed, files) or (
+        gate.empty_entity_file(delivery, claimed)
     )
 
 
