@@ -138,7 +138,9 @@ def cmd_mapping_check(args: argparse.Namespace, settings: Settings) -> int:
     from cartwh.ingest.mapping_check import check_mapping
 
     try:
-        mapping, findings = check_mapping(Path(args.file), Path(args.delivery))
+        mapping, findings = check_mapping(
+            Path(args.file), Path(args.delivery), settings.private_tmp
+        )
     except MappingError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -178,6 +180,44 @@ def cmd_quality(args: argparse.Namespace, settings: Settings) -> int:
     elif blocking:
         print(f"\n{blocking} blocking check(s) failed: the analyses will not run", file=sys.stderr)
     return 1 if blocking else 0
+
+
+def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
+    """`cartwh deliveries list|accept|withdraw`: each centre's deliveries and a person's
+    decisions on held ones (:mod:`cartwh.ingest.decisions`)."""
+    from cartwh.ingest import decisions
+
+    if args.deliveries_command == "list":
+        conn = _open_warehouse(settings)
+        if conn is None:
+            return 2
+        with conn:
+            history = decisions.delivery_history(conn, args.centre)
+        for line in decisions.history_lines(history):
+            print(line)
+        return 0
+    decide = {"accept": decisions.accept_delivery, "withdraw": decisions.withdraw_delivery}
+    from cartwh.warehouse import write_lock
+
+    if not settings.warehouse.exists():
+        print(
+            f"cartwh: no warehouse at {settings.warehouse}: run `cartwh refresh` first",
+            file=sys.stderr,
+        )
+        return 2
+    import duckdb
+
+    try:
+        with write_lock(settings.warehouse), duckdb.connect(str(settings.warehouse)) as conn:
+            status = decide[args.deliveries_command](conn, args.centre, args.delivery)
+    except decisions.DecisionError as exc:
+        print(f"cartwh: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"{args.centre}/{args.delivery} is now {status}; run `cartwh refresh` to rebuild "
+        "the warehouse with it"
+    )
+    return 0
 
 
 def cmd_dbt(args: argparse.Namespace, settings: Settings) -> int:
@@ -285,6 +325,21 @@ def build_parser() -> argparse.ArgumentParser:
         "quality", help="per-centre quality summary; exits non-zero when a blocking check fails"
     )
     quality.set_defaults(func=cmd_quality)
+
+    deliveries = commands.add_parser(
+        "deliveries", help="each centre's deliveries; accept or withdraw a held delivery"
+    )
+    deliveries_commands = deliveries.add_subparsers(dest="deliveries_command", required=True)
+    listing = deliveries_commands.add_parser("list", help="every delivery, its status and patients")
+    listing.add_argument("--centre", help="only this centre")
+    for name, what in (
+        ("accept", "a held delivery becomes the centre's current one"),
+        ("withdraw", "a loaded or held delivery stops being used (the previous one is current)"),
+    ):
+        decide = deliveries_commands.add_parser(name, help=what)
+        decide.add_argument("centre")
+        decide.add_argument("delivery", help="the delivery id, e.g. 2023-03-01")
+    deliveries.set_defaults(func=cmd_deliveries)
 
     dbt = commands.add_parser("dbt", help="run dbt on this warehouse (generated staging included)")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt arguments, e.g. build -s x")

@@ -332,6 +332,10 @@ CONTRACTS: dict[str, type[pa.DataFrameModel]] = {
     "follow_up_events": FollowUpEvents,
 }
 
+#: entities every delivery must hold a file for (the spec: "patients.csv and infusions.csv are
+#: required in every delivery"); any other file may be omitted ("no records of that kind")
+REQUIRED_ENTITIES = ("patients", "infusions")
+
 
 @dataclass(frozen=True)
 class Column:
@@ -380,6 +384,8 @@ class Entity:
     key: tuple[str, ...] = ()
     date_column: str | None = None
     """The date that places a row in time (the column marked ``anchor``); None for patients."""
+    required: bool = False
+    """Every delivery must hold a file of this entity (:data:`REQUIRED_ENTITIES`)."""
 
     @property
     def file_name(self) -> str:
@@ -429,6 +435,7 @@ def _entity(name: str, model: type[pa.DataFrameModel]) -> Entity:
         columns=columns,
         key=tuple(schema.unique or ()),
         date_column=anchors[0] if anchors else None,
+        required=name in REQUIRED_ENTITIES,
     )
 
 

@@ -15,6 +15,9 @@ DATA_WARNING_CHECKS = (
     "delivery_folders_valid",
     "latest_delivery_accepted",
     "has_current_delivery",
+    "mapping_valid",
+    "no_delivery_held",
+    "current_delivery_in_landing",
 )
 
 

@@ -32,14 +32,21 @@ class Warehouse(DuckDBResource):
 
 
 class Landing(ConfigurableResource):
-    """Where centres drop deliveries, and the centre registry with its mapping files."""
+    """Where centres drop deliveries, the centre registry with its mapping files, the private
+    folder for temporary copies of delivered data, and the acceptance gate's patient share."""
 
     landing: str
     mappings: str
+    private_tmp: str
+    max_patient_drop: float = 0.10
 
     @property
     def landing_path(self) -> Path:
         return Path(self.landing)
+
+    @property
+    def private_tmp_path(self) -> Path:
+        return Path(self.private_tmp)
 
     def registry(self) -> CentreRegistry:
         return load_registry(Path(self.mappings))
@@ -68,6 +75,11 @@ def build_resources(settings: Settings, dbt_project) -> dict:
             project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))
         ),
         "warehouse": Warehouse(database=str(settings.warehouse)),
-        "landing": Landing(landing=str(settings.landing), mappings=str(settings.mappings)),
+        "landing": Landing(
+            landing=str(settings.landing),
+            mappings=str(settings.mappings),
+            private_tmp=str(settings.private_tmp),
+            max_patient_drop=settings.max_patient_drop,
+        ),
         "study": Study(cutoff=settings.cutoff.isoformat(), output=str(settings.output)),
     }

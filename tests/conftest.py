@@ -33,10 +33,12 @@ def write_delivery(
     return folder
 
 
+#: every required column of patients (the acceptance gate rejects a header without one)
 PATIENTS_CSV = (
-    "centre_patient_id,mrn,full_name,date_of_birth,sex,ph_status\n"
-    'p1,M001,"Doe, Jane",1990-01-02,f,negative\n'
-    "p2,M002,Roe Rick,1985-05-06,m,positive\n"
+    "centre_patient_id,mrn,full_name,date_of_birth,sex,prior_therapy_lines,relapse_count,"
+    "disease_status,prior_hsct,bm_blasts_pct_pre,ph_status\n"
+    'p1,M001,"Doe, Jane",1990-01-02,f,2,1,relapsed,no,12.5,negative\n'
+    "p2,M002,Roe Rick,1985-05-06,m,3,0,refractory,yes,40,positive\n"
 )
 INFUSIONS_CSV = (
     "centre_patient_id,infusion_number,infusion_date,cell_dose_per_kg\n"

@@ -66,6 +66,18 @@ class LoaderCase:
     rows: dict[str, int] = field(default_factory=dict)
     manifest: dict | None = None
     mapping: CentreMapping | None = None
+    empty_files: int = 0  # as many 0-byte files named junk_<n>.csv besides the files
+    links: dict[str, str] = field(default_factory=dict)  # name -> file or folder outside
+    skipped: dict[str, str] = field(default_factory=dict)  # ledger rows skipped: file -> reason
+
+
+def canonical(patients: str | bytes, **others: str | bytes) -> dict[str, str | bytes]:
+    """A canonical delivery: its patients file, the required infusions file, and others."""
+    return {"patients.csv": patients, "infusions.csv": INFUSIONS, **others}
+
+
+OUTSIDE_MARKER = "MARKER-OUTSIDE-THE-LANDING-AREA"
+LINK_REASON = "symbolic link, not followed: copy the files into the folder"
 
 
 def _excel(sheets: dict[str, list[list]]) -> bytes:
@@ -103,47 +115,114 @@ GB_MAPPING = CentreMapping.model_validate(
 )
 
 LOADER_CASES = [
-    LoaderCase("empty file", {"patients.csv": ""}, "file patients.csv: the file is empty"),
-    LoaderCase("header only", {"patients.csv": PATIENTS_HEADER + "\n"}, rows={"patients": 0}),
+    LoaderCase(
+        "empty patients file (0 bytes)",
+        canonical(""),
+        "file patients.csv: the file is empty (0 bytes), a broken export",
+    ),
+    LoaderCase(
+        "empty optional file (0 bytes)",
+        canonical(patients_csv(patient("p1")), **{"labs.csv": ""}),
+        "file labs.csv: the file is empty (0 bytes)",
+    ),
+    LoaderCase(
+        "10,000 empty files and no patients file",
+        {},
+        "no file matching 'patients.csv' (found: junk_00000.csv, junk_00001.csv, ",
+        empty_files=10_000,
+    ),
+    LoaderCase(
+        "patients file misnamed",
+        {"patient.csv": patients_csv(patient("p1")), "infusions.csv": INFUSIONS},
+        "no file matching 'patients.csv' (found: infusions.csv, patient.csv): patients is "
+        "required in every delivery",
+    ),
+    LoaderCase(
+        "required file missing",
+        {"patients.csv": patients_csv(patient("p1"))},
+        "no file matching 'infusions.csv' (found: patients.csv)",
+    ),
+    LoaderCase(
+        "wrong header: no column of the layout",
+        canonical("name,birthday\nJane,1990-01-01\n"),
+        "file patients.csv: the header lacks the required columns centre_patient_id, mrn, "
+        "full_name, date_of_birth, sex, ph_status, prior_therapy_lines, relapse_count, "
+        "disease_status, prior_hsct, bm_blasts_pct_pre (found: name, birthday)",
+    ),
+    LoaderCase(
+        "missing required column",
+        canonical(
+            patients_csv(
+                "p1,Mp1,N,1990-01-01,negative,2,1,relapsed,no,12.5,60",
+                header=PATIENTS_HEADER.replace("sex,", ""),
+            )
+        ),
+        "file patients.csv: the header lacks the required columns sex (found: "
+        "centre_patient_id, mrn,",
+    ),
+    LoaderCase(
+        "duplicated header column (ignoring case)",
+        canonical(patients_csv(patient("p1") + ",m", header=PATIENTS_HEADER + ",SEX")),
+        "file patients.csv: the header repeats the columns SEX, sex (compared ignoring case)",
+    ),
+    LoaderCase(
+        "patients file is a link to a file outside the landing area",
+        {"infusions.csv": INFUSIONS},
+        "no file matching 'patients.csv' (found: infusions.csv)",
+        links={"patients.csv": "outside.csv"},
+        skipped={"patients.csv": LINK_REASON},
+    ),
+    LoaderCase(
+        "a folder inside the delivery is a link to a folder outside",
+        canonical(patients_csv(patient("p1"))),
+        rows={"patients": 1},
+        links={"extra": "outside_folder"},
+        skipped={"extra": LINK_REASON},
+    ),
+    LoaderCase(
+        "header only",
+        canonical(PATIENTS_HEADER + "\n"),
+        rows={"patients": 0},
+    ),
     LoaderCase(
         "truncated file",
-        {"patients.csv": patients_csv(patient("p1")) + 'p2,Mp2,"Nam'},
+        canonical(patients_csv(patient("p1")) + 'p2,Mp2,"Nam'),
         "file patients.csv, line 3: Value with unterminated quote found",
     ),
     LoaderCase(
         "too many fields",
-        {"patients.csv": patients_csv(patient("p1"), patient("p2") + ",x")},
+        canonical(patients_csv(patient("p1"), patient("p2") + ",x")),
         "file patients.csv, line 3: Expected Number of Columns: 12 Found: 13",
     ),
     LoaderCase(
         "too few fields",
-        {"patients.csv": patients_csv("p1,M1")},
+        canonical(patients_csv("p1,M1")),
         "file patients.csv, line 2: Expected Number of Columns: 12 Found: 2",
     ),
     LoaderCase(
         "wrong encoding",
-        {"patients.csv": patients_csv(patient("p1", full_name="Jörg")).encode("latin-1")},
+        canonical(patients_csv(patient("p1", full_name="Jörg")).encode("latin-1")),
         "file patients.csv, line 2: Invalid unicode",
     ),
-    LoaderCase(
-        "BOM", {"patients.csv": "\ufeff" + patients_csv(patient("p1"))}, rows={"patients": 1}
-    ),
+    LoaderCase("BOM", canonical("\ufeff" + patients_csv(patient("p1"))), rows={"patients": 1}),
     LoaderCase(
         "CRLF",
-        {"patients.csv": patients_csv(patient("p1"), patient("p2")).replace("\n", "\r\n")},
+        canonical(patients_csv(patient("p1"), patient("p2")).replace("\n", "\r\n")),
         rows={"patients": 2},
     ),
     LoaderCase(
         "quoted separators and line breaks",
-        {"patients.csv": patients_csv(patient("p1", full_name='"Doe, Jane\nsecond line"'))},
+        canonical(patients_csv(patient("p1", full_name='"Doe, Jane\nsecond line"'))),
         rows={"patients": 1},
     ),
     LoaderCase(
         "extra columns",
-        {"patients.csv": patients_csv(patient("p1") + ",extra", header=PATIENTS_HEADER + ",hobby")},
+        canonical(patients_csv(patient("p1") + ",extra", header=PATIENTS_HEADER + ",hobby")),
         rows={"patients": 1},
     ),
-    LoaderCase("missing file", {"patients.csv": patients_csv(patient("p1"))}, rows={"patients": 1}),
+    LoaderCase(
+        "optional file missing", canonical(patients_csv(patient("p1"))), rows={"patients": 1}
+    ),
     LoaderCase(
         "manifest checksum mismatch",
         GOOD,
@@ -174,6 +253,13 @@ LOADER_CASES = [
         mapping=EXCEL_MAPPING,
     ),
     LoaderCase(
+        "Excel sheet without a required column",
+        {"export.xlsx": _excel({"Patients": [["Name", "Sex"], ["x", "m"]]})},
+        "file export.xlsx[Patients]: the header lacks the required columns ID "
+        "(centre_patient_id) (found: Name, Sex)",
+        mapping=EXCEL_MAPPING,
+    ),
+    LoaderCase(
         "gb18030 with invalid bytes",
         {"p.csv": "编号;性别\nz1;男\n".encode("gb18030") + b"z2;\xff\xfe\n"},
         "file p.csv, line 3: bytes that are not valid gb18030",
@@ -190,20 +276,39 @@ def test_loader_outcome(case: LoaderCase, tmp_path: Path):
         (folder / name).write_bytes(
             content.encode("utf-8") if isinstance(content, str) else content
         )
+    for number in range(case.empty_files):
+        (folder / f"junk_{number:05d}.csv").touch()
+    (tmp_path / "outside.csv").write_text(OUTSIDE_MARKER + "\n" + OUTSIDE_MARKER + "\n")
+    (tmp_path / "outside_folder").mkdir()
+    (tmp_path / "outside_folder" / "patients.csv").write_text(OUTSIDE_MARKER + "\n")
+    for name, target in case.links.items():
+        (folder / name).symlink_to(tmp_path / target)
     if case.manifest is not None:
         listing = {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in case.files}
         listing.update(case.manifest)
         (folder / "manifest.json").write_text(json.dumps({"files": listing}))
     conn = duckdb.connect()
     result = load_delivery(
-        conn, DeliveryFolder("bx", "2023-03-01", folder), case.mapping or canonical_mapping("bx")
+        conn,
+        DeliveryFolder("bx", "2023-03-01", folder),
+        case.mapping or canonical_mapping("bx"),
+        private_tmp=tmp_path / "work" / "tmp",
     )
+    skipped = dict(
+        conn.execute(
+            "select source_file, message from raw.deliveries where status = 'skipped'"
+        ).fetchall()
+    )
+    assert skipped == case.skipped
+    ledger_text = str(conn.execute("select * from raw.deliveries").fetchall())
+    assert OUTSIDE_MARKER not in ledger_text and "outside" not in ledger_text
+    assert len(result.message) < 1000  # one line, however many files the folder holds
     if case.rejected_with:
         assert result.status == "rejected"
         assert "delivery bx/2023-03-01" in result.message
-        assert case.rejected_with in result.message
+        assert case.rejected_with in result.message, result.message
         assert conn.execute(
-            "select count(*) from raw.deliveries where status <> 'rejected'"
+            "select count(*) from raw.deliveries where status not in ('rejected', 'skipped')"
         ).fetchall() == [(0,)]
     else:
         assert result.status == "loaded", result.message
@@ -228,22 +333,18 @@ class StagingCase:
     expected: set[tuple[str, str, str, int]]
     # values set to missing: (entity, source row, column) -> what the query says
     messages: dict[tuple[str, int, str], str] = field(default_factory=dict)
+    earlier: dict[str, str] | None = None  # an earlier delivery (2023-01-01) of the centre
+
+
+def _cohort(ids: list[str]) -> dict[str, str]:
+    return {
+        "patients.csv": patients_csv(*(patient(i) for i in ids)),
+        "infusions.csv": "centre_patient_id,infusion_number,infusion_date,cell_dose_per_kg\n"
+        + "".join(f"{i},1,2020-03-01,1e6\n" for i in ids),
+    }
 
 
 STAGING_CASES = [
-    StagingCase(
-        "sa",
-        "missing required column",
-        {
-            "patients.csv": patients_csv(
-                "p1,Mp1,N,1990-01-01,negative,2,1,relapsed,no,12.5,60",
-                header=PATIENTS_HEADER.replace("sex,", ""),
-            ),
-            "infusions.csv": INFUSIONS,
-        },
-        {("nulled", "required_missing", "patients.csv", 1)},
-        {("patients", 1, "sex"): "sex is required but empty"},
-    ),
     StagingCase(
         "sb",
         "wrong type",
@@ -407,6 +508,13 @@ STAGING_CASES = [
         },
     ),
     StagingCase(
+        "sr",
+        "a patient of the previous delivery dropped (within the share: loaded, queried)",
+        _cohort([f"p{k}" for k in range(1, 10)]),
+        {("dropped_patient", "patient_dropped", None, None)},
+        earlier=_cohort([f"p{k}" for k in range(1, 11)]),
+    ),
+    StagingCase(
         "sq",
         "several bad values in one row: the rest of the record is kept",
         {
@@ -437,10 +545,13 @@ def corpus(tmp_path_factory):
     centres = sorted({case.centre for case in STAGING_CASES})
     (mappings / "canonical-centres.yml").write_text(f"centres: {centres}\n", encoding="utf-8")
     for case in STAGING_CASES:
-        folder = root / "landing" / case.centre / "2023-03-01"
-        folder.mkdir(parents=True)
-        for name, content in case.files.items():
-            (folder / name).write_text(content, encoding="utf-8")
+        for delivery, files in (("2023-01-01", case.earlier), ("2023-03-01", case.files)):
+            if files is None:
+                continue
+            folder = root / "landing" / case.centre / delivery
+            folder.mkdir(parents=True)
+            for name, content in files.items():
+                (folder / name).write_text(content, encoding="utf-8")
     env = {
         **os.environ,
         "CARTWH_LANDING": str(root / "landing"),
@@ -535,6 +646,21 @@ def test_a_bad_non_key_value_is_nulled_and_its_row_flows_on(case: StagingCase, c
     assert not conn.execute(
         "select * from quality.quarantine where centre_code = ?", [case.centre]
     ).fetchall()
+
+
+def test_a_dropped_patient_is_queried_back_to_the_centre(corpus):
+    conn, _, _ = corpus
+    assert conn.execute(
+        "select delivery_id, centre_patient_id, what from restricted.centre_queries "
+        "where kind = 'dropped_patient'"
+    ).fetchall() == [
+        (
+            "2023-03-01",
+            "p10",
+            "patient p10 of delivery 2023-01-01 is not in this delivery: confirm it was meant "
+            "(e.g. consent withdrawn) or send a delivery that includes the patient",
+        )
+    ]
 
 
 def test_the_rest_of_a_record_with_bad_values_is_kept(corpus):

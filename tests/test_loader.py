@@ -7,10 +7,23 @@ from pathlib import Path
 import pytest
 import xlsxwriter
 
-from cartwh.ingest import load_landing
+from cartwh.ingest import load_landing as load_landing_into
 from cartwh.ingest.mapping import MappingError, load_mapping_file
 from cartwh.warehouse import WarehouseBusy, write_lock
-from tests.conftest import INFUSIONS_CSV, PATIENTS_CSV, table_digest, write_delivery
+from tests.conftest import INFUSIONS_CSV, PATIENTS_CSV, table_digest
+from tests.conftest import write_delivery as write_files
+
+
+def write_delivery(landing, centre, delivery, files, manifest=False):
+    """A delivery; a canonical one with patients gets the required infusions file too."""
+    if "patients.csv" in files and "infusions.csv" not in files:
+        files = {**files, "infusions.csv": INFUSIONS_CSV}
+    return write_files(landing, centre, delivery, files, manifest)
+
+
+def load_landing(conn, landing, mappings=None, progress=None):
+    private_tmp = landing.parent / "work" / "tmp"
+    return load_landing_into(conn, landing, mappings, progress=progress, private_tmp=private_tmp)
 
 
 def ledger(conn, centre="xz"):
@@ -70,13 +83,16 @@ def test_loading_the_same_delivery_twice_changes_nothing(landing, conn):
     assert before == after
 
 
+P3 = "p3,M3,Ng Al,2000-01-01,m,1,0,relapsed,no,5,unknown\n"
+
+
 def test_newer_delivery_supersedes_and_history_is_kept(landing, conn):
     write_delivery(landing, "xz", "2022-09-01", {"patients.csv": PATIENTS_CSV})
     write_delivery(
         landing,
         "xz",
         "2023-03-01",
-        {"patients.csv": PATIENTS_CSV + "p3,M3,Ng Al,2000-01-01,m,unknown\n"},
+        {"patients.csv": PATIENTS_CSV + P3},
     )
     write_delivery(landing, "ab", "2022-01-01", {"patients.csv": PATIENTS_CSV})
     load_landing(conn, landing)
@@ -87,7 +103,7 @@ def test_newer_delivery_supersedes_and_history_is_kept(landing, conn):
     )
     assert per_delivery == {"2022-09-01": 2, "2023-03-01": 3}
     # ids sort as text: a suffixed re-issue of the same day supersedes the plain one
-    write_delivery(landing, "xz", "2023-03-01b", {"patients.csv": PATIENTS_CSV})
+    write_delivery(landing, "xz", "2023-03-01b", {"patients.csv": PATIENTS_CSV + P3})
     load_landing(conn, landing)
     assert (
         dict(conn.execute("select * from raw.current_deliveries").fetchall())["xz"] == "2023-03-01b"
@@ -192,7 +208,7 @@ def test_empty_file_is_rejected_and_header_only_file_loads_no_rows(landing, conn
         results["xz"].status == "rejected"
         and "patients.csv: the file is empty" in results["xz"].message
     )
-    assert results["ab"].status == "loaded" and results["ab"].rows_by_entity == {"patients": 0}
+    assert results["ab"].status == "loaded" and results["ab"].rows_by_entity["patients"] == 0
     assert conn.execute("select count(*) from raw.ab__patients").fetchall() == [(0,)]
 
 
@@ -295,7 +311,10 @@ def test_invalid_utf8_in_a_canonical_file_names_the_line(landing, conn):
         landing,
         "xz",
         "2023-03-01",
-        {"patients.csv": PATIENTS_CSV.encode() + b"p3,M3,\xff\xfe,1970-01-01,f,negative\n"},
+        {
+            "patients.csv": PATIENTS_CSV.encode()
+            + b"p3,M3,\xff\xfe,1970-01-01,f,2,1,relapsed,no,12.5,negative\n"
+        },
     )
     [result] = load_landing(conn, landing)
     assert result.status == "rejected" and "patients.csv, line 4" in result.message
@@ -365,7 +384,7 @@ def test_missing_excel_sheet_rejects_the_delivery(landing, conn, tmp_path):
     (mappings / "tj.yml").write_text(MAPPING_TJ)
     folder = landing / "tj" / "2023-03-01"
     folder.mkdir(parents=True)
-    _workbook(folder / "export.xlsx", {"Patients": [["PatientID"], ["T1"]]})
+    _workbook(folder / "export.xlsx", {"Patients": [["PatientID", "Gender"], ["T1", "M"]]})
     [result] = load_landing(conn, landing, mappings)
     assert result.status == "rejected"
     assert "file export.xlsx: sheet 'Infusions' not found (sheets: Patients)" in result.message

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from cartwh.ingest.confinement import SYMLINK_REASON, OutsideLanding, inside
 from cartwh.ingest.mapping import CENTRE_CODE
 
 DELIVERY_ID = re.compile(r"^(\d{4}-\d{2}-\d{2})([a-z]{0,8})$")
@@ -32,11 +34,31 @@ class DeliveryFolder:
 
 
 @dataclass(frozen=True)
+class FileStat:
+    """A regular file of a delivery as ``stat`` sees it (nothing read yet)."""
+
+    relative_path: str
+    path: Path
+    bytes: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
 class DeliveredFile:
     relative_path: str
     path: Path
     sha256: str
     bytes: int
+    mtime_ns: int = 0
+
+
+@dataclass(frozen=True)
+class DeliveryListing:
+    """What a delivery folder holds: its regular files, and the entries that are not read
+    (symbolic links, devices) with the reason, by relative path."""
+
+    files: list[FileStat]
+    not_read: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,14 @@ class SkippedFolder:
     @property
     def label(self) -> str:
         return f"{self.centre_code}/{self.delivery_id}" if self.delivery_id else self.centre_code
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        inside(path, root)
+    except OutsideLanding:
+        return False
+    return True
 
 
 def delivery_order(delivery_id: str) -> tuple[date, str]:
@@ -86,6 +116,9 @@ def discover_deliveries(
             continue
         if centres and centre_dir.name not in centres:
             continue
+        if centre_dir.is_symlink():
+            skipped.append(SkippedFolder(centre_dir.name, "", SYMLINK_REASON))
+            continue
         if not centre_dir.is_dir() or not CENTRE_CODE.match(centre_dir.name):
             skipped.append(
                 SkippedFolder(
@@ -98,7 +131,11 @@ def discover_deliveries(
             if delivery_dir.name.startswith("."):
                 continue
             problem = delivery_id_problem(delivery_dir.name)
-            if problem is None and not delivery_dir.is_dir():
+            if delivery_dir.is_symlink():
+                problem = SYMLINK_REASON
+            elif not _inside(delivery_dir, landing):
+                problem = "resolves outside the landing area: not read"
+            elif problem is None and not delivery_dir.is_dir():
                 problem = "a file, not a delivery folder; put it inside a delivery folder"
             if problem:
                 skipped.append(SkippedFolder(centre_dir.name, delivery_dir.name, problem))
@@ -116,19 +153,55 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def list_delivery(delivery: DeliveryFolder) -> DeliveryListing:
+    """The delivery's files by ``stat`` alone; symbolic links are listed, never followed.
+
+    Hidden entries (a leading dot) are left out.
+    """
+    files: list[FileStat] = []
+    not_read: dict[str, str] = {}
+
+    def walk(folder: Path, prefix: str) -> None:
+        with os.scandir(folder) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.name.startswith("."):
+                    continue
+                relative = prefix + entry.name
+                if entry.is_symlink():
+                    not_read[relative] = SYMLINK_REASON
+                elif entry.is_dir(follow_symlinks=False):
+                    walk(Path(entry.path), relative + "/")
+                elif entry.is_file(follow_symlinks=False):
+                    stat = entry.stat(follow_symlinks=False)
+                    files.append(
+                        FileStat(relative, Path(entry.path), stat.st_size, stat.st_mtime_ns)
+                    )
+                else:
+                    not_read[relative] = "not a regular file: not read"
+
+    walk(delivery.path, "")
+    # ordered as paths (part by part), as fingerprints have always been
+    return DeliveryListing(sorted(files, key=lambda f: Path(f.relative_path).parts), not_read)
+
+
+def hashed(listing: DeliveryListing) -> list[DeliveredFile]:
+    """The listed files with their sha256 (each file read once)."""
+    return [
+        DeliveredFile(f.relative_path, f.path, sha256_file(f.path), f.bytes, f.mtime_ns)
+        for f in listing.files
+    ]
+
+
 def delivered_files(delivery: DeliveryFolder) -> list[DeliveredFile]:
-    files = []
-    for path in sorted(p for p in delivery.path.rglob("*") if p.is_file()):
-        relative = path.relative_to(delivery.path).as_posix()
-        if any(part.startswith(".") for part in relative.split("/")):
-            continue
-        files.append(DeliveredFile(relative, path, sha256_file(path), path.stat().st_size))
-    return files
+    """Every regular file of the delivery with its sha256 (symbolic links left out)."""
+    return hashed(list_delivery(delivery))
 
 
-def fingerprint(files: list[DeliveredFile]) -> str:
-    listing = "\n".join(f"{f.relative_path}\t{f.sha256}" for f in files)
-    return hashlib.sha256(listing.encode("utf-8")).hexdigest()
+def fingerprint(files: list[DeliveredFile], not_read: dict[str, str] | None = None) -> str:
+    """sha256 over the delivery's file names and their sha256 (and its unread entries)."""
+    lines = [f"{f.relative_path}\t{f.sha256}" for f in files]
+    lines += [f"{name}\tnot read" for name in sorted(not_read or {})]
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 
 def verify_manifest(delivery: DeliveryFolder, files: list[DeliveredFile]) -> None:
@@ -138,7 +211,9 @@ def verify_manifest(delivery: DeliveryFolder, files: list[DeliveredFile]) -> Non
         return
     where = f"delivery {delivery.label}: {MANIFEST}"
     try:
-        manifest = json.loads(by_name[MANIFEST].path.read_text(encoding="utf-8-sig"))
+        manifest = json.loads(
+            inside(by_name[MANIFEST].path, delivery.path).read_text(encoding="utf-8-sig")
+        )
     except (ValueError, UnicodeDecodeError) as exc:
         raise DeliveryRejected(f"{where} is not valid JSON ({exc})") from exc
     if not isinstance(manifest, dict):

@@ -26,21 +26,50 @@ create table if not exists raw.deliveries (
     delivery_fingerprint varchar not null,
     primary key (centre_code, delivery_id, delivery_fingerprint, source_file)
 );
+alter table raw.deliveries add column if not exists mtime_ns bigint;
+alter table raw.deliveries add column if not exists mapping_digest varchar;
 create or replace view raw.current_deliveries as
 select centre_code, max(delivery_id) as delivery_id
 from raw.deliveries
-where status not in ('rejected', 'skipped')
+where status = 'loaded'
 group by centre_code;
+create table if not exists raw.delivery_patient_changes (
+    centre_code varchar not null,
+    delivery_id varchar not null,
+    previous_delivery_id varchar,
+    centre_patient_id varchar not null,
+    change varchar not null,
+    primary key (centre_code, delivery_id, centre_patient_id)
+);
+create table if not exists raw.delivery_decisions (
+    centre_code varchar not null,
+    delivery_id varchar not null,
+    delivery_fingerprint varchar not null,
+    decision varchar not null,
+    status_before varchar not null,
+    decided_by varchar not null,
+    decided_at timestamp not null
+);
 """
 
 # status of a ledger row:
-#   loaded   - an entity file (or Excel sheet) whose rows are in raw.<centre>__<entity>
+#   loaded   - an entity file (or Excel sheet) whose rows are in raw.<centre>__<entity>; the
+#              newest delivery with loaded rows is the centre's current one
+#   held     - as loaded, but the delivery drops too many of the current delivery's patients:
+#              not current until a person accepts it (then loaded) or withdraws it
+#   withdrawn - a loaded or held delivery a person withdrew (its rows stay in raw as history)
 #   missing  - an entity the delivery has no file for ("no records of that kind")
 #   ignored  - a file no entity of the mapping claims (kept on disk, not loaded)
 #   manifest - the delivery's manifest.json, verified
 #   rejected - every file of a delivery that was refused whole (message says why)
 #   skipped  - a folder of the landing area that is not a delivery of a registered centre
-#              (message: the rule it breaks and the fix); rewritten at every scan
+#              (message: the rule it breaks and the fix; source_file ''), rewritten at every
+#              scan; or a symbolic link inside a delivery (source_file: its path), not followed
+#
+# raw.delivery_patient_changes: for every loaded or held delivery, each patient of it or of the
+# delivery that was current when it loaded (previous_delivery_id): added, kept or dropped.
+# raw.delivery_decisions: who accepted or withdrew which delivery, when.
+DELIVERY_STATUSES = ("loaded", "held", "withdrawn", "rejected")
 
 
 def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
@@ -70,12 +99,67 @@ def accepted_files(conn, centre_code: str, delivery_id: str) -> dict[str, str]:
 
 
 def rejected_with(conn, centre_code: str, delivery_id: str, fingerprint: str) -> str | None:
+    return rejection(conn, centre_code, delivery_id, fingerprint)[0]
+
+
+def rejection(
+    conn, centre_code: str, delivery_id: str, fingerprint: str
+) -> tuple[str | None, str | None]:
+    """(message, digest of the mapping it was judged with) of a rejected content, if any."""
     row = conn.execute(
-        "select any_value(message) from raw.deliveries where centre_code = ? and delivery_id = ? "
-        "and delivery_fingerprint = ? and status = 'rejected'",
+        "select any_value(message), any_value(mapping_digest) from raw.deliveries "
+        "where centre_code = ? and delivery_id = ? and delivery_fingerprint = ? "
+        "and status = 'rejected'",
         [centre_code, delivery_id, fingerprint],
     ).fetchall()[0]
-    return row[0] if row else None
+    return row[0], row[1]
+
+
+@dataclass(frozen=True)
+class RecordedFile:
+    """A file of a recorded delivery content, as the ledger remembers it."""
+
+    sha256: str | None  # None for a symbolic link (not followed, never read)
+    bytes: int | None
+    mtime_ns: int | None
+
+
+def recorded_contents(
+    conn, centre_code: str, delivery_id: str
+) -> dict[str, dict[str, RecordedFile]]:
+    """Every recorded content of a delivery: fingerprint -> relative path -> what was seen."""
+    rows = conn.execute(
+        "select distinct delivery_fingerprint, regexp_replace(source_file, '\\[.*\\]$', ''), "
+        "sha256, bytes, mtime_ns from raw.deliveries where centre_code = ? and delivery_id = ? "
+        "and delivery_fingerprint <> '' and source_file <> '' "
+        "and (sha256 is not null or status = 'skipped')",
+        [centre_code, delivery_id],
+    ).fetchall()
+    contents: dict[str, dict[str, RecordedFile]] = {}
+    for print_, name, sha, size, mtime in rows:
+        contents.setdefault(print_, {})[name] = RecordedFile(sha, size, mtime)
+    return contents
+
+
+def remember_file_times(conn, centre_code: str, delivery_id: str, fingerprint: str, files) -> None:
+    """Record the mtime of files of a recorded content (ledgers written before it was kept)."""
+    for f in files:
+        run(
+            conn,
+            "update raw.deliveries set mtime_ns = ? where centre_code = ? and delivery_id = ? "
+            "and delivery_fingerprint = ? and sha256 = ? "
+            "and regexp_replace(source_file, '\\[.*\\]$', '') = ? "
+            "and mtime_ns is distinct from ?",
+            [
+                f.mtime_ns,
+                centre_code,
+                delivery_id,
+                fingerprint,
+                f.sha256,
+                f.relative_path,
+                f.mtime_ns,
+            ],
+        )
 
 
 @dataclass(frozen=True)
@@ -90,9 +174,11 @@ class LedgerRow:
     bytes: int | None
     rows_read: int | None
     loaded_at: datetime
-    status: str  # loaded | missing | ignored | manifest | rejected | skipped
+    status: str  # loaded | held | withdrawn | missing | ignored | manifest | rejected | skipped
     message: str | None
     delivery_fingerprint: str
+    mtime_ns: int | None = None
+    mapping_digest: str | None = None
 
 
 LEDGER_COLUMNS = tuple(f.name for f in fields(LedgerRow))
@@ -112,15 +198,29 @@ def replace_attempt(
 
 
 def record(conn, rows: list[LedgerRow]) -> None:
-    """Upsert ledger rows."""
+    """Upsert ledger rows (in one statement: a junk delivery may hold thousands of files)."""
     if not rows:
         return
-    conn.executemany(
-        f"insert or replace into raw.deliveries ({', '.join(LEDGER_COLUMNS)}) "
-        f"values ({', '.join('?' for _ in LEDGER_COLUMNS)})",
-        [astuple(row) for row in rows],
+    import pyarrow as pa
+
+    columns = list(zip(*(astuple(row) for row in rows), strict=True))
+    types = {"bytes": pa.int64(), "rows_read": pa.int64(), "mtime_ns": pa.int64()}
+    types["loaded_at"] = pa.timestamp("us")
+    table = pa.table(
+        {
+            name: pa.array(values, type=types.get(name, pa.string()))
+            for name, values in zip(LEDGER_COLUMNS, columns, strict=True)
+        }
     )
-    run(conn, "select 1")
+    conn.register("_cartwh_ledger_rows", table)
+    try:
+        run(
+            conn,
+            f"insert or replace into raw.deliveries ({', '.join(LEDGER_COLUMNS)}) "
+            f"select {', '.join(LEDGER_COLUMNS)} from _cartwh_ledger_rows",
+        )
+    finally:
+        conn.unregister("_cartwh_ledger_rows")
 
 
 def ensure_raw_table(conn, table: str, columns: list[str]) -> None:
@@ -173,18 +273,26 @@ class DeliveryAttempt:
     """What the ledger says of one delivery content of a centre."""
 
     delivery_id: str
-    status: str  # loaded | rejected
+    status: str  # loaded | held | withdrawn | rejected
     rows: int | None
     message: str | None
 
 
+#: the status of a delivery content from the statuses of its ledger rows
+DELIVERY_STATUS_SQL = (
+    "case when bool_or(status = 'rejected') then 'rejected' "
+    "when bool_or(status = 'withdrawn') then 'withdrawn' "
+    "when bool_or(status = 'held') then 'held' else 'loaded' end"
+)
+
+
 def delivery_attempts(conn: duckdb.DuckDBPyConnection, centre_code: str) -> list[DeliveryAttempt]:
-    """Every content of every delivery of a centre that was loaded or rejected, by delivery id."""
+    """Every content of every delivery of a centre that was loaded, held, withdrawn or
+    rejected, by delivery id."""
     rows = conn.execute(
-        "select delivery_id, "
-        "case when bool_or(status = 'rejected') then 'rejected' else 'loaded' end, "
-        "sum(rows_read) filter (where status = 'loaded'), "
-        "any_value(message) filter (where status = 'rejected') "
+        f"select delivery_id, {DELIVERY_STATUS_SQL}, "
+        "sum(rows_read) filter (where status in ('loaded', 'held', 'withdrawn')), "
+        "any_value(message) filter (where status in ('rejected', 'held')) "
         "from raw.deliveries where centre_code = ? and status <> 'skipped' "
         "group by delivery_id, delivery_fingerprint "
         "order by delivery_id",
@@ -235,7 +343,7 @@ def replace_skipped(conn: duckdb.DuckDBPyConnection, centres: list[str], skipped
     try:
         run(
             conn,
-            "delete from raw.deliveries where status = 'skipped' "
+            "delete from raw.deliveries where status = 'skipped' and source_file = '' "
             "and list_contains(?::varchar[], centre_code)",
             [centres],
         )
@@ -251,6 +359,7 @@ def skipped_centre_folders(conn: duckdb.DuckDBPyConnection) -> list[str]:
     return [
         c
         for (c,) in conn.execute(
-            "select distinct centre_code from raw.deliveries where status = 'skipped' order by 1"
+            "select distinct centre_code from raw.deliveries "
+            "where status = 'skipped' and source_file = '' order by 1"
         ).fetchall()
     ]

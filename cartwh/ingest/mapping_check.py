@@ -230,7 +230,12 @@ def _check_entity(conn, mapping: CentreMapping, entity: str, units, present) -> 
                 Finding(
                     entity,
                     "missing_column",
-                    f"{name} <- {column.source!r}: not in the delivered file",
+                    f"{name} <- {column.source!r}: not in the delivered file"
+                    + (
+                        " (a required column: the delivery is rejected)"
+                        if canonical.required
+                        else ""
+                    ),
                 )
             )
     for column in present:
@@ -292,13 +297,20 @@ def _lab_units(conn, typed: str, units) -> list[Finding]:
     return findings
 
 
-def check_mapping(mapping_file: Path, delivery_dir: Path) -> tuple[CentreMapping, list[Finding]]:
+def check_mapping(
+    mapping_file: Path, delivery_dir: Path, private_tmp: Path
+) -> tuple[CentreMapping, list[Finding]]:
+    """Findings of a mapping file on a delivery folder, loaded into an in-memory DuckDB.
+
+    ``private_tmp``: the warehouse's private temporary folder (``Settings.private_tmp``), where
+    a file in an encoding DuckDB lacks is transcoded (never the shared temporary folder).
+    """
     mapping = load_mapping_file(mapping_file)
     delivery = DeliveryFolder(mapping.centre_code, delivery_dir.name, delivery_dir)
     units = unit_conversions()
     conn = duckdb.connect()
     try:
-        result = load_delivery(conn, delivery, mapping)
+        result = load_delivery(conn, delivery, mapping, private_tmp=private_tmp, dry_run=True)
         if result.status == "rejected":
             return mapping, [Finding("delivery", "rejected", result.message)]
         delivered = {

@@ -1,7 +1,9 @@
 """Readers that put one delivered file into DuckDB, every column as text.
 
 CSV goes through DuckDB's own reader (transcoded to UTF-8 first when DuckDB
-lacks the encoding); Excel through python-calamine. Errors are re-raised as
+lacks the encoding, into the caller's private work folder); Excel through python-calamine.
+Every file is opened only after :func:`cartwh.ingest.confinement.inside` has checked that it
+is no symbolic link and lies inside the folder given as ``within``. Errors are re-raised as
 :class:`ReadError` with the line and without the offending line's content,
 which may hold direct identifiers.
 """
@@ -12,12 +14,12 @@ import codecs
 import csv
 import datetime as dt
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 
+from cartwh.ingest.confinement import inside
 from cartwh.ingest.mapping import FileSettings
 
 DUCKDB_ENCODINGS = {
@@ -49,6 +51,23 @@ class ReadResult:
     relation_sql: str  # a SELECT producing the source columns plus _row_number
     columns: list[str]
     cleanup: list[Path]
+    header: list[str]  # the header row as delivered (before blanks are named, duplicates suffixed)
+
+
+@dataclass
+class ExcelSheet:
+    table: pa.Table  # every column as text, plus _row_number
+    header: list[str]  # the header row as delivered
+
+
+def duplicated_names(header: list[str]) -> list[str]:
+    """Header names that occur more than once, compared case-insensitively (blanks ignored)."""
+    seen: dict[str, int] = {}
+    for name in header:
+        key = (name or "").strip().lower()
+        if key:
+            seen[key] = seen.get(key, 0) + 1
+    return sorted({(n or "").strip() for n in header if seen.get((n or "").strip().lower(), 0) > 1})
 
 
 def unique_names(header: list[str]) -> list[str]:
@@ -73,6 +92,15 @@ def _sql_text(value: str) -> str:
 def _transcode(path: Path, encoding: str, workdir: Path) -> Path:
     """Stream ``path`` from ``encoding`` to a UTF-8 copy; a bad byte names its line."""
     target = workdir / (path.name + ".utf8")
+    try:
+        _stream_transcoded(path, encoding, target)
+    except BaseException:
+        target.unlink(missing_ok=True)  # a partial copy of delivered data
+        raise
+    return target
+
+
+def _stream_transcoded(path: Path, encoding: str, target: Path) -> None:
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     lines_done = 0
     with open(path, "rb") as source, open(target, "w", encoding="utf-8", newline="") as out:
@@ -88,7 +116,6 @@ def _transcode(path: Path, encoding: str, workdir: Path) -> Path:
             out.write(text)
             if final:
                 break
-    return target
 
 
 def _read_header(path: Path, encoding: str, settings: FileSettings) -> list[str] | None:
@@ -121,20 +148,39 @@ def csv_problem(message: str) -> ReadError:
     return ReadError("the row does not follow the declared CSV layout", line)
 
 
-def read_csv(path: Path, settings: FileSettings) -> ReadResult:
+def read_csv(path: Path, settings: FileSettings, workdir: Path, *, within: Path) -> ReadResult:
+    """A SELECT over one CSV file, every column as text.
+
+    Parameters
+    ----------
+    path
+        The delivered file; it must lie inside ``within`` and not be a symbolic link.
+    settings
+        The entity's resolved file settings (encoding, separator, header row, ...).
+    workdir
+        The process's private work folder (:func:`confinement.private_workdir`): a file in an
+        encoding DuckDB lacks is transcoded into it; the caller deletes ``cleanup`` after use.
+    """
+    inside(path, within)
     codec = codecs.lookup(settings.encoding).name
     cleanup: list[Path] = []
     source = path
     if path.stat().st_size == 0:
         raise ReadError("the file is empty (no header row)")
     if codec not in DUCKDB_ENCODINGS:
-        workdir = Path(tempfile.mkdtemp(prefix="cartwh-transcode-"))
-        cleanup.append(workdir)
         source = _transcode(path, codec, workdir)
+        cleanup.append(source)
         codec = "utf-8"
     header_codec = "utf-8-sig" if codec in ("utf-8", "utf-8-sig") else codec
-    header = _read_header(source, header_codec, settings)
+    try:
+        header = _read_header(source, header_codec, settings)
+    except ReadError:
+        for copy in cleanup:
+            copy.unlink(missing_ok=True)
+        raise
     if header is None:
+        for copy in cleanup:
+            copy.unlink(missing_ok=True)
         raise ReadError("the file has no header row", settings.header_row)
     names = unique_names(header)
     columns = "{" + ", ".join(f"{_sql_text(n)}: 'VARCHAR'" for n in names) + "}"
@@ -146,7 +192,7 @@ def read_csv(path: Path, settings: FileSettings) -> ReadResult:
         f"encoding = {_sql_text(DUCKDB_ENCODINGS[codec])}, strict_mode = true, "
         f"null_padding = false, nullstr = '')"
     )
-    return ReadResult(sql, names, cleanup)
+    return ReadResult(sql, names, cleanup, header)
 
 
 def _cell_text(value) -> str | None:
@@ -169,10 +215,11 @@ def _cell_text(value) -> str | None:
     return str(value)
 
 
-def read_excel_sheet(path: Path, sheet: str, header_row: int) -> pa.Table:
+def read_excel_sheet(path: Path, sheet: str, header_row: int, *, within: Path) -> ExcelSheet:
     """One sheet as an Arrow table of text, with ``_row_number`` (sheet row - header row)."""
     from python_calamine import CalamineWorkbook
 
+    inside(path, within)
     try:
         workbook = CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises its own error types for corrupt files
@@ -182,7 +229,8 @@ def read_excel_sheet(path: Path, sheet: str, header_row: int) -> pa.Table:
     rows = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
     if len(rows) < header_row:
         raise ReadError(f"sheet {sheet!r} has no header row", header_row)
-    names = unique_names([_cell_text(v) or "" for v in rows[header_row - 1]])
+    header = [_cell_text(v) or "" for v in rows[header_row - 1]]
+    names = unique_names(header)
     body = rows[header_row:]
     width = len(names)
     columns: list[list[str | None]] = [[] for _ in range(width)]
@@ -201,4 +249,4 @@ def read_excel_sheet(path: Path, sheet: str, header_row: int) -> pa.Table:
         row_numbers.append(offset)
     arrays = {name: pa.array(col, type=pa.string()) for name, col in zip(names, columns)}
     arrays["_row_number"] = pa.array(row_numbers, type=pa.int64())
-    return pa.table(arrays)
+    return ExcelSheet(pa.table(arrays), header)

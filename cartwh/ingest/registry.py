@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from cartwh.ingest.confinement import SYMLINK_REASON
 from cartwh.ingest.discovery import SkippedFolder
 from cartwh.ingest.mapping import CENTRE_CODE, CentreMapping, mapping_for
 
@@ -47,8 +48,10 @@ class CentreRegistry:
         for entry in sorted(p for p in landing.iterdir() if not p.name.startswith(".")):
             name = entry.name
             if name in self.centres and entry.is_dir():
-                continue
-            if not entry.is_dir():
+                continue  # the centre's own scan reports it (also when it is a link)
+            if entry.is_symlink():
+                reason = SYMLINK_REASON
+            elif not entry.is_dir():
                 reason = "a file, not a centre folder; deliveries go in <centre>/<delivery_id>/"
             elif name.lower() in self.centres:
                 reason = f"centre codes are lower-case: rename {name} to {name.lower()}"

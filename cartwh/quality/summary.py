@@ -86,7 +86,8 @@ def cohort_summary(conn: duckdb.DuckDBPyConnection, centres: list[str]) -> Cohor
             coalesce(patients.n, 0),
             current.delivery_id,
             (select count(*) from ledger
-             where ledger.centre_code = _centres.centre_code and status = 'skipped'),
+             where ledger.centre_code = _centres.centre_code and status = 'skipped'
+                and source_file = ''),
             (select count(*) from attempts
              where attempts.centre_code = _centres.centre_code and attempts.rejected),
             coalesce(held.n, 0),

@@ -211,6 +211,10 @@ def generate(registry: CentreRegistry, out_dir: Path) -> dict[str, CentreMapping
             "description": "The latest accepted delivery of each centre.",
         },
         {"name": "deliveries", "description": "The delivery ledger."},
+        {
+            "name": "delivery_patient_changes",
+            "description": "Patients each delivery added, kept or dropped against the previous.",
+        },
     ]
     for centre, mapping in mappings.items():
         centre_dir = models_dir / centre

@@ -18,6 +18,7 @@ from dagster import (
 )
 
 from cartwh.ingest import CentreLoad, load_centre, raw_table_name, scan_landing
+from cartwh.ingest.mapping import MappingError
 from models.extract_format import ENTITIES
 from orchestration.resources import Landing, Warehouse
 
@@ -27,6 +28,25 @@ def raw_asset_key(centre: str, entity: str) -> AssetKey:
 
 
 def _checks(loaded: CentreLoad, anchor: AssetKey):
+    yield AssetCheckResult(asset_key=anchor, check_name="mapping_valid", passed=True)
+    yield AssetCheckResult(
+        asset_key=anchor,
+        check_name="no_delivery_held",
+        passed=not loaded.held,
+        severity=AssetCheckSeverity.WARN,
+        description="\n".join(loaded.held_warnings()) or None,
+        metadata={
+            "current_delivery": loaded.current_delivery,
+            "held": MetadataValue.json([a.delivery_id for a in loaded.held]),
+        },
+    )
+    yield AssetCheckResult(
+        asset_key=anchor,
+        check_name="current_delivery_in_landing",
+        passed=loaded.current_folder_gone_warning() is None,
+        severity=AssetCheckSeverity.WARN,
+        description=loaded.current_folder_gone_warning(),
+    )
     yield AssetCheckResult(
         asset_key=anchor,
         check_name="has_current_delivery",
@@ -69,6 +89,33 @@ def _checks(loaded: CentreLoad, anchor: AssetKey):
     )
 
 
+def _unusable_mapping(centre: str, anchor: AssetKey, error: MappingError, check_names):
+    """A centre whose mapping file cannot be used loads nothing; the other centres go on."""
+    for entity in ENTITIES:
+        yield MaterializeResult(
+            asset_key=raw_asset_key(centre, entity), metadata={"loaded": "nothing: mapping invalid"}
+        )
+    description = (
+        f"{centre}: nothing loaded: {error}; fix the mapping file (check it with "
+        f"`cartwh mapping check <file> --delivery <folder>`), then refresh"
+    )
+    yield AssetCheckResult(
+        asset_key=anchor,
+        check_name="mapping_valid",
+        passed=False,
+        severity=AssetCheckSeverity.WARN,
+        description=" ".join(description.split()),
+    )
+    for name in check_names:
+        if name != "mapping_valid":
+            yield AssetCheckResult(
+                asset_key=anchor,
+                check_name=name,
+                passed=True,
+                metadata={"evaluated": "no: the mapping file is invalid"},
+            )
+
+
 def build_raw_centre_asset(centre: str):
     specs = [
         AssetSpec(
@@ -98,6 +145,24 @@ def build_raw_centre_asset(centre: str):
             asset=anchor,
             description=f"The newest delivery folder of {centre} was not rejected.",
         ),
+        AssetCheckSpec(
+            "mapping_valid",
+            asset=anchor,
+            description=f"The mapping file of {centre} can be used (else nothing of the centre "
+            "loads, and the other centres go on).",
+        ),
+        AssetCheckSpec(
+            "no_delivery_held",
+            asset=anchor,
+            description=f"No delivery of {centre} is held by the acceptance gate (one that "
+            "would drop too many of the current delivery's patients waits for a person to "
+            "accept or withdraw it).",
+        ),
+        AssetCheckSpec(
+            "current_delivery_in_landing",
+            asset=anchor,
+            description=f"The current delivery of {centre} is still in the landing area.",
+        ),
     ]
 
     @multi_asset(
@@ -108,9 +173,20 @@ def build_raw_centre_asset(centre: str):
         description=f"Load the deliveries of centre {centre} into raw.",
     )
     def _raw_centre(context: AssetExecutionContext, warehouse: Warehouse, landing: Landing):
-        mapping = landing.registry().mapping(centre)
+        try:
+            mapping = landing.registry().mapping(centre)
+        except MappingError as exc:
+            yield from _unusable_mapping(centre, anchor, exc, [c.name for c in checks])
+            return
         with warehouse.write_connection() as conn:
-            loaded = load_centre(conn, landing.landing_path, mapping, progress=context.log.info)
+            loaded = load_centre(
+                conn,
+                landing.landing_path,
+                mapping,
+                progress=context.log.info,
+                private_tmp=landing.private_tmp_path,
+                max_patient_drop=landing.max_patient_drop,
+            )
         for entity in ENTITIES:
             yield MaterializeResult(
                 asset_key=raw_asset_key(centre, entity),

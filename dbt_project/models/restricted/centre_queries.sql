@@ -2,7 +2,8 @@
   The data queries to send back to each centre, in the centre's own patient ids and its own
   file, row and column names: every row held back (kind quarantined), every value set to
   missing (kind nulled, naming the rule and what it allows: "bm_blasts_pct_pre: 134.8 outside
-  0–100"), every exact duplicate removed and every plausibility finding. Restricted:
+  0–100"), every exact duplicate removed, every plausibility finding, and every patient of the
+  previous accepted delivery that the current one dropped (kind dropped_patient). Restricted:
   the only output besides the crosswalk with centre patient ids; written per centre by the
   Dagster asset centre_query_files and never exported to the analyst database.
 #}
@@ -156,6 +157,36 @@ queries as (
     select * from duplicate_queries
 ),
 
+dropped_patients as (
+    -- the current delivery's dropped patients, as recorded when it loaded (raw ledger)
+    select changes.*
+    from {{ source('raw', 'delivery_patient_changes') }} as changes
+    inner join {{ source('raw', 'current_deliveries') }} as current
+        on changes.centre_code = current.centre_code
+        and changes.delivery_id = current.delivery_id
+    where changes.change = 'dropped'
+),
+
+dropped_patient_queries as (
+    select
+        centre_code,
+        delivery_id,
+        centre_patient_id,
+        'dropped_patient' as kind,
+        'patient_dropped' as rule,
+        'patient ' || centre_patient_id || ' of delivery ' || previous_delivery_id
+            || ' is not in this delivery: confirm it was meant (e.g. consent withdrawn) or '
+            || 'send a delivery that includes the patient' as what,
+        'patients' as entity,
+        cast(null as varchar) as source_file,
+        cast(null as bigint) as source_row_number,
+        cast(null as bigint) as source_line,
+        cast(null as varchar) as source_column,
+        cast(null as integer) as source_day,
+        cast(null as varchar) as "value"
+    from dropped_patients
+),
+
 final as (
     select
         queries.centre_code,
@@ -173,6 +204,8 @@ final as (
         queries."value"
     from queries
     left join crosswalk on queries.patient_key = crosswalk.patient_key
+    union all
+    select * from dropped_patient_queries
 )
 
 select * from final
