@@ -12,7 +12,7 @@ catalogue as (
 ),
 
 current_deliveries as (
-    select * from {{ source('raw', 'current_deliveries') }}
+    select * from {{ ref('int_current_deliveries_staged') }}
 ),
 
 ledger as (

@@ -13,7 +13,7 @@
 with
 
 current_deliveries as (
-    select * from {{ source('raw', 'current_deliveries') }}
+    select * from {{ ref('int_current_deliveries_staged') }}
 ),
 
 source_rows as (

@@ -103,7 +103,7 @@ finding_queries as (
     select
         findings.centre_code,
         coalesce(findings.delivery_id, (
-            select delivery_id from {{ source('raw', 'current_deliveries') }} as current
+            select delivery_id from {{ ref('int_current_deliveries_staged') }} as current
             where current.centre_code = findings.centre_code)) as delivery_id,
         findings.patient_key,
         'plausibility' as kind,
@@ -161,7 +161,7 @@ dropped_patients as (
     -- the current delivery's dropped patients, as recorded when it loaded (raw ledger)
     select changes.*
     from {{ source('raw', 'delivery_patient_changes') }} as changes
-    inner join {{ source('raw', 'current_deliveries') }} as current
+    inner join {{ ref('int_current_deliveries_staged') }} as current
         on changes.centre_code = current.centre_code
         and changes.delivery_id = current.delivery_id
     where changes.change = 'dropped'
