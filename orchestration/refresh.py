@@ -9,7 +9,7 @@ from dagster import DagsterInstance
 
 from cartwh.housekeeping import prune_dagster_runs, prune_dbt_targets
 from cartwh.publish import REPORT, discard_staging, mark_report
-from cartwh.refresh_status import read_status, record_failed, stale_notice
+from cartwh.refresh_status import read_status, record_failed, stale_notice, unfinished
 from cartwh.settings import Settings
 from cartwh.warehouse import write_lock
 
@@ -69,6 +69,7 @@ def run_refresh(settings: Settings, log_level: str = "INFO") -> RefreshResult:
     with write_lock(settings.warehouse, log=_to_stderr):
         job = build_definitions(settings).resolve_job_def(REFRESH_JOB)
         with dagster_instance(settings) as instance:
+            _close_unfinished_run(instance, settings)
             result = job.execute_in_process(
                 instance=instance,
                 raise_on_error=False,
@@ -87,6 +88,8 @@ def run_refresh(settings: Settings, log_level: str = "INFO") -> RefreshResult:
             ]
             if not result.success:
                 record_failure(settings, result.run_id, _failed_step(result.all_events))
+            elif not _published(settings, result.run_id):
+                record_failure(settings, result.run_id, "analysis/published (skipped)")
             prune_dagster_runs(instance, settings.keep_runs)
         prune_dbt_targets(settings.dbt_work / "target", settings.keep_runs)
     return RefreshResult(result.success, failed)
@@ -97,6 +100,21 @@ def record_failure(settings: Settings, run_id: str, step: str) -> None:
     record_failed(settings.work, run_id, step)
     discard_staging(settings.output)
     mark_report(settings.output / REPORT, stale_notice(read_status(settings.work), running=False))
+
+
+def _published(settings: Settings, run_id: str) -> bool:
+    status = read_status(settings.work)
+    return status is not None and status.run_id == run_id and status.state == "finished"
+
+
+def _close_unfinished_run(instance: DagsterInstance, settings: Settings) -> None:
+    """A refresh that was killed stays "started" in Dagster: mark it failed (so that the UI
+    says so and pruning may delete it)."""
+    status = read_status(settings.work)
+    if unfinished(status, writer_active=False):
+        run = instance.get_run_by_id(status.run_id)
+        if run is not None and not run.is_finished:
+            instance.report_run_failed(run, "the process running this refresh ended early")
 
 
 def _failed_step(events) -> str:
