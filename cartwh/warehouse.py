@@ -46,9 +46,6 @@ class _HeldLock:
     shared: int = 0
     exclusive: int = 0
 
-    def mode(self) -> int:
-        return fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH
-
 
 _held: dict[Path, _HeldLock] = {}
 _held_guard = threading.RLock()
@@ -101,6 +98,7 @@ def _lock(
                 raise
             _held[key] = held
         elif exclusive and not held.exclusive:
+            # not atomic: while it waits, flock has dropped this process's shared lock
             _flock_waiting(held, fcntl.LOCK_EX, deadline, on_wait, busy_message)
         if exclusive:
             held.exclusive += 1
@@ -272,7 +270,7 @@ def read_connection(
     )
     deadline = time.monotonic() + timeout_s
     with _lock(database, exclusive=False, timeout_s=timeout_s, on_wait=on_wait, busy_message=busy):
-        if holds_lock(database) and _in_process_writer(database):
+        if _in_process_writer(database):  # its DuckDB instance is read-write
             conn = connect_for_writing(database, max(0.0, deadline - time.monotonic()), log)
         else:
             conn = _connect_waiting(
