@@ -11,7 +11,7 @@ from cartwh.housekeeping import prune_dagster_runs, prune_dbt_targets
 from cartwh.publish import REPORT, discard_staging, mark_report
 from cartwh.refresh_status import read_status, record_failed, stale_notice, unfinished
 from cartwh.settings import Settings
-from cartwh.warehouse import write_lock
+from cartwh.warehouse import WarehouseBusy, write_lock
 
 #: warning checks of the intake that a data manager must act on: a refresh that completes
 #: with one of them failed ends with a distinct exit status unless they are accepted
@@ -64,34 +64,42 @@ def run_refresh(settings: Settings, log_level: str = "INFO") -> RefreshResult:
     instead of seeing it half done. A failed refresh is recorded with its failed step and
     named at the top of the published report (the results of the last good refresh); the
     runs and dbt artefacts of all but the last ``keep_runs`` refreshes are deleted."""
+    try:
+        with write_lock(settings.warehouse, log=_to_stderr):
+            return _refresh_holding_the_lock(settings, log_level)
+    except WarehouseBusy as busy:  # the lock of the whole refresh; steps fail inside the run
+        print(f"cartwh: {busy}", file=sys.stderr)
+        return RefreshResult(False)
+
+
+def _refresh_holding_the_lock(settings: Settings, log_level: str) -> RefreshResult:
     from orchestration.definitions import REFRESH_JOB, build_definitions
 
-    with write_lock(settings.warehouse, log=_to_stderr):
-        job = build_definitions(settings).resolve_job_def(REFRESH_JOB)
-        with dagster_instance(settings) as instance:
-            _close_unfinished_run(instance, settings)
-            result = job.execute_in_process(
-                instance=instance,
-                raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    job = build_definitions(settings).resolve_job_def(REFRESH_JOB)
+    with dagster_instance(settings) as instance:
+        _close_unfinished_run(instance, settings)
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
+        failed = [
+            FailedCheck(
+                event.event_specific_data.asset_key.to_user_string(),
+                event.event_specific_data.check_name,
+                event.event_specific_data.severity.value,
+                event.event_specific_data.description,
             )
-            failed = [
-                FailedCheck(
-                    event.event_specific_data.asset_key.to_user_string(),
-                    event.event_specific_data.check_name,
-                    event.event_specific_data.severity.value,
-                    event.event_specific_data.description,
-                )
-                for event in result.all_events
-                if event.event_type_value == "ASSET_CHECK_EVALUATION"
-                and not event.event_specific_data.passed
-            ]
-            if not result.success:
-                record_failure(settings, result.run_id, _failed_step(result.all_events))
-            elif not _published(settings, result.run_id):
-                record_failure(settings, result.run_id, "analysis/published (skipped)")
-            prune_dagster_runs(instance, settings.keep_runs)
-        prune_dbt_targets(settings.dbt_work / "target", settings.keep_runs)
+            for event in result.all_events
+            if event.event_type_value == "ASSET_CHECK_EVALUATION"
+            and not event.event_specific_data.passed
+        ]
+        if not result.success:
+            record_failure(settings, result.run_id, _failed_step(result.all_events))
+        elif not _published(settings, result.run_id):
+            record_failure(settings, result.run_id, "analysis/published (skipped)")
+        prune_dagster_runs(instance, settings.keep_runs)
+    prune_dbt_targets(settings.dbt_work / "target", settings.keep_runs)
     return RefreshResult(result.success, failed)
 
 
