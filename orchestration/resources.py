@@ -30,7 +30,7 @@ class Warehouse(DuckDBResource):
     reader_timeout_s: float = 300.0
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        run = context.dagster_run
+        run = context.run
         if self.work and run is not None and _publishes(run):
             record_started(Path(self.work), run.run_id)
 
