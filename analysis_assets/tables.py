@@ -9,10 +9,13 @@ import pandas as pd
 
 
 def write_tables(
-    conn: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame], csv_folder: Path
+    conn: duckdb.DuckDBPyConnection,
+    tables: dict[str, pd.DataFrame],
+    csv_folder: Path,
+    schema: str = "analysis",
 ) -> dict[str, int]:
-    """Replace each ``analysis.<name>`` table and ``<csv_folder>/<name>.csv``; rows per table."""
-    conn.execute("create schema if not exists analysis").fetchall()
+    """Replace each ``<schema>.<name>`` table and ``<csv_folder>/<name>.csv``; rows per table."""
+    conn.execute(f"create schema if not exists {schema}").fetchall()
     csv_folder.mkdir(parents=True, exist_ok=True)
     written = {}
     for name, frame in tables.items():
@@ -21,7 +24,7 @@ def write_tables(
         conn.register("_analysis_frame", frame)
         try:
             conn.execute(
-                f'create or replace table analysis."{name}" as select * from _analysis_frame'
+                f'create or replace table {schema}."{name}" as select * from _analysis_frame'
             ).fetchall()
         finally:
             conn.unregister("_analysis_frame")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -99,30 +100,40 @@ def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _open_warehouse(settings: Settings):
-    """A read-only connection, or None after telling the user to refresh first."""
-    from cartwh.warehouse import read_connection
+class WarehouseUnavailable(Exception):
+    """The warehouse cannot be read now; the message is one line for the user."""
 
-    try:
-        return read_connection(settings.warehouse)
-    except FileNotFoundError as exc:
-        print(exc, file=sys.stderr)
-        return None
+
+@contextmanager
+def _open_warehouse(settings: Settings, wait_s: float):
+    """A read-only connection under the readers' lock, waiting up to ``wait_s`` for a refresh
+    (one line on stderr); :class:`WarehouseUnavailable` when there is none or it stays busy."""
+    import duckdb
+
+    from cartwh.warehouse import WarehouseBusy, read_connection
+
+    with ExitStack() as stack:
+        try:
+            conn = stack.enter_context(
+                read_connection(settings.warehouse, wait_s, log=lambda m: print(m, file=sys.stderr))
+            )
+        except (FileNotFoundError, WarehouseBusy, duckdb.IOException) as exc:
+            raise WarehouseUnavailable(str(exc).splitlines()[0]) from None
+        yield conn
 
 
 def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
     import duckdb
 
-    conn = _open_warehouse(settings)
-    if conn is None:
-        return 2
     try:
-        frame = conn.execute(args.query).df()
+        with _open_warehouse(settings, args.wait) as conn:
+            frame = conn.execute(args.query).df()
+    except WarehouseUnavailable as exc:
+        print(f"cartwh: {exc}", file=sys.stderr)
+        return 2
     except duckdb.Error as exc:
         print(f"query failed: {exc}", file=sys.stderr)
         return 1
-    finally:
-        conn.close()
     if args.format == "csv":
         frame.to_csv(sys.stdout, index=False)
     elif frame.empty:
@@ -154,13 +165,18 @@ def cmd_mapping_check(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_quality(args: argparse.Namespace, settings: Settings) -> int:
     from cartwh.quality import results
+    from cartwh.refresh_status import last_refresh_notice
 
-    conn = _open_warehouse(settings)
-    if conn is None:
+    try:
+        with _open_warehouse(settings, args.wait) as conn:
+            summary = results.centre_summary(conn)
+            failures = results.failed_checks(conn)
+            notice = last_refresh_notice(settings)
+    except WarehouseUnavailable as exc:
+        print(f"cartwh: {exc}", file=sys.stderr)
         return 2
-    with conn:
-        summary = results.centre_summary(conn)
-        failures = results.failed_checks(conn)
+    if notice:
+        print(notice + "\n")
     print(summary.to_string(index=False))
     if len(failures):
         print("\nfailed checks:")
@@ -224,11 +240,9 @@ def cmd_dbt(args: argparse.Namespace, settings: Settings) -> int:
     import subprocess
 
     from cartwh.ingest.registry import load_registry
-    from cartwh.project import DBT_PROJECT_DIR
     from cartwh.transform.prepare import dbt_environment, generate_staging
 
-    generate_staging(settings, load_registry(settings.mappings))
-    project = str(DBT_PROJECT_DIR)
+    project = str(generate_staging(settings, load_registry(settings.mappings)))
     dbt_args = [a for a in args.dbt_args if a != "--"]
     command = [
         str(Path(sys.executable).with_name("dbt")),
@@ -261,6 +275,15 @@ def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
     os.chdir(PROJECT_ROOT)
     os.execve(command[0], command, {**os.environ, "DAGSTER_HOME": str(settings.dagster_home)})
     return 0  # not reached
+
+
+#: readers wait this long for a running refresh to end
+WAIT_OPTION = dict(
+    type=float,
+    default=300.0,
+    metavar="SECONDS",
+    help="wait this long for a running refresh to end (default 300), then exit 2",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -310,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("query")
     sql.add_argument("--format", choices=["table", "csv"], default="table")
     sql.add_argument("--max-rows", type=int, default=200)
+    sql.add_argument("--wait", **WAIT_OPTION)
     sql.set_defaults(func=cmd_sql)
 
     mapping = commands.add_parser("mapping", help="centre mapping files")
@@ -324,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     quality = commands.add_parser(
         "quality", help="per-centre quality summary; exits non-zero when a blocking check fails"
     )
+    quality.add_argument("--wait", **WAIT_OPTION)
     quality.set_defaults(func=cmd_quality)
 
     deliveries = commands.add_parser(

@@ -6,7 +6,6 @@ Every entry point (the CLI, the Dagster code location, the dbt plugin) calls
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,7 +36,6 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "CARTWH_KEEP_RUNS": ("5", "dbt artefacts and Dagster runs of the last N refreshes kept"),
     "DAGSTER_HOME": ("$CARTWH_DATA/dagster_home", "Dagster run history (refresh and ui)"),
-    "CARTWH_DBT_GENERATED": ("set by cartwh", "for dbt: this warehouse's generated staging"),
 }
 
 
@@ -72,15 +70,6 @@ class Settings:
     def study(self) -> StudyParameters:
         """The study's parameters with this run's cut-off."""
         return study_parameters().with_cutoff(self.cutoff)
-
-    @property
-    def dbt_generated(self) -> str:
-        """Folder of this warehouse's generated dbt staging, relative to dbt_project/.
-
-        Relative because dbt writes compiled tests under target/<original_file_path>.
-        """
-        digest = hashlib.sha256(str(self.warehouse).encode()).hexdigest()[:12]
-        return f"generated/{self.warehouse.stem}-{digest}"
 
 
 def read_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -2,14 +2,14 @@
 
 from dagster_dbt import DbtProject
 
-from cartwh.project import DBT_PROJECT_DIR
 from cartwh.settings import Settings
+from cartwh.transform.prepare import project_dir
 
 
 def build_dbt_project(settings: Settings) -> DbtProject:
     """The project with this warehouse's target folder (manifest of its centres)."""
     return DbtProject(
-        project_dir=DBT_PROJECT_DIR,
-        profiles_dir=DBT_PROJECT_DIR,
+        project_dir=project_dir(settings),
+        profiles_dir=project_dir(settings),
         target_path=settings.dbt_work / "target",
     )

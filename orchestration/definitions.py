@@ -13,7 +13,7 @@ from dagster import (
 from cartwh.ingest.registry import load_registry
 from cartwh.settings import Settings, read_settings
 from cartwh.transform.prepare import prepare as prepare_dbt
-from orchestration.assets.analysis import ANALYSIS_ASSETS, report
+from orchestration.assets.analysis import ANALYSIS_ASSETS, build_publish_asset, report
 from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.quality import centre_query_files, mart_expectations
 from orchestration.assets.raw import build_raw_centre_asset, landing_folders
@@ -30,16 +30,18 @@ def build_definitions(settings: Settings) -> Definitions:
     prepare_dbt(settings, registry)
     dbt_project = build_dbt_project(settings)
     raw_assets = [build_raw_centre_asset(centre) for centre in registry.centres]
+    assets = [
+        landing_folders,
+        *raw_assets,
+        build_dbt_assets(dbt_project),
+        centre_query_files,
+        mart_expectations,
+        *ANALYSIS_ASSETS,
+        report,
+    ]
+    everything = [key for definition in assets for key in definition.keys]
     return Definitions(
-        assets=[
-            landing_folders,
-            *raw_assets,
-            build_dbt_assets(dbt_project),
-            centre_query_files,
-            mart_expectations,
-            *ANALYSIS_ASSETS,
-            report,
-        ],
+        assets=[*assets, build_publish_asset(everything)],
         asset_checks=QUALITY_CHECKS,
         resources=build_resources(settings, dbt_project),
         jobs=[define_asset_job(REFRESH_JOB, selection=AssetSelection.all())],

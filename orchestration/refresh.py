@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 from dagster import DagsterInstance
 
+from cartwh.housekeeping import prune_dagster_runs, prune_dbt_targets
+from cartwh.publish import REPORT, discard_staging, mark_report
+from cartwh.refresh_status import read_status, record_failed, stale_notice, unfinished
 from cartwh.settings import Settings
+from cartwh.warehouse import WarehouseBusy, write_lock
 
 #: warning checks of the intake that a data manager must act on: a refresh that completes
 #: with one of them failed ends with a distinct exit status unless they are accepted
@@ -56,11 +61,26 @@ def dagster_instance(settings: Settings) -> DagsterInstance:
 
 
 def run_refresh(settings: Settings, log_level: str = "INFO") -> RefreshResult:
-    """Materialise every asset of the warehouse, in this process, and summarise the outcome."""
+    """Materialise every asset of the warehouse, in this process, and summarise the outcome.
+
+    The writers' lock is held for the whole refresh, so cartwh's readers wait for its end
+    instead of seeing it half done. A failed refresh is recorded with its failed step and
+    named at the top of the published report (the results of the last good refresh); the
+    runs and dbt artefacts of all but the last ``keep_runs`` refreshes are deleted."""
+    try:
+        with write_lock(settings.warehouse, log=_to_stderr):
+            return _refresh_holding_the_lock(settings, log_level)
+    except WarehouseBusy as busy:  # the lock of the whole refresh; steps fail inside the run
+        print(f"cartwh: {busy}", file=sys.stderr)
+        return RefreshResult(False)
+
+
+def _refresh_holding_the_lock(settings: Settings, log_level: str) -> RefreshResult:
     from orchestration.definitions import REFRESH_JOB, build_definitions
 
     job = build_definitions(settings).resolve_job_def(REFRESH_JOB)
     with dagster_instance(settings) as instance:
+        _close_unfinished_run(instance, settings)
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
@@ -77,4 +97,41 @@ def run_refresh(settings: Settings, log_level: str = "INFO") -> RefreshResult:
             if event.event_type_value == "ASSET_CHECK_EVALUATION"
             and not event.event_specific_data.passed
         ]
+        if not result.success:
+            record_failure(settings, result.run_id, _failed_step(result.all_events))
+        elif not _published(settings, result.run_id):
+            record_failure(settings, result.run_id, "analysis/published (skipped)")
+        prune_dagster_runs(instance, settings.keep_runs)
+    prune_dbt_targets(settings.dbt_work / "target", settings.keep_runs)
     return RefreshResult(result.success, failed)
+
+
+def record_failure(settings: Settings, run_id: str, step: str) -> None:
+    """Record the failed refresh and name it at the top of the published report."""
+    record_failed(settings.work, run_id, step)
+    discard_staging(settings.output)
+    mark_report(settings.output / REPORT, stale_notice(read_status(settings.work), running=False))
+
+
+def _published(settings: Settings, run_id: str) -> bool:
+    status = read_status(settings.work)
+    return status is not None and status.run_id == run_id and status.state == "finished"
+
+
+def _close_unfinished_run(instance: DagsterInstance, settings: Settings) -> None:
+    """A refresh that was killed stays "started" in Dagster: mark it failed (so that the UI
+    says so and pruning may delete it)."""
+    status = read_status(settings.work)
+    if unfinished(status, writer_active=False):
+        run = instance.get_run_by_id(status.run_id)
+        if run is not None and not run.is_finished:
+            instance.report_run_failed(run, "the process running this refresh ended early")
+
+
+def _failed_step(events) -> str:
+    failures = [e.step_key for e in events if e.event_type_value == "STEP_FAILURE" and e.step_key]
+    return failures[0] if failures else "an unknown step (see the log above)"
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)

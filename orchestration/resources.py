@@ -7,28 +7,65 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-from dagster import ConfigurableResource
+from dagster import AssetKey, ConfigurableResource, InitResourceContext
 from dagster_duckdb import DuckDBResource
 
 from cartwh.ingest.registry import CentreRegistry, load_registry
 from cartwh.parameters import StudyParameters, study_parameters
+from cartwh.refresh_status import record_started
 from cartwh.settings import Settings
-from cartwh.warehouse import write_lock
+from cartwh.warehouse import connect_for_writing, wait_until_writable, write_lock
+
+#: the last step of a refresh: what users see changes only there
+PUBLISHED = AssetKey(["analysis", "published"])
 
 
 class Warehouse(DuckDBResource):
-    """The DuckDB warehouse; writers hold the OS file lock beside it."""
+    """The DuckDB warehouse. Every connection of a step holds the writers' lock beside it and
+    waits for readers that do not take that lock (:mod:`cartwh.warehouse`); a run that will
+    publish the analysis records that it started (:mod:`cartwh.refresh_status`)."""
+
+    work: str = ""
+    lock_timeout_s: float = 600.0
+    reader_timeout_s: float = 300.0
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        run = context.run
+        if self.work and run is not None and _publishes(run):
+            record_started(Path(self.work), run.run_id)
 
     @contextmanager
-    def write_lock(self):
-        with write_lock(Path(self.database)):
+    def write_lock(self, log=None):
+        with write_lock(Path(self.database), self.lock_timeout_s, log):
             yield
 
+    def wait_for_readers(self, log=None) -> None:
+        """Before a writer that connects by itself (dbt) starts."""
+        wait_until_writable(Path(self.database), self.reader_timeout_s, log)
+
     @contextmanager
-    def write_connection(self):
-        with write_lock(Path(self.database)):
-            with self.get_connection() as conn:
+    def get_connection(self, log=None):
+        with write_lock(Path(self.database), self.lock_timeout_s, log):
+            conn = connect_for_writing(
+                Path(self.database),
+                self.reader_timeout_s,
+                log,
+                {"custom_user_agent": "dagster", **self.connection_config},
+            )
+            try:
                 yield conn
+            finally:
+                conn.close()
+
+    @contextmanager
+    def write_connection(self, log=None):
+        with self.get_connection(log) as conn:
+            yield conn
+
+
+def _publishes(run) -> bool:
+    """Whether the run materialises the publish step (a whole refresh, not a few assets)."""
+    return not run.asset_selection or PUBLISHED in run.asset_selection
 
 
 class Landing(ConfigurableResource):
@@ -74,7 +111,7 @@ def build_resources(settings: Settings, dbt_project) -> dict:
         "dbt": DbtCliResource(
             project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))
         ),
-        "warehouse": Warehouse(database=str(settings.warehouse)),
+        "warehouse": Warehouse(database=str(settings.warehouse), work=str(settings.work)),
         "landing": Landing(
             landing=str(settings.landing),
             mappings=str(settings.mappings),

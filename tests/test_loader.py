@@ -9,7 +9,7 @@ import xlsxwriter
 
 from cartwh.ingest import load_landing as load_landing_into
 from cartwh.ingest.mapping import MappingError, load_mapping_file
-from cartwh.warehouse import WarehouseBusy, write_lock
+from cartwh.warehouse import write_lock
 from tests.conftest import INFUSIONS_CSV, PATIENTS_CSV, table_digest
 from tests.conftest import write_delivery as write_files
 
@@ -421,12 +421,11 @@ def test_folders_that_are_not_deliveries_are_skipped_with_a_warning(landing, con
     assert any("Bad Centre: not a centre folder" in w for w in warnings)
 
 
-def test_write_lock_is_exclusive(tmp_path):
+def test_write_lock_is_joined_within_a_process_and_released_at_the_end(tmp_path):
+    """Between processes it is exclusive (tests/test_refresh_safety.py)."""
     database = tmp_path / "w.duckdb"
-    with write_lock(database):
-        with pytest.raises(WarehouseBusy):
-            with write_lock(database, timeout_s=0.3):
-                pass
+    with write_lock(database), write_lock(database, timeout_s=0.3):
+        pass
     with write_lock(database, timeout_s=0.3):
         pass
 

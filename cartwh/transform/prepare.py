@@ -3,14 +3,22 @@
 A clean clone has neither; the Dagster definitions call :func:`prepare` when they load, so
 that the UI, ``cartwh refresh`` and the tests all see the same graph for the registered centres.
 
-dbt reads its profile (``profiles.yml``: the warehouse path), the project's generated folder
-and the plugin's key from the environment, and dagster-dbt starts dbt with this process's
-environment: :func:`bridge_to_dbt` is therefore the one place that writes ``os.environ``.
+Each warehouse has its own dbt project folder in its work folder, ``<work>/dbt/project``: links
+to the parts of the checkout's ``dbt_project/`` (models, macros, seeds, tests, the two YAML
+files) and a real ``generated/`` folder with this warehouse's staging models. Nothing is
+written into the checkout. (An absolute model path instead would not do: dbt writes compiled
+SQL to ``target/compiled/<project>/<original_file_path>``, and an absolute original path makes
+that the source file itself.)
+
+dbt reads its profile (``profiles.yml``: the warehouse path) and the plugin's key from the
+environment, and dagster-dbt starts dbt with this process's environment: :func:`bridge_to_dbt`
+is therefore the one place that writes ``os.environ``.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from cartwh.ingest.registry import CentreRegistry
 from cartwh.project import DBT_PROJECT_DIR
@@ -23,9 +31,11 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     return {
         "CARTWH_WAREHOUSE": str(settings.warehouse),
         "CARTWH_SECRET": settings.secret,
-        "CARTWH_DBT_GENERATED": settings.dbt_generated,
         "DBT_LOG_PATH": str(settings.dbt_work / "logs"),
         "DBT_TARGET_PATH": str(settings.dbt_work / "target"),
+        # dbt rotates its log at this size and keeps 5 old ones; info, not debug, in files
+        "DBT_LOG_FILE_MAX_BYTES": str(2 * 1024 * 1024),
+        "DBT_LOG_LEVEL_FILE": "info",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
 
@@ -35,9 +45,35 @@ def bridge_to_dbt(settings: Settings) -> None:
     os.environ.update(dbt_environment(settings))
 
 
-def generate_staging(settings: Settings, registry: CentreRegistry) -> None:
-    """Write this warehouse's generated staging models for the registered centres."""
-    codegen.generate(registry, DBT_PROJECT_DIR / settings.dbt_generated)
+#: what a warehouse's project folder does not take from the checkout (dbt's own output)
+NOT_LINKED = {"target", "logs", "dbt_packages", "generated", ".user.yml"}
+
+
+def project_dir(settings: Settings) -> Path:
+    """This warehouse's dbt project folder."""
+    return settings.dbt_work / "project"
+
+
+def link_project(settings: Settings) -> Path:
+    """Create or update this warehouse's project folder: links to the checkout's parts."""
+    project = project_dir(settings)
+    project.mkdir(parents=True, exist_ok=True)
+    wanted = {p.name: p for p in DBT_PROJECT_DIR.iterdir() if p.name not in NOT_LINKED}
+    for link in project.iterdir():
+        if link.is_symlink() and (link.name not in wanted or link.readlink() != wanted[link.name]):
+            link.unlink()
+    for name, source in wanted.items():
+        if not (project / name).is_symlink():
+            (project / name).symlink_to(source)
+    return project
+
+
+def generate_staging(settings: Settings, registry: CentreRegistry) -> Path:
+    """Write this warehouse's generated staging models for the registered centres into its
+    project folder; return the folder."""
+    project = link_project(settings)
+    codegen.generate(registry, project / "generated")
+    return project
 
 
 def prepare(settings: Settings, registry: CentreRegistry) -> None:
@@ -45,16 +81,15 @@ def prepare(settings: Settings, registry: CentreRegistry) -> None:
     from dbt.cli.main import dbtRunner
 
     bridge_to_dbt(settings)
-    generate_staging(settings, registry)
-    project_dir = str(DBT_PROJECT_DIR)
+    project = str(generate_staging(settings, registry))
     result = dbtRunner().invoke(
         [
             "parse",
             "--quiet",
             "--project-dir",
-            project_dir,
+            project,
             "--profiles-dir",
-            project_dir,
+            project,
             "--vars",
             settings.study.dbt_vars(),
         ]

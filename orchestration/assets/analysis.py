@@ -2,7 +2,10 @@
 (DuckDB schema analysis, CSV under CARTWH_OUTPUT/tables); then the figures and the report.
 
 Which analyses, tables and descriptions: ``analysis_assets.study.ANALYSES``. The analyses
-depend on the quality results, so a failing blocking check stops them."""
+depend on the quality results, so a failing blocking check stops them. They are built aside
+(schema analysis_next, CARTWH_OUTPUT/.next-<run id>/) and published by the last step,
+``published``, which runs only when every other asset of the refresh materialised
+(:mod:`cartwh.publish`)."""
 
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,10 +27,12 @@ from analysis_assets.report import build_report
 from analysis_assets.study import ANALYSES, PATIENT_LEVEL_TABLES, Analysis
 from analysis_assets.tables import write_tables
 from cartwh.ingest.ledger import current_deliveries
+from cartwh.publish import STAGED_SCHEMA, publish_files, publish_tables, staging_folder
 from cartwh.quality.results import intake_summaries
 from cartwh.quality.summary import cohort_summary
+from cartwh.refresh_status import record_published
 from cartwh.version import code_version
-from orchestration.resources import Landing, Study, Warehouse
+from orchestration.resources import PUBLISHED, Landing, Study, Warehouse
 
 QUALITY_GATE = AssetKey(["quality", "check_results"])
 REPORT_INPUTS = [table for analysis in ANALYSES.values() for table in analysis.tables]
@@ -53,9 +58,10 @@ def build_analysis_asset(name: str, analysis: Analysis):
         can_subset=False,
     )
     def _analysis(context: AssetExecutionContext, warehouse: Warehouse, study: Study):
-        with warehouse.write_connection() as conn:
+        staged = staging_folder(Path(study.output), context.run.run_id)
+        with warehouse.write_connection(context.log.info) as conn:
             tables = run_analysis(name, _read(conn, "mart", analysis.inputs))
-            written = write_tables(conn, tables, Path(study.output) / "tables")
+            written = write_tables(conn, tables, staged / "tables", schema=STAGED_SCHEMA)
         for table, rows in written.items():
             yield MaterializeResult(
                 asset_key=AssetKey(["analysis", table]), metadata={"rows": rows}
@@ -78,10 +84,10 @@ ANALYSIS_ASSETS = [build_analysis_asset(name, analysis) for name, analysis in AN
     kinds={"html"},
 )
 def report(context: AssetExecutionContext, warehouse: Warehouse, study: Study, landing: Landing):
-    output = Path(study.output)
-    with warehouse.get_connection() as conn:
+    staged = staging_folder(Path(study.output), context.run.run_id)
+    with warehouse.get_connection(context.log.info) as conn:
         tables = {
-            **_read(conn, "analysis", REPORT_INPUTS),
+            **_read(conn, STAGED_SCHEMA, REPORT_INPUTS),
             **_read(conn, "mart", PATIENT_LEVEL_TABLES),
         }
         tables.update(intake_summaries(conn))
@@ -98,12 +104,40 @@ def report(context: AssetExecutionContext, warehouse: Warehouse, study: Study, l
         generated_at=datetime.now(UTC),
         intake=tuple(intake.lines()),
     )
-    figures = all_figures(tables, output / "figures")
-    path = build_report(tables, figures, provenance, output / "report.html")
-    context.log.info(f"report: {path}")
+    figures = all_figures(tables, staged / "figures")
+    path = build_report(tables, figures, provenance, staged / "report.html")
+    context.log.info(f"report (published at the end of the refresh): {path}")
     return MaterializeResult(
         metadata={
             "report": MetadataValue.path(str(path)),
             "figures": len({f.stem for f in figures}),
         }
     )
+
+
+ANALYSIS_TABLES = [table for analysis in ANALYSES.values() for table in analysis.tables]
+
+
+def build_publish_asset(upstream: list[AssetKey]):
+    """The last step: depends on every other asset, so it runs only when all materialised and
+    no blocking check stopped them."""
+
+    @asset(
+        key=PUBLISHED,
+        deps=upstream,
+        group_name="analysis",
+        description="Publishes this refresh's analysis: schema analysis_next becomes analysis (one "
+        "transaction), the staged tables/, figures/ and report.html replace the published ones, "
+        "and the refresh is recorded as finished. Skipped when anything upstream failed.",
+        kinds={"duckdb", "html"},
+    )
+    def published(context: AssetExecutionContext, warehouse: Warehouse, study: Study):
+        output = Path(study.output)
+        with warehouse.write_connection(context.log.info) as conn:
+            publish_tables(conn, ANALYSIS_TABLES)
+        publish_files(output, context.run.run_id)
+        record_published(Path(warehouse.work), context.run.run_id)
+        context.log.info(f"published the analysis of run {context.run.run_id} in {output}")
+        return MaterializeResult(metadata={"tables": len(ANALYSIS_TABLES)})
+
+    return published

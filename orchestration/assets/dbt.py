@@ -43,7 +43,10 @@ def build_dbt_assets(dbt_project: DbtProject):
     def cartwh_dbt_models(
         context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, study: Study
     ):
-        with warehouse.write_lock():
+        with warehouse.write_lock(context.log.info):
+            # dbt-duckdb's own connect retries (profiles.yml) say nothing in the log
+            warehouse.wait_for_readers(context.log.info)
+            context.log.info("dbt build starts")
             yield from dbt.cli(["build", "--vars", study.dbt_vars], context=context).stream()
 
     return cartwh_dbt_models
