@@ -202,31 +202,33 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
     """`cartwh deliveries list|accept|withdraw`: each centre's deliveries and a person's
     decisions on held ones (:mod:`cartwh.ingest.decisions`)."""
     from cartwh.ingest import decisions
+    from cartwh.warehouse import WarehouseBusy, connect_for_writing, write_lock
 
     if args.deliveries_command == "list":
-        conn = _open_warehouse(settings)
-        if conn is None:
+        try:
+            with _open_warehouse(settings, args.wait) as conn:
+                history = decisions.delivery_history(conn, args.centre)
+        except WarehouseUnavailable as exc:
+            print(f"cartwh: {exc}", file=sys.stderr)
             return 2
-        with conn:
-            history = decisions.delivery_history(conn, args.centre)
         for line in decisions.history_lines(history):
             print(line)
         return 0
     decide = {"accept": decisions.accept_delivery, "withdraw": decisions.withdraw_delivery}
-    from cartwh.warehouse import write_lock
-
     if not settings.warehouse.exists():
         print(
             f"cartwh: no warehouse at {settings.warehouse}: run `cartwh refresh` first",
             file=sys.stderr,
         )
         return 2
-    import duckdb
-
+    say = lambda message: print(message, file=sys.stderr)  # noqa: E731
     try:
-        with write_lock(settings.warehouse), duckdb.connect(str(settings.warehouse)) as conn:
+        with (
+            write_lock(settings.warehouse, args.wait, log=say),
+            connect_for_writing(settings.warehouse, args.wait, log=say) as conn,
+        ):
             status = decide[args.deliveries_command](conn, args.centre, args.delivery)
-    except decisions.DecisionError as exc:
+    except (decisions.DecisionError, WarehouseBusy) as exc:
         print(f"cartwh: {exc}", file=sys.stderr)
         return 2
     print(
@@ -357,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     deliveries_commands = deliveries.add_subparsers(dest="deliveries_command", required=True)
     listing = deliveries_commands.add_parser("list", help="every delivery, its status and patients")
     listing.add_argument("--centre", help="only this centre")
+    listing.add_argument("--wait", **WAIT_OPTION)
     for name, what in (
         ("accept", "a held delivery becomes the centre's current one"),
         ("withdraw", "a loaded or held delivery stops being used (the previous one is current)"),
@@ -364,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
         decide = deliveries_commands.add_parser(name, help=what)
         decide.add_argument("centre")
         decide.add_argument("delivery", help="the delivery id, e.g. 2023-03-01")
+        decide.add_argument("--wait", **WAIT_OPTION)
     deliveries.set_defaults(func=cmd_deliveries)
 
     dbt = commands.add_parser("dbt", help="run dbt on this warehouse (generated staging included)")
