@@ -43,7 +43,7 @@ demo: install
 	@$(DEMO_ENV) $(BIN)/cartwh quality || true
 
 test: sysdeps install lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 # ruff (configured in pyproject.toml): a lint or format finding fails `make test`.
 lint: install
