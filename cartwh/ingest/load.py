@@ -285,6 +285,7 @@ def load_delivery(
                 mapping,
                 claimed,
                 files,
+                print_,
                 row,
                 workdir,
                 max_patient_drop,
@@ -322,7 +323,17 @@ def _refusal(conn, delivery, mapping, files, claimed, id_taken: bool) -> str | N
 
 
 def _load_claimed(
-    conn, delivery, mapping, claimed, files, row, workdir, max_patient_drop, not_read_rows, dry_run
+    conn,
+    delivery,
+    mapping,
+    claimed,
+    files,
+    print_,
+    row,
+    workdir,
+    max_patient_drop,
+    not_read_rows,
+    dry_run,
 ) -> tuple[str, str, dict[str, int]]:
     """Load the claimed files in one transaction; (status, message, rows by entity).
 
@@ -371,7 +382,7 @@ def _load_claimed(
             conn,
             delivery.centre_code,
             delivery.delivery_id,
-            row("", "loaded").delivery_fingerprint,
+            print_,
             ledger_rows + other_rows + not_read_rows,
         )
         run(conn, "commit")
