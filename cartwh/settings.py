@@ -16,6 +16,9 @@ from cartwh.parameters import StudyParameters, study_parameters
 from cartwh.project import DEFAULT_MAPPINGS_DIR
 
 DEMO_SECRET = "cartwh-demo-secret-change-me"
+#: share of a centre's patients a new delivery may drop before the acceptance gate holds it
+DEFAULT_MAX_PATIENT_DROP = 0.10
+DEFAULT_KEEP_RUNS = 5
 
 #: every environment variable the code reads -> (default, meaning); the README's table
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -31,10 +34,13 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "work folder: dbt target and logs, generated staging, private temporary files",
     ),
     "CARTWH_MAX_PATIENT_DROP": (
-        "0.10",
+        f"{DEFAULT_MAX_PATIENT_DROP:.2f}",
         "share of a centre's patients a new delivery may drop before it is held",
     ),
-    "CARTWH_KEEP_RUNS": ("5", "dbt artefacts and Dagster runs of the last N refreshes kept"),
+    "CARTWH_KEEP_RUNS": (
+        str(DEFAULT_KEEP_RUNS),
+        "dbt artefacts and Dagster runs of the last N refreshes kept",
+    ),
     "DAGSTER_HOME": ("$CARTWH_DATA/dagster_home", "Dagster run history (refresh and ui)"),
 }
 
@@ -53,8 +59,8 @@ class Settings:
     mappings: Path
     dagster_home: Path
     work: Path
-    max_patient_drop: float = 0.10
-    keep_runs: int = 5
+    max_patient_drop: float = DEFAULT_MAX_PATIENT_DROP
+    keep_runs: int = DEFAULT_KEEP_RUNS
 
     @property
     def dbt_work(self) -> Path:
@@ -98,8 +104,8 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         mappings=path("CARTWH_MAPPINGS", DEFAULT_MAPPINGS_DIR),
         dagster_home=path("DAGSTER_HOME", data / "dagster_home"),
         work=path("CARTWH_WORK", warehouse.with_name(warehouse.stem + "_work")),
-        max_patient_drop=_share(env, "CARTWH_MAX_PATIENT_DROP", 0.10),
-        keep_runs=_count(env, "CARTWH_KEEP_RUNS", 5),
+        max_patient_drop=_share(env, "CARTWH_MAX_PATIENT_DROP", DEFAULT_MAX_PATIENT_DROP),
+        keep_runs=_count(env, "CARTWH_KEEP_RUNS", DEFAULT_KEEP_RUNS),
     )
 
 

@@ -13,7 +13,7 @@ from dagster_duckdb import DuckDBResource
 from cartwh.ingest.registry import CentreRegistry, load_registry
 from cartwh.parameters import StudyParameters, study_parameters
 from cartwh.refresh_status import record_started
-from cartwh.settings import Settings
+from cartwh.settings import DEFAULT_MAX_PATIENT_DROP, Settings
 from cartwh.warehouse import connect_for_writing, wait_until_writable, write_lock
 
 #: the last step of a refresh: what users see changes only there
@@ -75,7 +75,7 @@ class Landing(ConfigurableResource):
     landing: str
     mappings: str
     private_tmp: str
-    max_patient_drop: float = 0.10
+    max_patient_drop: float = DEFAULT_MAX_PATIENT_DROP
 
     @property
     def landing_path(self) -> Path:

@@ -17,7 +17,6 @@ from cartwh.ingest.readers import duplicated_names
 from cartwh.warehouse import run
 from models.extract_format import ENTITIES
 
-DEFAULT_MAX_PATIENT_DROP = 0.10
 SHOWN_PATIENTS = 10
 
 

@@ -30,6 +30,7 @@ from cartwh.ingest.discovery import (
 from cartwh.ingest.mapping import CentreMapping, MappingError, mapping_for
 from cartwh.ingest.readers import ReadError, csv_problem, read_csv, read_excel_sheet
 from cartwh.ingest.registry import CentreRegistry
+from cartwh.settings import DEFAULT_MAX_PATIENT_DROP
 from cartwh.warehouse import run
 
 log = logging.getLogger(__name__)
@@ -186,7 +187,7 @@ def load_delivery(
     mapping: CentreMapping,
     *,
     private_tmp: Path,
-    max_patient_drop: float = gate.DEFAULT_MAX_PATIENT_DROP,
+    max_patient_drop: float = DEFAULT_MAX_PATIENT_DROP,
     dry_run: bool = False,
 ) -> DeliveryResult:
     """Load one delivery folder, hold it, or reject it whole. Idempotent.
@@ -437,7 +438,7 @@ def load_landing(
     progress: Callable[[str], None] | None = None,
     *,
     private_tmp: Path,
-    max_patient_drop: float = gate.DEFAULT_MAX_PATIENT_DROP,
+    max_patient_drop: float = DEFAULT_MAX_PATIENT_DROP,
 ) -> list[DeliveryResult]:
     """Load every delivery under ``landing`` (or those of ``centres``), in id order."""
     say = progress or (lambda message: None)
@@ -546,7 +547,7 @@ def load_centre(
     progress: Callable[[str], None] | None = None,
     *,
     private_tmp: Path,
-    max_patient_drop: float = gate.DEFAULT_MAX_PATIENT_DROP,
+    max_patient_drop: float = DEFAULT_MAX_PATIENT_DROP,
 ) -> CentreLoad:
     """Load every delivery of one registered centre and make its raw tables exist.
 

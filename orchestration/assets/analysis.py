@@ -35,7 +35,8 @@ from cartwh.version import code_version
 from orchestration.resources import PUBLISHED, Landing, Study, Warehouse
 
 QUALITY_GATE = AssetKey(["quality", "check_results"])
-REPORT_INPUTS = [table for analysis in ANALYSES.values() for table in analysis.tables]
+#: every analysis table: what the report reads and what the last step publishes
+ANALYSIS_TABLES = [table for analysis in ANALYSES.values() for table in analysis.tables]
 
 
 def _read(conn, schema: str, tables) -> dict:
@@ -75,7 +76,7 @@ ANALYSIS_ASSETS = [build_analysis_asset(name, analysis) for name, analysis in AN
 
 @asset(
     key=AssetKey(["analysis", "report"]),
-    deps=[AssetKey(["analysis", t]) for t in REPORT_INPUTS]
+    deps=[AssetKey(["analysis", t]) for t in ANALYSIS_TABLES]
     + [AssetKey(["mart", t]) for t in PATIENT_LEVEL_TABLES]
     + [AssetKey(["quality", "nulled_fields"]), AssetKey(["quality", "quarantine"])],
     group_name="analysis",
@@ -87,7 +88,7 @@ def report(context: AssetExecutionContext, warehouse: Warehouse, study: Study, l
     staged = staging_folder(Path(study.output), context.run.run_id)
     with warehouse.get_connection(context.log.info) as conn:
         tables = {
-            **_read(conn, STAGED_SCHEMA, REPORT_INPUTS),
+            **_read(conn, STAGED_SCHEMA, ANALYSIS_TABLES),
             **_read(conn, "mart", PATIENT_LEVEL_TABLES),
         }
         tables.update(intake_summaries(conn))
@@ -113,9 +114,6 @@ def report(context: AssetExecutionContext, warehouse: Warehouse, study: Study, l
             "figures": len({f.stem for f in figures}),
         }
     )
-
-
-ANALYSIS_TABLES = [table for analysis in ANALYSES.values() for table in analysis.tables]
 
 
 def build_publish_asset(upstream: list[AssetKey]):
