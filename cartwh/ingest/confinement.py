@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from cartwh.warehouse import process_alive
+
 SYMLINK_REASON = "symbolic link, not followed: copy the files into the folder"
 
 
@@ -39,23 +41,14 @@ def inside(path: Path, root: Path) -> Path:
     return path
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
-
-
 def remove_leftovers(private_tmp: Path) -> list[Path]:
     """Delete the work folders of processes that are no longer alive; returns them."""
     if not private_tmp.is_dir():
         return []
     removed = []
     for entry in private_tmp.iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid() and not _alive(int(entry.name)):
+        pid = int(entry.name) if entry.name.isdigit() else None
+        if pid is not None and pid != os.getpid() and not process_alive(pid):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed
