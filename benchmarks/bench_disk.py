@@ -38,7 +38,7 @@ def measure(root: Path) -> dict[str, float]:
     return {
         "warehouse_mb": size_mb(root / "warehouse.duckdb"),
         "work_mb": size_mb(root / "warehouse_work"),
-        "dagster_home_mb": size_mb(root / "dagster_home"),
+        "dagster_home_mb": size_mb(root / "warehouse_work" / "dagster"),
         "output_mb": size_mb(root / "output"),
         "checkout_dbt_project_mb": size_mb(ROOT / "dbt_project"),
     }
@@ -57,7 +57,6 @@ def main() -> None:
         "CARTWH_DATA": str(root),
         "CARTWH_SECRET": "bench-secret",
         "CARTWH_KEEP_RUNS": str(args.keep_runs),
-        "DAGSTER_HOME": str(root / "dagster_home"),
     }
     rows = []
     try:

@@ -41,7 +41,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
         str(DEFAULT_KEEP_RUNS),
         "dbt artefacts and Dagster runs of the last N refreshes kept",
     ),
-    "DAGSTER_HOME": ("$CARTWH_DATA/dagster_home", "Dagster run history (refresh and ui)"),
+    "CARTWH_DAGSTER_HOME": (
+        "$CARTWH_WORK/dagster",
+        "Dagster run history of this warehouse (refresh, sensor, ui); DAGSTER_HOME is not used, "
+        "so the histories of two warehouses never mix",
+    ),
 }
 
 
@@ -95,6 +99,7 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"CARTWH_CUTOFF={cutoff_text!r} is not a date: write it as YYYY-MM-DD"
         ) from None
     warehouse = path("CARTWH_WAREHOUSE", data / "warehouse.duckdb")
+    work = path("CARTWH_WORK", warehouse.with_name(warehouse.stem + "_work"))
     return Settings(
         landing=path("CARTWH_LANDING", data / "landing"),
         warehouse=warehouse,
@@ -102,8 +107,8 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         cutoff=cutoff,
         secret=env.get("CARTWH_SECRET") or DEMO_SECRET,
         mappings=path("CARTWH_MAPPINGS", DEFAULT_MAPPINGS_DIR),
-        dagster_home=path("DAGSTER_HOME", data / "dagster_home"),
-        work=path("CARTWH_WORK", warehouse.with_name(warehouse.stem + "_work")),
+        dagster_home=path("CARTWH_DAGSTER_HOME", work / "dagster"),
+        work=work,
         max_patient_drop=_share(env, "CARTWH_MAX_PATIENT_DROP", DEFAULT_MAX_PATIENT_DROP),
         keep_runs=_count(env, "CARTWH_KEEP_RUNS", DEFAULT_KEEP_RUNS),
     )

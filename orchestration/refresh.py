@@ -26,6 +26,22 @@ DATA_WARNING_CHECKS = (
 )
 
 
+#: the dagster.yaml of a warehouse's Dagster home (cartwh owns the file): no telemetry, no
+#: sign-up modal in the UI, and runs launched by the sensor, the schedule or the UI queue one at a
+#: time, since DuckDB takes one writer (``cartwh refresh`` holds the warehouse's file lock instead)
+INSTANCE_CONFIG = """\
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 1
+"""
+
+
 @dataclass(frozen=True)
 class FailedCheck:
     asset: str
@@ -55,8 +71,8 @@ def dagster_instance(settings: Settings) -> DagsterInstance:
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    if not config.exists() or config.read_text(encoding="utf-8") != INSTANCE_CONFIG:
+        config.write_text(INSTANCE_CONFIG, encoding="utf-8")
     return DagsterInstance.from_config(str(home))
 
 

@@ -83,7 +83,6 @@ class Demo:
             "CARTWH_WAREHOUSE": str(self.warehouse),
             "CARTWH_OUTPUT": str(self.output),
             "CARTWH_DATA": str(self.root),
-            "DAGSTER_HOME": str(self.root / "dagster_home"),
             "CARTWH_SECRET": "test-secret",
             "CARTWH_CUTOFF": "2023-03-01",
         }

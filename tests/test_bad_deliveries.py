@@ -558,7 +558,6 @@ def corpus(tmp_path_factory):
         "CARTWH_WAREHOUSE": str(root / "w.duckdb"),
         "CARTWH_DATA": str(root),
         "CARTWH_OUTPUT": str(root / "output"),
-        "DAGSTER_HOME": str(root / "dagster_home"),
         "CARTWH_MAPPINGS": str(mappings),
     }
     refresh = subprocess.run(

@@ -101,7 +101,6 @@ def world(demo, tmp_path_factory):
         "CARTWH_LANDING": str(landing),
         "CARTWH_WAREHOUSE": str(root / "w.duckdb"),
         "CARTWH_OUTPUT": str(root / "output"),
-        "DAGSTER_HOME": str(root / "dagster_home"),
     }
     first = _refresh(env)
     patients_first = _query(env, PATIENTS_BY_CENTRE)

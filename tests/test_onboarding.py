@@ -355,7 +355,6 @@ def built(tmp_path_factory):
         "CARTWH_MAPPINGS": str(mappings),
         "CARTWH_WAREHOUSE": str(root / "w.duckdb"),
         "CARTWH_DATA": str(root),
-        "DAGSTER_HOME": str(root / "dagster_home"),
         "CARTWH_SECRET": "s",
     }
     result = _refresh(env)

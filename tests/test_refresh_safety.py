@@ -199,7 +199,7 @@ class Refreshes:
         self.warehouse = root / "warehouse.duckdb"
         self.output = root / "output"
         self.work = root / "warehouse_work"
-        self.dagster_home = root / "dagster_home"
+        self.dagster_home = self.work / "dagster"
         self.env = {
             "CARTWH_DATA": str(root),
             "CARTWH_MAPPINGS": str(root / "mappings"),
