@@ -53,6 +53,7 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/bench_generator.py
 	$(BIN)/python benchmarks/bench_disk.py
+	$(BIN)/python benchmarks/bench_refresh.py
 
 ui: install
 	@test -f $(DEMO)/warehouse.duckdb || $(MAKE) demo

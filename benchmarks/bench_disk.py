@@ -64,7 +64,7 @@ def main() -> None:
         for number in range(1, args.refreshes + 1):
             started = time.perf_counter()
             done = subprocess.run(
-                [*CLI, "refresh", "--log-level", "ERROR", "--accept-data-warnings"],
+                [*CLI, "refresh", "--full", "--log-level", "ERROR", "--accept-data-warnings"],
                 env=env,
                 capture_output=True,
                 text=True,

@@ -72,10 +72,16 @@ def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
             "CARTWH_LANDING at the folder the centres deliver to"
         )
     registry = load_registry(settings.mappings)
-    from orchestration.refresh import run_refresh
+    from cartwh.refresh_plan import plan_refresh
 
     print(f"landing:   {settings.landing}\nwarehouse: {settings.warehouse}")
-    result = run_refresh(settings, args.log_level)
+    plan = plan_refresh(settings, registry, full=args.full)
+    print(plan.summary)
+    if plan.mode == "nothing":
+        return _nothing_new(args, plan)
+    from orchestration.refresh import run_refresh
+
+    result = run_refresh(settings, args.log_level, plan)
     for check in result.failed_checks:
         print(f"check failed: {check.asset} {check.check} ({check.severity})")
     if settings.warehouse.exists():
@@ -88,6 +94,12 @@ def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
         print("refresh failed; see the messages above", file=sys.stderr)
         return 1
     print(f"refresh done: warehouse {settings.warehouse}, output {settings.output}")
+    from cartwh.ingest.landing_state import record_data_warnings
+    from cartwh.refresh_status import read_status
+
+    status = read_status(settings.work)
+    if status is not None and status.state == "finished":
+        record_data_warnings(settings.work, status.run_id, result.data_warnings)
     if result.data_warnings:
         print("\ndata warnings:\n" + "\n".join(f"- {w}" for w in result.data_warnings))
         if not args.accept_data_warnings:
@@ -97,6 +109,20 @@ def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
                 file=sys.stderr,
             )
             return EXIT_DATA_WARNINGS
+    return 0
+
+
+def _nothing_new(args: argparse.Namespace, plan) -> int:
+    """Nothing to rebuild; the intake warnings of the published refresh still stand."""
+    warnings = plan.published.data_warnings if plan.published else []
+    if warnings and not args.accept_data_warnings:
+        print("\ndata warnings:\n" + "\n".join(f"- {w}" for w in warnings))
+        print(
+            f"completed with data warnings ({len(warnings)}): fix them, or "
+            "accept them with `cartwh refresh --accept-data-warnings`",
+            file=sys.stderr,
+        )
+        return EXIT_DATA_WARNINGS
     return 0
 
 
@@ -231,6 +257,9 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
     except (decisions.DecisionError, WarehouseBusy) as exc:
         print(f"cartwh: {exc}", file=sys.stderr)
         return 2
+    from cartwh.ingest.landing_state import forget_centre
+
+    forget_centre(settings.work, args.centre)
     print(
         f"{args.centre}/{args.delivery} is now {status}; run `cartwh refresh` to rebuild "
         "the warehouse with it"
@@ -328,6 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 0 although folders were skipped or a newest delivery was rejected "
         f"(else exit {EXIT_DATA_WARNINGS}: completed with data warnings)",
+    )
+    refresh.add_argument(
+        "--full",
+        action="store_true",
+        help="rebuild everything (by default only the centres whose deliveries or mapping "
+        "changed since the last published refresh, and what depends on them)",
     )
     refresh.set_defaults(func=cmd_refresh)
 

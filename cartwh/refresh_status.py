@@ -32,6 +32,7 @@ class RefreshStatus:
     failed_step: str | None = None
     published_run_id: str | None = None  # the refresh whose results users see
     published_at: str | None = None  # when that refresh started
+    plan: str | None = None  # the landing state the run loads (cartwh.ingest.landing_state)
 
 
 def _now() -> str:
@@ -57,7 +58,7 @@ def _write(work: Path, status: RefreshStatus) -> None:
     os.replace(temporary, status_path(work))
 
 
-def record_started(work: Path, run_id: str) -> None:
+def record_started(work: Path, run_id: str, plan: str | None = None) -> None:
     previous = read_status(work)
     if previous is not None and previous.run_id == run_id and previous.state == "started":
         return
@@ -70,13 +71,20 @@ def record_started(work: Path, run_id: str) -> None:
             pid=os.getpid(),
             published_run_id=previous.published_run_id if previous else None,
             published_at=previous.published_at if previous else None,
+            plan=plan,
         ),
     )
 
 
 def record_published(work: Path, run_id: str) -> None:
+    """The run published: its results are what users see, and the landing state it loaded is
+    what the next refresh compares with."""
+    from cartwh.ingest.landing_state import record_published_plan
+
     current = read_status(work)
-    started = current.started_at if current and current.run_id == run_id else _now()
+    ours = current is not None and current.run_id == run_id
+    started = current.started_at if ours else _now()
+    record_published_plan(work, current.plan if ours else None, run_id, started)
     _write(
         work,
         RefreshStatus(
@@ -87,6 +95,7 @@ def record_published(work: Path, run_id: str) -> None:
             finished_at=_now(),
             published_run_id=run_id,
             published_at=started,
+            plan=current.plan if ours else None,
         ),
     )
 

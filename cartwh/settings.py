@@ -7,6 +7,7 @@ Every entry point (the CLI, the Dagster code location, the dbt plugin) calls
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -19,6 +20,7 @@ DEMO_SECRET = "cartwh-demo-secret-change-me"
 #: share of a centre's patients a new delivery may drop before the acceptance gate holds it
 DEFAULT_MAX_PATIENT_DROP = 0.10
 DEFAULT_KEEP_RUNS = 5
+DEFAULT_DAILY_REFRESH = "0 2 * * *"
 
 #: every environment variable the code reads -> (default, meaning); the README's table
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -36,6 +38,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CARTWH_MAX_PATIENT_DROP": (
         f"{DEFAULT_MAX_PATIENT_DROP:.2f}",
         "share of a centre's patients a new delivery may drop before it is held",
+    ),
+    "CARTWH_DAILY_REFRESH": (
+        f"`{DEFAULT_DAILY_REFRESH}`",
+        "cron schedule (UTC) of the daily whole refresh, while the Dagster daemon runs",
     ),
     "CARTWH_KEEP_RUNS": (
         str(DEFAULT_KEEP_RUNS),
@@ -65,6 +71,7 @@ class Settings:
     work: Path
     max_patient_drop: float = DEFAULT_MAX_PATIENT_DROP
     keep_runs: int = DEFAULT_KEEP_RUNS
+    daily_refresh: str = DEFAULT_DAILY_REFRESH
 
     @property
     def dbt_work(self) -> Path:
@@ -111,6 +118,7 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         work=work,
         max_patient_drop=_share(env, "CARTWH_MAX_PATIENT_DROP", DEFAULT_MAX_PATIENT_DROP),
         keep_runs=_count(env, "CARTWH_KEEP_RUNS", DEFAULT_KEEP_RUNS),
+        daily_refresh=_cron(env, "CARTWH_DAILY_REFRESH", DEFAULT_DAILY_REFRESH),
     )
 
 
@@ -134,3 +142,14 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     if not text.isdigit() or int(text) < 1:
         raise SettingsError(f"{name}={text!r} is not a count: write a whole number of 1 or more")
     return int(text)
+
+
+def _cron(env: Mapping[str, str], name: str, default: str) -> str:
+    text = (env.get(name) or default).strip()
+    fields = text.split()
+    if len(fields) != 5 or not all(re.fullmatch(r"[0-9*/,\-]+", f) for f in fields):
+        raise SettingsError(
+            f"{name}={text!r} is not a cron schedule: write five fields, e.g. '0 2 * * *' "
+            "(02:00 UTC every day)"
+        )
+    return text

@@ -20,6 +20,7 @@ from orchestration.assets.raw import build_raw_centre_asset, landing_folders
 from orchestration.checks.quality import QUALITY_CHECKS
 from orchestration.dbt_project import build_dbt_project
 from orchestration.resources import build_resources
+from orchestration.sensors import build_schedule, build_sensor
 
 REFRESH_JOB = "refresh_all"
 
@@ -45,6 +46,8 @@ def build_definitions(settings: Settings) -> Definitions:
         asset_checks=QUALITY_CHECKS,
         resources=build_resources(settings, dbt_project),
         jobs=[define_asset_job(REFRESH_JOB, selection=AssetSelection.all())],
+        sensors=[build_sensor(settings, REFRESH_JOB)],
+        schedules=[build_schedule(settings, REFRESH_JOB)],
         # DuckDB takes one writer at a time: run steps in one process, in order.
         executor=in_process_executor,
     )

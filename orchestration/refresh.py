@@ -8,10 +8,14 @@ from dataclasses import dataclass, field
 from dagster import DagsterInstance
 
 from cartwh.housekeeping import prune_dagster_runs, prune_dbt_targets
+from cartwh.ingest.landing_state import write_plan
+from cartwh.ingest.registry import load_registry
 from cartwh.publish import REPORT, discard_staging, mark_report
+from cartwh.refresh_plan import RefreshPlan, plan_refresh, run_tags
 from cartwh.refresh_status import read_status, record_failed, stale_notice, unfinished
 from cartwh.settings import Settings
 from cartwh.warehouse import WarehouseBusy, write_lock
+from orchestration.sensors import planned_selection
 
 #: warning checks of the intake that a data manager must act on: a refresh that completes
 #: with one of them failed ends with a distinct exit status unless they are accepted
@@ -76,30 +80,51 @@ def dagster_instance(settings: Settings) -> DagsterInstance:
     return DagsterInstance.from_config(str(home))
 
 
-def run_refresh(settings: Settings, log_level: str = "INFO") -> RefreshResult:
+def run_refresh(
+    settings: Settings, log_level: str = "INFO", plan: RefreshPlan | None = None
+) -> RefreshResult:
     """Materialise every asset of the warehouse, in this process, and summarise the outcome.
 
     The writers' lock is held for the whole refresh, so cartwh's readers wait for its end
     instead of seeing it half done. A failed refresh is recorded with its failed step and
     named at the top of the published report (the results of the last good refresh); the
     runs and dbt artefacts of all but the last ``keep_runs`` refreshes are deleted."""
+    if plan is None:
+        plan = plan_refresh(settings, load_registry(settings.mappings), full=True)
+    plan_id = write_plan(settings.work, plan.state.digests())
+    tags = run_tags(settings, plan.state, plan_id, plan.summary)
+    return _execute(settings, log_level, lambda graph: planned_selection(graph, plan), tags)
+
+
+def run_requested(settings: Settings, request, log_level: str = "INFO") -> RefreshResult:
+    """Execute a run that the sensor or the schedule requested (a ``RunRequest``) in this
+    process, as the daemon's run launcher would: the same job, asset selection and tags."""
+    return _execute(settings, log_level, lambda graph: request.asset_selection, request.tags)
+
+
+def _execute(settings: Settings, log_level: str, selection, tags: dict) -> RefreshResult:
     try:
         with write_lock(settings.warehouse, log=_to_stderr):
-            return _refresh_holding_the_lock(settings, log_level)
+            return _refresh_holding_the_lock(settings, log_level, selection, tags)
     except WarehouseBusy as busy:  # the lock of the whole refresh; steps fail inside the run
         print(f"cartwh: {busy}", file=sys.stderr)
         return RefreshResult(False)
 
 
-def _refresh_holding_the_lock(settings: Settings, log_level: str) -> RefreshResult:
+def _refresh_holding_the_lock(
+    settings: Settings, log_level: str, selection, tags: dict
+) -> RefreshResult:
     from orchestration.definitions import REFRESH_JOB, build_definitions
 
-    job = build_definitions(settings).resolve_job_def(REFRESH_JOB)
+    definitions = build_definitions(settings)
+    job = definitions.resolve_job_def(REFRESH_JOB)
     with dagster_instance(settings) as instance:
         _close_unfinished_run(instance, settings)
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
+            asset_selection=selection(definitions.resolve_asset_graph()),
+            tags=tags,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         )
         failed = [

@@ -12,6 +12,7 @@ from dagster_duckdb import DuckDBResource
 
 from cartwh.ingest.registry import CentreRegistry, load_registry
 from cartwh.parameters import StudyParameters, study_parameters
+from cartwh.refresh_plan import PLAN_TAG
 from cartwh.refresh_status import record_started
 from cartwh.settings import DEFAULT_MAX_PATIENT_DROP, Settings
 from cartwh.warehouse import connect_for_writing, wait_until_writable, write_lock
@@ -32,7 +33,7 @@ class Warehouse(DuckDBResource):
     def setup_for_execution(self, context: InitResourceContext) -> None:
         run = context.run
         if self.work and run is not None and _publishes(run):
-            record_started(Path(self.work), run.run_id)
+            record_started(Path(self.work), run.run_id, run.tags.get(PLAN_TAG))
 
     @contextmanager
     def write_lock(self, log=None):

@@ -53,7 +53,9 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _claims(mapping: CentreMapping, files: list[DeliveredFile]) -> dict[str, list[DeliveredFile]]:
+def claim_entity_files(
+    mapping: CentreMapping, files: list[DeliveredFile]
+) -> dict[str, list[DeliveredFile]]:
     claimed: dict[str, list[DeliveredFile]] = {}
     for entity in mapping.entities:
         pattern = mapping.file_pattern(entity)
@@ -274,7 +276,7 @@ def load_delivery(
                 conn, delivery.centre_code, delivery.delivery_id, print_, files
             )
         return DeliveryResult(delivery.centre_code, delivery.delivery_id, "rejected", judged)
-    claimed = _claims(mapping, files)
+    claimed = claim_entity_files(mapping, files)
     problem = _refusal(conn, delivery, mapping, files, claimed, accepted is not None)
     if problem:
         return reject(problem)

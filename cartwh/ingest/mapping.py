@@ -7,6 +7,7 @@ have one code path for every centre.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Literal
@@ -44,17 +45,27 @@ def _check_date_format(value: str | None) -> str | None:
 
 def _check_strptime_pattern(pattern: str) -> None:
     """Refuse a pattern DuckDB cannot parse here, not in every centre's staging at refresh."""
+    reason = _strptime_problem(pattern)
+    if reason is not None:
+        raise ValueError(
+            f"date_format {pattern!r} is not a valid strptime pattern ({reason}); "
+            'write e.g. "%d.%m.%Y" for dd.mm.yyyy'
+        )
+
+
+@functools.lru_cache(maxsize=1024)
+def _strptime_problem(pattern: str) -> str | None:
+    """Asked once per pattern and process: a mapping repeats its few patterns on every column,
+    and a DuckDB connection per question made reading the registry take seconds."""
     import duckdb
 
     literal = "'" + pattern.replace("'", "''") + "'"
     try:
-        duckdb.connect().execute(f"select try_strptime('', {literal})").fetchall()
+        with duckdb.connect() as conn:
+            conn.execute(f"select try_strptime('', {literal})").fetchall()
     except duckdb.Error as exc:
-        reason = str(exc).split(":", 2)[-1].strip() or "not a strptime pattern"
-        raise ValueError(
-            f"date_format {pattern!r} is not a valid strptime pattern ({reason}); "
-            'write e.g. "%d.%m.%Y" for dd.mm.yyyy'
-        ) from None
+        return str(exc).split(":", 2)[-1].strip() or "not a strptime pattern"
+    return None
 
 
 class _Strict(BaseModel):
