@@ -27,6 +27,7 @@ from cartwh.ingest.landing_state import write_plan
 from cartwh.ingest.registry import load_registry
 from cartwh.refresh_plan import RefreshPlan, plan_refresh, run_tags, sensor_decision
 from cartwh.settings import Settings
+from cartwh.transform.codegen import LEDGER_TABLES
 from cartwh.warehouse import writer_active
 from models.extract_format import ENTITIES
 from orchestration.assets.raw import LANDING_SCAN, raw_asset_key
@@ -41,10 +42,17 @@ def plan_keys(plan: RefreshPlan) -> list[AssetKey]:
 
 
 def planned_selection(asset_graph, plan: RefreshPlan) -> list[AssetKey] | None:
-    """None for a whole refresh; else the plan's assets and everything downstream of them."""
+    """None for a whole refresh; else the plan's assets and everything downstream of them.
+
+    Every centre's load also writes the ledger (raw.current_deliveries, ...), so the tables built
+    from it are rebuilt too; the staging models that read it are views, which read it when
+    queried: another centre's staging is not rebuilt."""
     if plan.mode == "full":
         return None
-    return sorted(AssetSelection.assets(*plan_keys(plan)).downstream().resolve(asset_graph))
+    ledger = AssetSelection.assets(*(AssetKey(["raw", table]) for table in LEDGER_TABLES))
+    ledger_tables = ledger.downstream(depth=1) - ledger - AssetSelection.groups("staging")
+    start = AssetSelection.assets(*plan_keys(plan)) | ledger_tables
+    return sorted((start.downstream() - ledger).resolve(asset_graph))
 
 
 def build_sensor(settings: Settings, job_name: str):

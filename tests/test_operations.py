@@ -100,6 +100,31 @@ def test_a_refresh_with_nothing_new_starts_no_run(ops, capsys):
         assert _runs(instance) == runs
 
 
+def test_the_daily_schedule_asks_for_a_whole_refresh_with_its_tags(ops, definitions):
+    from dagster import build_schedule_context
+
+    from orchestration.refresh import dagster_instance
+
+    schedule = definitions.get_schedule_def("daily_refresh")
+    assert schedule.cron_schedule == "0 2 * * *" and schedule.execution_timezone == "UTC"
+    with dagster_instance(ops.settings()) as instance:
+        data = schedule.evaluate_tick(build_schedule_context(instance=instance))
+    [request] = data.run_requests
+    assert request.asset_selection is None  # everything
+    tags = request.tags
+    assert tags["cartwh/refreshes"] == "daily: everything"
+    assert tags["cartwh/warehouse"] == str(ops.warehouse)
+    assert tags["cartwh/cutoff"] == "2023-03-01"
+    assert (
+        tags["cartwh/newest_deliveries"]
+        == "tj:2023-03-01 xz:2023-03-01 zj:2023-03-01 zz:2023-03-01"
+    )
+    plan = json.loads(
+        (ops.root / "warehouse_work" / "plans" / f"{tags['cartwh/plan']}.json").read_text()
+    )
+    assert sorted(plan["centres"]) == ["tj", "xz", "zj", "zz"]
+
+
 def _state(ops) -> dict:
     return {
         "xz_deliveries": ops.query("select distinct _delivery_id from raw.xz__patients order by 1"),

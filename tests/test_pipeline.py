@@ -60,10 +60,11 @@ def test_staging_reaches_every_centre_with_canonical_values(demo):
 
 
 def test_refresh_again_changes_nothing_in_raw(demo):
+    """A whole refresh (--full: without it, nothing new starts no run) reloads nothing."""
     before = table_digest_all(demo)
     env = {**os.environ, **demo.env()}
     result = subprocess.run(
-        [sys.executable, "-m", "cartwh.cli", "refresh", "--log-level", "ERROR"],
+        [sys.executable, "-m", "cartwh.cli", "refresh", "--full", "--log-level", "ERROR"],
         env=env,
         capture_output=True,
         text=True,

@@ -193,6 +193,17 @@ def usable_mappings(registry: CentreRegistry) -> dict[str, CentreMapping]:
     return mappings
 
 
+#: the ledger tables of schema raw that every centre's load writes (dbt sources, like the centres'
+#: raw tables)
+LEDGER_TABLES = {
+    "current_deliveries": "The latest accepted delivery of each centre.",
+    "deliveries": "The delivery ledger.",
+    "delivery_patient_changes": (
+        "Patients each delivery added, kept or dropped against the previous."
+    ),
+}
+
+
 def generate(registry: CentreRegistry, out_dir: Path) -> dict[str, CentreMapping]:
     """Rewrite the generated staging models, sources and the centre-list macro in ``out_dir``.
 
@@ -205,17 +216,7 @@ def generate(registry: CentreRegistry, out_dir: Path) -> dict[str, CentreMapping
     for directory in (models_dir, macros_dir):
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
-    tables = [
-        {
-            "name": "current_deliveries",
-            "description": "The latest accepted delivery of each centre.",
-        },
-        {"name": "deliveries", "description": "The delivery ledger."},
-        {
-            "name": "delivery_patient_changes",
-            "description": "Patients each delivery added, kept or dropped against the previous.",
-        },
-    ]
+    tables = [{"name": name, "description": text} for name, text in LEDGER_TABLES.items()]
     for centre, mapping in mappings.items():
         centre_dir = models_dir / centre
         centre_dir.mkdir()
