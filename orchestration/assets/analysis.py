@@ -24,7 +24,7 @@ from analysis_assets.analyses import run_analysis
 from analysis_assets.figures import all_figures
 from analysis_assets.provenance import DeliveryUsed, Provenance
 from analysis_assets.report import build_report
-from analysis_assets.study import ANALYSES, PATIENT_LEVEL_TABLES, Analysis
+from analysis_assets.study import ANALYSES, PATIENT_LEVEL_TABLES, TABLE1_COMPARISONS, Analysis
 from analysis_assets.tables import write_tables
 from cartwh.ingest.ledger import current_deliveries
 from cartwh.previews import thumbnail_markdown
@@ -119,14 +119,16 @@ def report(context: AssetExecutionContext, warehouse: Warehouse, study: Study, l
     context.log.info(f"report (published at the end of the refresh): {path}")
     published = Path(study.output)
     km = sorted(f for f in figures if f.suffix == ".png" and f.stem.startswith("km_"))
+    # thumbnails of the study's main comparison only: each one is a few kB in the event log
+    main = [f for f in km if f.stem.endswith(f"_{TABLE1_COMPARISONS[0]}")]
     return MaterializeResult(
         metadata={
             "report": MetadataValue.path(str(published / REPORT)),
             "report_link": MetadataValue.url((published / REPORT).resolve().as_uri()),
-            "staged_report": MetadataValue.path(str(path)),
             "figures": len({f.stem for f in figures}),
             "figures_folder": MetadataValue.path(str(published / "figures")),
-            "kaplan_meier": MetadataValue.md(thumbnail_markdown(km)),
+            "kaplan_meier_figures": len(km),
+            "kaplan_meier": MetadataValue.md(thumbnail_markdown(main)),
         }
     )
 

@@ -205,6 +205,25 @@ def build_raw_centre_asset(centre: str):
 
 LANDING_SCAN = AssetKey(["raw", "landing_folders"])
 
+#: the delivery ledger that the raw loads write and dbt reads as sources; declared as external
+#: assets so that the UI lists them in the raw group (not in "default") with what they hold
+LEDGER_ASSETS = [
+    AssetSpec(
+        AssetKey(["raw", table]),
+        description=description,
+        kinds={"duckdb"},
+        **LAYERS["raw"].spec_kwargs(),
+    )
+    for table, description in {
+        "deliveries": "The delivery ledger: one row per delivered file (or Excel sheet) with "
+        "its sha256, size, rows read, status (loaded, held, withdrawn, rejected, ...) and "
+        "message.",
+        "current_deliveries": "The delivery of each centre used downstream: its newest loaded one.",
+        "delivery_patient_changes": "Patients each delivery added, kept or dropped against the "
+        "centre's previous delivery.",
+    }.items()
+]
+
 
 @asset(
     key=LANDING_SCAN,
