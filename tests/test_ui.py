@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from cartwh.previews import PREVIEW_COLUMNS
 from cartwh.project import PROJECT_ROOT, WORKSPACE_FILE
 from cartwh.settings import Settings, read_settings
 from cartwh.transform.prepare import dbt_environment
@@ -276,6 +277,64 @@ def test_checks_are_described_and_the_demo_history_has_a_failed_one(ui):
     asset, name = FAILING_CHECK
     failing = checks[("/".join(asset), name)]
     assert failing["executionForLatestMaterialization"]["status"] == "FAILED"
+
+
+LATEST_METADATA = """query ($keys: [AssetKeyInput!]) {
+  assetNodes(assetKeys: $keys) {
+    assetKey { path }
+    assetMaterializations(limit: 1) { metadataEntries { ...entry } }
+    assetObservations(limit: 1) { metadataEntries { ...entry } }
+  }
+}
+fragment entry on MetadataEntry {
+  label
+  ... on MarkdownMetadataEntry { mdStr }
+  ... on IntMetadataEntry { intValue }
+  ... on PathMetadataEntry { path }
+  ... on UrlMetadataEntry { url }
+  ... on TextMetadataEntry { text }
+}"""
+
+
+def _latest_metadata(ui: UI, *keys: tuple[str, ...]) -> dict[tuple[str, ...], dict]:
+    """The metadata of each asset's latest materialisation, then of its latest observation."""
+    nodes = ui.graphql(LATEST_METADATA, {"keys": [{"path": list(k)} for k in keys]})
+    found = {}
+    for node in nodes["assetNodes"]:
+        events = node["assetMaterializations"] + node["assetObservations"]
+        entries = [e for event in events for e in event["metadataEntries"]]
+        found[tuple(node["assetKey"]["path"])] = {
+            e["label"]: next((v for k, v in e.items() if k != "label"), None) for e in entries
+        }
+    return found
+
+
+def test_materialisations_say_what_each_step_produced(ui, demo):
+    raw, mart = ("raw", "xz__patients"), ("mart", "patient_outcomes")
+    expectations, report = ("quality", "mart_expectations"), ("analysis", "report")
+    metadata = _latest_metadata(ui, raw, mart, expectations, report)
+    [(xz_rows,)] = demo.query("select count(*) from raw.xz__patients")
+    assert metadata[raw]["dagster/row_count"] == xz_rows
+    assert metadata[raw]["current_delivery"] == "2023-03-01"
+    [(patients,)] = demo.query("select count(*) from mart.patient_outcomes")
+    assert metadata[mart]["dagster/row_count"] == patients
+    preview = metadata[mart]["preview"].splitlines()
+    assert [c.strip() for c in preview[0].strip("|").split("|")] == list(PREVIEW_COLUMNS)
+    assert len(preview) == 2 + 5  # header, rule, five patients
+    assert all(len(row.split("|")[1].strip()) == 11 for row in preview[2:])  # key shortened
+    docs = demo.output / "data_docs" / "index.html"
+    assert metadata[expectations]["data_docs"] == str(docs)
+    assert metadata[expectations]["failing_blocking_checks"] == 0
+    [(failing,)] = demo.query("select count(*) from quality.check_results where status = 'failed'")
+    assert metadata[expectations]["failing_quality_checks"] == failing
+    assert metadata[report]["report"] == str(demo.output / "report.html")
+    assert metadata[report]["figures"] == len(list((demo.output / "figures").glob("*.png")))
+    thumbnails = metadata[report]["kaplan_meier"].split("\n\n")
+    assert [t.split("]")[0] for t in thumbnails] == [
+        "![km_LFS_toxicity_group",
+        "![km_OS_toxicity_group",
+    ]
+    assert all("](data:image/png;base64," in t for t in thumbnails)
 
 
 @pytest.fixture(scope="module")
