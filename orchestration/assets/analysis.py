@@ -24,14 +24,16 @@ from analysis_assets.analyses import run_analysis
 from analysis_assets.figures import all_figures
 from analysis_assets.provenance import DeliveryUsed, Provenance
 from analysis_assets.report import build_report
-from analysis_assets.study import ANALYSES, PATIENT_LEVEL_TABLES, Analysis
+from analysis_assets.study import ANALYSES, PATIENT_LEVEL_TABLES, TABLE1_COMPARISONS, Analysis
 from analysis_assets.tables import write_tables
 from cartwh.ingest.ledger import current_deliveries
-from cartwh.publish import STAGED_SCHEMA, publish_files, publish_tables, staging_folder
+from cartwh.previews import thumbnail_markdown
+from cartwh.publish import REPORT, STAGED_SCHEMA, publish_files, publish_tables, staging_folder
 from cartwh.quality.results import intake_summaries
 from cartwh.quality.summary import cohort_summary
 from cartwh.refresh_status import record_published
 from cartwh.version import code_version
+from orchestration.catalogue import LAYERS
 from orchestration.resources import PUBLISHED, Landing, Study, Warehouse
 
 QUALITY_GATE = AssetKey(["quality", "check_results"])
@@ -50,9 +52,9 @@ def build_analysis_asset(name: str, analysis: Analysis):
             AssetSpec(
                 AssetKey(["analysis", table]),
                 deps=[AssetKey(["mart", t]) for t in analysis.inputs] + [QUALITY_GATE],
-                group_name="analysis",
                 description=description,
                 kinds={"duckdb", "csv"},
+                **LAYERS["analysis"].spec_kwargs(),
             )
             for table, description in analysis.tables.items()
         ],
@@ -65,7 +67,14 @@ def build_analysis_asset(name: str, analysis: Analysis):
             written = write_tables(conn, tables, staged / "tables", schema=STAGED_SCHEMA)
         for table, rows in written.items():
             yield MaterializeResult(
-                asset_key=AssetKey(["analysis", table]), metadata={"rows": rows}
+                asset_key=AssetKey(["analysis", table]),
+                metadata={
+                    "rows": rows,
+                    "dagster/row_count": rows,
+                    "published_as": MetadataValue.path(
+                        str(Path(study.output) / "tables" / f"{table}.csv")
+                    ),
+                },
             )
 
     return _analysis
@@ -79,7 +88,7 @@ ANALYSIS_ASSETS = [build_analysis_asset(name, analysis) for name, analysis in AN
     deps=[AssetKey(["analysis", t]) for t in ANALYSIS_TABLES]
     + [AssetKey(["mart", t]) for t in PATIENT_LEVEL_TABLES]
     + [AssetKey(["quality", "nulled_fields"]), AssetKey(["quality", "quarantine"])],
-    group_name="analysis",
+    **LAYERS["report"].spec_kwargs(),
     description="Figures (PNG and SVG) under CARTWH_OUTPUT/figures and the self-contained "
     "results report CARTWH_OUTPUT/report.html, with provenance.",
     kinds={"html"},
@@ -108,10 +117,18 @@ def report(context: AssetExecutionContext, warehouse: Warehouse, study: Study, l
     figures = all_figures(tables, staged / "figures")
     path = build_report(tables, figures, provenance, staged / "report.html")
     context.log.info(f"report (published at the end of the refresh): {path}")
+    published = Path(study.output)
+    km = sorted(f for f in figures if f.suffix == ".png" and f.stem.startswith("km_"))
+    # thumbnails of the study's main comparison only: each one is a few kB in the event log
+    main = [f for f in km if f.stem.endswith(f"_{TABLE1_COMPARISONS[0]}")]
     return MaterializeResult(
         metadata={
-            "report": MetadataValue.path(str(path)),
+            "report": MetadataValue.path(str(published / REPORT)),
+            "report_link": MetadataValue.url((published / REPORT).resolve().as_uri()),
             "figures": len({f.stem for f in figures}),
+            "figures_folder": MetadataValue.path(str(published / "figures")),
+            "kaplan_meier_figures": len(km),
+            "kaplan_meier": MetadataValue.md(thumbnail_markdown(main)),
         }
     )
 
@@ -123,7 +140,7 @@ def build_publish_asset(upstream: list[AssetKey]):
     @asset(
         key=PUBLISHED,
         deps=upstream,
-        group_name="analysis",
+        **LAYERS["report"].spec_kwargs(),
         description="Publishes this refresh's analysis: schema analysis_next becomes analysis (one "
         "transaction), the staged tables/, figures/ and report.html replace the published ones, "
         "and the refresh is recorded as finished. Skipped when anything upstream failed.",

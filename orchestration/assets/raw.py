@@ -20,6 +20,7 @@ from dagster import (
 from cartwh.ingest import CentreLoad, load_centre, raw_table_name, scan_landing
 from cartwh.ingest.mapping import MappingError
 from models.extract_format import ENTITIES
+from orchestration.catalogue import LAYERS
 from orchestration.resources import Landing, Warehouse
 
 
@@ -120,10 +121,9 @@ def build_raw_centre_asset(centre: str):
     specs = [
         AssetSpec(
             raw_asset_key(centre, entity),
-            group_name="raw",
             description=f"{entity} of centre {centre}, every delivery, as delivered (all text).",
             kinds={"duckdb"},
-            tags={"centre": centre},
+            **LAYERS["raw"].spec_kwargs(centre=centre),
         )
         for entity in ENTITIES
     ]
@@ -191,8 +191,11 @@ def build_raw_centre_asset(centre: str):
             yield MaterializeResult(
                 asset_key=raw_asset_key(centre, entity),
                 metadata={
+                    "dagster/row_count": loaded.raw_rows.get(entity, 0),
                     "rows_all_deliveries": loaded.raw_rows.get(entity, 0),
+                    "centre": centre,
                     "current_delivery": loaded.current_delivery,
+                    "deliveries_in_landing": len(loaded.delivery_folders),
                 },
             )
         yield from _checks(loaded, anchor)
@@ -202,10 +205,29 @@ def build_raw_centre_asset(centre: str):
 
 LANDING_SCAN = AssetKey(["raw", "landing_folders"])
 
+#: the delivery ledger that the raw loads write and dbt reads as sources; declared as external
+#: assets so that the UI lists them in the raw group (not in "default") with what they hold
+LEDGER_ASSETS = [
+    AssetSpec(
+        AssetKey(["raw", table]),
+        description=description,
+        kinds={"duckdb"},
+        **LAYERS["raw"].spec_kwargs(),
+    )
+    for table, description in {
+        "deliveries": "The delivery ledger: one row per delivered file (or Excel sheet) with "
+        "its sha256, size, rows read, status (loaded, held, withdrawn, rejected, ...) and "
+        "message.",
+        "current_deliveries": "The delivery of each centre used downstream: its newest loaded one.",
+        "delivery_patient_changes": "Patients each delivery added, kept or dropped against the "
+        "centre's previous delivery.",
+    }.items()
+]
+
 
 @asset(
     key=LANDING_SCAN,
-    group_name="raw",
+    **LAYERS["raw"].spec_kwargs(),
     description="Scan of the landing area: every folder that is not a registered centre's is "
     "recorded in raw.deliveries as skipped, with the fix (rename it, or register the centre).",
     kinds={"duckdb"},
@@ -222,7 +244,14 @@ def landing_folders(context: AssetExecutionContext, warehouse: Warehouse, landin
         skipped = scan_landing(conn, landing.landing_path, landing.registry())
     for folder in skipped:
         context.log.warning(f"skipped {folder.label}: {folder.reason}")
-    yield MaterializeResult(metadata={"skipped_folders": len(skipped)})
+    centres = sorted(landing.registry().centres)
+    yield MaterializeResult(
+        metadata={
+            "skipped_folders": len(skipped),
+            "registered_centres": len(centres),
+            "centres": ", ".join(centres),
+        }
+    )
     yield AssetCheckResult(
         check_name="every_landing_folder_registered",
         passed=not skipped,
