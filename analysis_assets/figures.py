@@ -5,13 +5,14 @@ DataFrames, writes one PNG and one SVG per figure into ``out_dir`` and returns t
 paths written.  Panels and labels come from :mod:`analysis_assets.study`; numbers and
 p-values are printed by :mod:`analysis_assets.formatting`, as in the report.  Output is
 deterministic: fixed figure sizes, Agg backend, fixed SVG hash salt and no date in the SVG
-metadata.
+metadata; :func:`all_figures` given a provenance writes it into every file's metadata.
 """
 
 from __future__ import annotations
 
 import math
 import textwrap
+from contextvars import ContextVar
 from pathlib import Path
 
 import matplotlib
@@ -33,6 +34,7 @@ from analysis_assets.formatting import (  # noqa: E402
     format_p,
     term_label,
 )
+from analysis_assets.provenance import Provenance  # noqa: E402
 from analysis_assets.study import (  # noqa: E402
     ENDPOINTS,
     FIGURE1_COMPARISONS,
@@ -65,12 +67,19 @@ GRADE_COLOURS = {1: "#fdd49e", 2: "#fc8d59", 3: "#d7301f", 4: "#7f0000", 5: "#00
 ICANS_COLOURS = {1: "#c6dbef", 2: "#6baed6", 3: "#2171b5", 4: "#08306b", 5: "#000000"}
 
 
+#: set by all_figures for the figures it draws (saves the figure functions a parameter each)
+_PROVENANCE: ContextVar[Provenance | None] = ContextVar("figure_provenance", default=None)
+
+
 def _save(fig, out_dir: Path, stem: str) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     png, svg = out_dir / f"{stem}.png", out_dir / f"{stem}.svg"
-    fig.savefig(png, format="png", dpi=100, metadata={"Software": None})
-    fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
+    provenance = _PROVENANCE.get()
+    png_meta = provenance.figure_metadata("png") if provenance else {}
+    svg_meta = provenance.figure_metadata("svg") if provenance else {}
+    fig.savefig(png, format="png", dpi=100, metadata={"Software": None, **png_meta})
+    fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None, **svg_meta})
     plt.close(fig)
     return [png, svg]
 
@@ -532,9 +541,19 @@ def cohort_flow_figure(cohort_flow: pd.DataFrame, out_dir: Path) -> list[Path]:
     return _save(fig, out_dir, "cohort_flow")
 
 
-def all_figures(tables: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
-    """Every figure, from tables keyed by table name (``schema.`` prefix optional)."""
-    t = by_table_name(tables)
+def all_figures(
+    tables: dict[str, pd.DataFrame], out_dir: Path, provenance: Provenance | None = None
+) -> list[Path]:
+    """Every figure, from tables keyed by table name (``schema.`` prefix optional); with a
+    provenance, it is in each file's metadata (PNG text chunks, SVG Dublin Core)."""
+    token = _PROVENANCE.set(provenance)
+    try:
+        return _all_figures(by_table_name(tables), out_dir)
+    finally:
+        _PROVENANCE.reset(token)
+
+
+def _all_figures(t: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
     paths: list[Path] = []
     if "cohort_flow" in t:
         paths += cohort_flow_figure(t["cohort_flow"], out_dir)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 import re
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from analysis_assets.formatting import (
     round_half_up,
     term_label,
 )
-from analysis_assets.provenance import Provenance
+from analysis_assets.provenance import PROVENANCE_FILE, Provenance
 from analysis_assets.study import (
     ENDPOINTS,
     FIGURE_CAPTIONS,
@@ -607,8 +608,8 @@ def build_report(
     figures : list of Path
         PNG and/or SVG files; files sharing a stem are one figure (the PNG is embedded).
     provenance : Provenance or None
-        Printed as the cut-off line under the title and the provenance table at the end;
-        None leaves both out.
+        Printed as the cut-off line under the title and the provenance table at the end,
+        and written as ``provenance.json`` beside the report; None leaves all three out.
     out_path : Path
 
     Returns
@@ -630,4 +631,8 @@ def build_report(
     doc.append("</body></html>")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text("\n".join(doc), encoding="utf-8")
+    if provenance is not None:
+        (out_path.parent / PROVENANCE_FILE).write_text(
+            json.dumps(provenance.to_dict(), indent=2) + "\n", encoding="utf-8"
+        )
     return out_path

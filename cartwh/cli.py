@@ -66,6 +66,11 @@ EXIT_DATA_WARNINGS = 3
 
 
 def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
+    if args.lock:
+        from cartwh.datalock import locked_settings
+
+        settings = locked_settings(settings, args.lock)
+        print(f"rebuilding lock {args.lock} in {settings.warehouse.parent}")
     if not settings.landing.is_dir():
         raise SettingsError(
             f"landing folder {settings.landing} does not exist: create it, or point "
@@ -167,6 +172,38 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(frame.to_string(index=False, max_rows=args.max_rows))
         print(f"({len(frame)} rows)")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from cartwh.history import history_lines, refresh_history
+
+    try:
+        with _open_warehouse(settings, args.wait) as conn:
+            refreshes = refresh_history(conn, args.limit)
+    except WarehouseUnavailable as exc:
+        print(f"cartwh: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps(refreshes, indent=2, default=str))
+    else:
+        print("\n".join(history_lines(refreshes)))
+    return 0
+
+
+def cmd_lock(args: argparse.Namespace, settings: Settings) -> int:
+    from cartwh.datalock import lock_file, take_lock
+
+    lock_file(settings, args.name)  # a bad name is refused before waiting for the warehouse
+    try:
+        with _open_warehouse(settings, args.wait) as conn:
+            path = take_lock(conn, settings, args.name)
+    except WarehouseUnavailable as exc:
+        print(f"cartwh: {exc}", file=sys.stderr)
+        return 2
+    print(f"lock {args.name}: {path}; rebuild it with `cartwh refresh --lock {args.name}`")
     return 0
 
 
@@ -364,6 +401,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="rebuild everything (by default only the centres whose deliveries or mapping "
         "changed since the last published refresh, and what depends on them)",
     )
+    refresh.add_argument(
+        "--lock",
+        metavar="NAME",
+        help="rebuild the state frozen by `cartwh lock NAME` in its own folder "
+        "(<work>/locks/NAME/)",
+    )
     refresh.set_defaults(func=cmd_refresh)
 
     sql = commands.add_parser("sql", help="run a read-only query on the warehouse")
@@ -372,6 +415,21 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--max-rows", type=int, default=200)
     sql.add_argument("--wait", **WAIT_OPTION)
     sql.set_defaults(func=cmd_sql)
+
+    history = commands.add_parser(
+        "history", help="published refreshes, newest first: deliveries, changes, check trends"
+    )
+    history.add_argument("--limit", type=int, help="only the newest N refreshes")
+    history.add_argument("--format", choices=["text", "json"], default="text")
+    history.add_argument("--wait", **WAIT_OPTION)
+    history.set_defaults(func=cmd_history)
+
+    lock = commands.add_parser(
+        "lock", help="freeze the current deliveries, cut-off, code and key as <work>/locks/NAME"
+    )
+    lock.add_argument("name")
+    lock.add_argument("--wait", **WAIT_OPTION)
+    lock.set_defaults(func=cmd_lock)
 
     mapping = commands.add_parser("mapping", help="centre mapping files")
     mapping_commands = mapping.add_subparsers(dest="mapping_command", required=True)

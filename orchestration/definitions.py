@@ -16,7 +16,7 @@ from cartwh.transform.prepare import prepare as prepare_dbt
 from orchestration.assets.analysis import ANALYSIS_ASSETS, build_publish_asset, report
 from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.quality import centre_query_files, mart_expectations
-from orchestration.assets.raw import build_raw_centre_asset, landing_folders
+from orchestration.assets.raw import LEDGER_ASSETS, build_raw_centre_asset, landing_folders
 from orchestration.checks.quality import QUALITY_CHECKS
 from orchestration.dbt_project import build_dbt_project
 from orchestration.resources import build_resources
@@ -42,7 +42,7 @@ def build_definitions(settings: Settings) -> Definitions:
     ]
     everything = [key for definition in assets for key in definition.keys]
     return Definitions(
-        assets=[*assets, build_publish_asset(everything)],
+        assets=[*assets, build_publish_asset(everything), *LEDGER_ASSETS],
         asset_checks=QUALITY_CHECKS,
         resources=build_resources(settings, dbt_project),
         jobs=[define_asset_job(REFRESH_JOB, selection=AssetSelection.all())],

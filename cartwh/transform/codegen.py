@@ -196,11 +196,11 @@ def usable_mappings(registry: CentreRegistry) -> dict[str, CentreMapping]:
 #: the ledger tables of schema raw that every centre's load writes (dbt sources, like the centres'
 #: raw tables)
 LEDGER_TABLES = {
-    "current_deliveries": "The latest accepted delivery of each centre.",
-    "deliveries": "The delivery ledger.",
-    "delivery_patient_changes": (
-        "Patients each delivery added, kept or dropped against the previous."
-    ),
+    "deliveries": "The delivery ledger: one row per delivered file (or Excel sheet) with its "
+    "sha256, size, rows read, status (loaded, held, withdrawn, rejected, ...) and message.",
+    "current_deliveries": "The delivery of each centre used downstream: its newest loaded one.",
+    "delivery_patient_changes": "Patients each delivery added, kept or dropped against the "
+    "centre's previous delivery.",
 }
 
 

@@ -114,7 +114,7 @@ def report(context: AssetExecutionContext, warehouse: Warehouse, study: Study, l
         generated_at=datetime.now(UTC),
         intake=tuple(intake.lines()),
     )
-    figures = all_figures(tables, staged / "figures")
+    figures = all_figures(tables, staged / "figures", provenance)
     path = build_report(tables, figures, provenance, staged / "report.html")
     context.log.info(f"report (published at the end of the refresh): {path}")
     published = Path(study.output)
@@ -146,13 +146,44 @@ def build_publish_asset(upstream: list[AssetKey]):
         "and the refresh is recorded as finished. Skipped when anything upstream failed.",
         kinds={"duckdb", "html"},
     )
-    def published(context: AssetExecutionContext, warehouse: Warehouse, study: Study):
-        output = Path(study.output)
+    def published(
+        context: AssetExecutionContext, warehouse: Warehouse, study: Study, landing: Landing
+    ):
+        import json
+        import os
+
+        from analysis_assets.provenance import PROVENANCE_FILE
+        from cartwh.history import forget_refresh, patient_columns, record_refresh
+
+        output, run_id = Path(study.output), context.run.run_id
+        staged = staging_folder(output, run_id)
+        # the report step wrote the provenance; it becomes a table and a CSV like the others
+        provenance = Provenance.from_dict(
+            json.loads((staged / PROVENANCE_FILE).read_text(encoding="utf-8"))
+        )
+        tables = [*ANALYSIS_TABLES, "provenance"]
         with warehouse.write_connection(context.log.info) as conn:
-            publish_tables(conn, ANALYSIS_TABLES)
-        publish_files(output, context.run.run_id)
-        record_published(Path(warehouse.work), context.run.run_id)
-        context.log.info(f"published the analysis of run {context.run.run_id} in {output}")
-        return MaterializeResult(metadata={"tables": len(ANALYSIS_TABLES)})
+            write_tables(
+                conn, {"provenance": provenance.table()}, staged / "tables", schema=STAGED_SCHEMA
+            )
+            record_refresh(
+                conn,
+                run_id,
+                datetime.now(UTC),
+                provenance.cutoff,
+                provenance.code_version,
+                patient_columns(landing.registry()),
+            )
+            try:
+                publish_tables(conn, tables)
+            except BaseException:
+                forget_refresh(conn, run_id)
+                raise
+        # publish_files renames tables/, figures/ and the report (last); provenance.json first
+        os.replace(staged / PROVENANCE_FILE, output / PROVENANCE_FILE)
+        publish_files(output, run_id)
+        record_published(Path(warehouse.work), run_id)
+        context.log.info(f"published the analysis of run {run_id} in {output}")
+        return MaterializeResult(metadata={"tables": len(tables)})
 
     return published

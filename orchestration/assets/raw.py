@@ -19,6 +19,7 @@ from dagster import (
 
 from cartwh.ingest import CentreLoad, load_centre, raw_table_name, scan_landing
 from cartwh.ingest.mapping import MappingError
+from cartwh.transform.codegen import LEDGER_TABLES
 from models.extract_format import ENTITIES
 from orchestration.catalogue import LAYERS
 from orchestration.resources import Landing, Warehouse
@@ -214,14 +215,7 @@ LEDGER_ASSETS = [
         kinds={"duckdb"},
         **LAYERS["raw"].spec_kwargs(),
     )
-    for table, description in {
-        "deliveries": "The delivery ledger: one row per delivered file (or Excel sheet) with "
-        "its sha256, size, rows read, status (loaded, held, withdrawn, rejected, ...) and "
-        "message.",
-        "current_deliveries": "The delivery of each centre used downstream: its newest loaded one.",
-        "delivery_patient_changes": "Patients each delivery added, kept or dropped against the "
-        "centre's previous delivery.",
-    }.items()
+    for table, description in LEDGER_TABLES.items()
 ]
 
 
