@@ -204,7 +204,13 @@ def test_the_sensor_waits_for_a_delivery_then_refreshes_that_centre_only(ops, de
     assert after["xz_deliveries"] == [*before["xz_deliveries"], (NEW_DELIVERY,)]
     assert after["deaths"] == before["deaths"] + 1
     assert run.run_id in after["report"] and run.run_id not in before["report"]
-    assert f"xz/{NEW_DELIVERY}" in after["report"] or NEW_DELIVERY in after["report"]
+    assert NEW_DELIVERY in after["report"]
+    assert ops.query("select distinct run_id from analysis.provenance") == [(run.run_id,)]
+    assert ("xz", NEW_DELIVERY, True) in ops.query(
+        "select centre_code, delivery_id, became_current from history.refresh_deliveries "
+        "where run_id = ?",
+        [run.run_id],
+    )
     ops.incremental = content_hashes(ops.warehouse)
 
 
