@@ -1,11 +1,13 @@
 """dbt models as Dagster assets, grouped by layer; dbt tests become asset checks."""
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext
+from dagster import AssetExecutionContext, AssetMaterialization, Output
 from dagster_dbt import (
+    DagsterDbtCliRuntimeError,
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliResource,
@@ -13,6 +15,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration.progress import dbt_progress
 from orchestration.resources import Study, Warehouse
 
 LAYERS = ("staging", "intermediate", "marts", "restricted", "quality")
@@ -47,6 +50,78 @@ def build_dbt_assets(dbt_project: DbtProject):
             # dbt-duckdb's own connect retries (profiles.yml) say nothing in the log
             warehouse.wait_for_readers(context.log.info)
             context.log.info("dbt build starts")
-            yield from dbt.cli(["build", "--vars", study.dbt_vars], context=context).stream()
+            invocation = dbt.cli(
+                ["build", "--no-use-colors", "--vars", study.dbt_vars], context=context
+            )
+            events, error = [], None
+            try:
+                for event in _counting(invocation, context):
+                    events.append(event)
+            except DagsterDbtCliRuntimeError as exc:  # what dbt built is reported all the same
+                error = exc
+            # dbt holds the file while it runs: count the tables' rows after it, in one go
+            with warehouse.get_connection(context.log.info) as conn:
+                yield from with_row_counts(events, invocation.manifest, conn)
+            if error is not None:
+                raise error
 
     return cartwh_dbt_models
+
+
+#: dbt's log events that end a node ("n of m")
+_NODE_RESULTS = {
+    "LogModelResult",
+    "LogSeedResult",
+    "LogTestResult",
+    "LogSnapshotResult",
+    "LogNodeResult",
+    "LogFreshnessResult",
+    "SkippingDetails",
+    "LogNodeNoOpResult",
+}
+
+
+def _counting(invocation, context: AssetExecutionContext):
+    """The invocation's Dagster events; its node results are counted and logged as
+    ``dbt progress`` (``orchestration.progress``), at most every half second and at the end."""
+    done = failed = warned = total = 0
+    logged = 0.0
+    for event in invocation.stream_raw_events():
+        info, data = event.raw_event["info"], event.raw_event["data"]
+        if info["name"] in _NODE_RESULTS:
+            done += 1
+            total = max(total, int(data.get("total") or 0), done)
+            status = str(data.get("status", "")).lower()
+            failed += status in ("error", "fail", "runtime error")
+            warned += status == "warn"
+            if time.monotonic() - logged > 0.5 or done == total:
+                context.log.debug(dbt_progress(done, total, failed, warned))
+                logged = time.monotonic()
+        yield from event.to_default_asset_events(
+            manifest=invocation.manifest,
+            dagster_dbt_translator=invocation.dagster_dbt_translator,
+            context=context,
+            target_path=invocation.target_path,
+            project=invocation.project,
+        )
+    context.log.info(dbt_progress(done, total, failed, warned))
+
+
+def with_row_counts(events, manifest: Mapping[str, Any], conn):
+    """``events`` with ``dagster/row_count`` on the materialisations of table models."""
+    tables = {
+        (node["name"], node["schema"]): f'"{node["schema"]}"."{node.get("alias") or node["name"]}"'
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in ("model", "seed")
+        and node["config"].get("materialized") in ("table", "incremental", "seed")
+    }
+    for event in events:
+        if isinstance(event, Output | AssetMaterialization):
+            node = event.metadata.get("unique_id")
+            unique_id = getattr(node, "value", node)
+            props = manifest["nodes"].get(unique_id) if unique_id else None
+            relation = tables.get((props["name"], props["schema"])) if props else None
+            if relation:
+                [(rows,)] = conn.execute(f"select count(*) from {relation}").fetchall()
+                event = event.with_metadata({**event.metadata, "dagster/row_count": rows})
+        yield event
