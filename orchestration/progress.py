@@ -50,6 +50,7 @@ class Stage:
     checks: list = field(default_factory=list)  # AssetCheckEvaluation
     loaded_deliveries: int = 0
     dbt: tuple[int, int, int, int] | None = None
+    row_counts: dict = field(default_factory=dict)  # asset key -> rows (dbt's tables)
 
     def summary(self) -> str:
         if self.name == "landing":
@@ -65,11 +66,10 @@ class Stage:
             )
         if self.name == "dbt build":
             done, total, failed, warned = self.dbt or (0, 0, 0, 0)
-            counted = [m for m in self.materialised.values() if "dagster/row_count" in m]
-            rows = sum(_value(m, "dagster/row_count", 0) for m in counted)
             return (
                 f"{done} of {total} nodes, {failed} failed, {warned} warnings; "
-                f"{len(self.materialised)} assets, {rows} rows in {len(counted)} tables"
+                f"{len(self.materialised)} assets, {sum(self.row_counts.values())} rows in "
+                f"{len(self.row_counts)} tables"
             )
         if self.name == "quality":
             failed = [c for c in self.checks if not c.passed]
@@ -123,6 +123,12 @@ class Stages:
         elif kind == "ASSET_MATERIALIZATION":
             data = event.event_specific_data.materialization
             self.current.materialised[data.asset_key.to_user_string()] = dict(data.metadata)
+        elif kind == "ASSET_OBSERVATION":
+            data = event.event_specific_data.asset_observation
+            if "dagster/row_count" in data.metadata:
+                self.current.row_counts[data.asset_key.to_user_string()] = _value(
+                    data.metadata, "dagster/row_count", 0
+                )
         elif kind == "ASSET_CHECK_EVALUATION":
             self.current.checks.append(event.event_specific_data)
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):

@@ -5,9 +5,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetMaterialization, Output
+from dagster import AssetExecutionContext, AssetMaterialization, AssetObservation, Output
 from dagster_dbt import (
-    DagsterDbtCliRuntimeError,
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliResource,
@@ -53,17 +52,14 @@ def build_dbt_assets(dbt_project: DbtProject):
             invocation = dbt.cli(
                 ["build", "--no-use-colors", "--vars", study.dbt_vars], context=context
             )
-            events, error = [], None
-            try:
-                for event in _counting(invocation, context):
-                    events.append(event)
-            except DagsterDbtCliRuntimeError as exc:  # what dbt built is reported all the same
-                error = exc
+            built = []
+            for event in _counting(invocation, context):
+                if isinstance(event, Output | AssetMaterialization):
+                    built.append(event)
+                yield event
             # dbt holds the file while it runs: count the tables' rows after it, in one go
             with warehouse.get_connection(context.log.info) as conn:
-                yield from with_row_counts(events, invocation.manifest, conn)
-            if error is not None:
-                raise error
+                yield from row_counts(built, invocation.manifest, conn, context)
 
     return cartwh_dbt_models
 
@@ -107,21 +103,20 @@ def _counting(invocation, context: AssetExecutionContext):
     context.log.info(dbt_progress(done, total, failed, warned))
 
 
-def with_row_counts(events, manifest: Mapping[str, Any], conn):
-    """``events`` with ``dagster/row_count`` on the materialisations of table models."""
-    tables = {
-        (node["name"], node["schema"]): f'"{node["schema"]}"."{node.get("alias") or node["name"]}"'
-        for node in manifest["nodes"].values()
-        if node["resource_type"] in ("model", "seed")
-        and node["config"].get("materialized") in ("table", "incremental", "seed")
-    }
-    for event in events:
-        if isinstance(event, Output | AssetMaterialization):
-            node = event.metadata.get("unique_id")
-            unique_id = getattr(node, "value", node)
-            props = manifest["nodes"].get(unique_id) if unique_id else None
-            relation = tables.get((props["name"], props["schema"])) if props else None
-            if relation:
-                [(rows,)] = conn.execute(f"select count(*) from {relation}").fetchall()
-                event = event.with_metadata({**event.metadata, "dagster/row_count": rows})
-        yield event
+def row_counts(built, manifest: Mapping[str, Any], conn, context: AssetExecutionContext):
+    """An observation with ``dagster/row_count`` for each table model or seed of ``built``
+    (materialisations are yielded as dbt goes, while the file is dbt's alone)."""
+    for event in built:
+        node = event.metadata.get("unique_id")
+        props = manifest["nodes"].get(getattr(node, "value", node)) or {}
+        if props.get("resource_type") in ("model", "seed") and props["config"].get(
+            "materialized"
+        ) in ("table", "incremental", "seed"):
+            relation = f'"{props["schema"]}"."{props.get("alias") or props["name"]}"'
+            [(rows,)] = conn.execute(f"select count(*) from {relation}").fetchall()
+            key = (
+                event.asset_key
+                if isinstance(event, AssetMaterialization)
+                else context.asset_key_for_output(event.output_name)
+            )
+            yield AssetObservation(asset_key=key, metadata={"dagster/row_count": rows})
