@@ -12,7 +12,6 @@ from pathlib import Path
 
 from cartwh.console import frame_records, print_json
 from cartwh.exitcodes import ExitCode, epilog
-from cartwh.ingest.registry import CANONICAL_CENTRES_FILE, RegistryError, load_registry
 from cartwh.settings import Settings, SettingsError, read_settings
 
 #: written by `cartwh generate` into the folder it fills (hidden: the loader ignores it)
@@ -21,6 +20,7 @@ GENERATED_MARKER = ".cartwh-generated"
 
 def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     from cartwh.demo import generate_consortium
+    from cartwh.ingest.registry import CANONICAL_CENTRES_FILE, load_registry
 
     out = Path(args.out).resolve() if args.out else settings.landing
     if out.is_dir() and any(out.iterdir()) and not args.force:
@@ -78,6 +78,8 @@ def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
     log_path = new_log_path(settings.work)
     if not args.quiet:
         print(f"refresh of {settings.warehouse}; full log: {log_path}", flush=True)
+    from cartwh.ingest.registry import load_registry  # pandas and pandera: after the first line
+
     registry = load_registry(settings.mappings)
     started = time.monotonic()
     with open(log_path, "a", encoding="utf-8", buffering=1) as log:
@@ -101,7 +103,7 @@ def _run_refresh_logged(args, settings: Settings, log, log_path: Path):
             from orchestration.progress import Stages, refresh_logger
             from orchestration.refresh import run_refresh
 
-            stages = Stages(StageWriter(out, quiet=args.quiet or args.verbose))
+            stages = Stages(StageWriter(out, quiet=args.quiet, live=not args.verbose))
             result = run_refresh(
                 settings,
                 args.log_level,
@@ -248,7 +250,7 @@ def cmd_mapping_check(args: argparse.Namespace, settings: Settings) -> int:
             Path(args.file), Path(args.delivery), settings.private_tmp
         )
     except MappingError as exc:
-        print(f"cartwh: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(exc, file=sys.stderr)
         return ExitCode.USAGE
     blocking = [f for f in findings if f.blocking]
     status = ExitCode.FAILED if blocking else ExitCode.OK
@@ -550,7 +552,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = read_settings()
         return args.func(args, settings)
-    except (SettingsError, RegistryError) as exc:
+    except SettingsError as exc:
+        print(f"cartwh: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    except Exception as exc:
+        from cartwh.ingest.registry import RegistryError
+
+        if not isinstance(exc, RegistryError):
+            raise
         print(f"cartwh: {exc}", file=sys.stderr)
         return ExitCode.USAGE
     except BrokenPipeError:  # `cartwh sql ... | head`

@@ -72,10 +72,10 @@ class StageWriter:
 
     WIDTH = 24
 
-    def __init__(self, stream: TextIO, quiet: bool = False):
+    def __init__(self, stream: TextIO, quiet: bool = False, live: bool = True):
         self.stream = stream
         self.quiet = quiet
-        self.live = is_terminal(stream) and not quiet
+        self.live = live and is_terminal(stream) and not quiet
         self._status = False
 
     def status(self, label: str, done: int | None = None, total: int | None = None) -> None:
