@@ -126,7 +126,7 @@ def _run_refresh_logged(args, settings: Settings, log, log_path: Path):
 
 def _refresh_outcome(args, settings, registry, result, log_path: Path, elapsed: float) -> int:
     say = (lambda *a, **k: None) if args.quiet else print
-    if result.busy:
+    if result.busy and result.run_id is None:  # it could not start
         print(f"cartwh: {result.busy}", file=sys.stderr)
         return ExitCode.BUSY
     for check in result.blocking_failures:
@@ -144,6 +144,8 @@ def _refresh_outcome(args, settings, registry, result, log_path: Path, elapsed: 
 
         with read_connection(settings.warehouse) as conn:
             say("\n".join(["", "cohort:", *cohort_summary(conn, list(registry.centres)).lines()]))
+    if result.data_warnings:
+        say("\ndata warnings:\n" + "\n".join(f"- {w}" for w in result.data_warnings))
     if not result.success:
         if not result.blocking_failures:
             print(
@@ -156,14 +158,13 @@ def _refresh_outcome(args, settings, registry, result, log_path: Path, elapsed: 
             f"(marked as such); log: {log_path}",
             file=sys.stderr,
         )
-        return ExitCode.FAILED
+        return ExitCode.BUSY if result.busy else ExitCode.FAILED
     say(
         f"\nrefresh done in {elapsed:.0f} s\n  warehouse: {settings.warehouse}\n"
         f"  report:    {settings.output / 'report.html'}\n  output:    {settings.output}\n"
         f"  log:       {log_path}"
     )
     if result.data_warnings:
-        say("\ndata warnings:\n" + "\n".join(f"- {w}" for w in result.data_warnings))
         if not args.accept_data_warnings:
             print(
                 f"completed with data warnings ({len(result.data_warnings)}): fix them, or "

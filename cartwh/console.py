@@ -53,13 +53,20 @@ def print_json(document, stream: TextIO | None = None) -> None:
     out.write(json.dumps(document, default=_plain, ensure_ascii=False, indent=2) + "\n")
 
 
+def _cell(value):
+    if isinstance(value, (datetime, date)) or value is None:
+        return value
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def frame_records(frame) -> list[dict]:
     """A data frame as JSON-ready records (missing values as null)."""
     cleaned = frame.astype(object).where(frame.notna(), None)
-    return [
-        {k: _plain(v) if v is not None else None for k, v in r.items()}
-        for r in cleaned.to_dict("records")
-    ]
+    return [{k: _cell(v) for k, v in row.items()} for row in cleaned.to_dict("records")]
 
 
 def seconds(elapsed: float) -> str:

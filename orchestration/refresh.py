@@ -149,8 +149,9 @@ def _refresh_holding_the_lock(
             record_failure(settings, result.run_id, "analysis/published (skipped)")
         prune_dagster_runs(instance, settings.keep_runs)
     prune_dbt_targets(settings.dbt_work / "target", settings.keep_runs)
+    failure, busy = _failure(result)
     return RefreshResult(
-        result.success, failed, failed_step, run_id=result.run_id, failure=_failure(result)
+        result.success, failed, failed_step, busy, run_id=result.run_id, failure=failure
     )
 
 
@@ -181,12 +182,18 @@ def _failed_step(events) -> str:
     return failures[0] if failures else "an unknown step (see the log)"
 
 
-def _failure(result) -> str | None:
+def _failure(result) -> tuple[str | None, str | None]:
+    """The first line of the first failed step's deepest error, and that line again when it
+    is :class:`WarehouseBusy` (the step gave up waiting for the warehouse)."""
     for event in result.all_events:
         error = getattr(event.event_specific_data, "error", None)
         if event.event_type_value == "STEP_FAILURE" and error is not None:
-            return (error.message.strip().splitlines() or [""])[0]
-    return None
+            while error.cause is not None and error.cls_name != "WarehouseBusy":
+                error = error.cause
+            line = (error.message.strip().splitlines() or [""])[0]
+            line = line.removeprefix("cartwh.warehouse.WarehouseBusy: ")
+            return line, line if error.cls_name == "WarehouseBusy" else None
+    return None, None
 
 
 def _to_stderr(message: str) -> None:

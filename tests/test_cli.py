@@ -136,7 +136,8 @@ def test_sql_as_json(demo):
     result = _cartwh(
         [
             "sql",
-            "select centre_code, count(*) as patients, min(infusion_date) as first "
+            "select centre_code, count(*) as patients, min(infusion_year) as first, "
+            "date '2023-03-01' as cutoff, avg(null::double) as nothing "
             "from mart.patient_outcomes group by 1 order by 1",
             "--format",
             "json",
@@ -145,10 +146,12 @@ def test_sql_as_json(demo):
     )
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    assert document["columns"] == ["centre_code", "patients", "first"]
+    assert document["columns"] == ["centre_code", "patients", "first", "cutoff", "nothing"]
     assert document["row_count"] == 4
     assert sum(row["patients"] for row in document["rows"]) == 93
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d.*", document["rows"][0]["first"])
+    first = document["rows"][0]
+    assert isinstance(first["first"], int) and 2016 <= first["first"] <= 2022
+    assert first["cutoff"].startswith("2023-03-01") and first["nothing"] is None
     failed = _cartwh(["sql", "select * from no_such_table", "--format", "json"], demo.env())
     assert failed.returncode == ExitCode.FAILED and failed.stdout == ""
     assert len(failed.stderr.strip().splitlines()) == 1
@@ -160,6 +163,7 @@ def test_quality_as_json(demo):
     document = json.loads(result.stdout)
     assert sorted(row["centre_code"] for row in document["centres"]) == ["tj", "xz", "zj", "zz"]
     assert document["blocking_failed"] == 0
+    assert sum(row["blocking_failed"] for row in document["centres"]) == 0
     assert document["failed_checks"] and all(
         check["severity"] == "warn" for check in document["failed_checks"]
     )
