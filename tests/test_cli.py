@@ -92,8 +92,8 @@ def test_old_logs_are_pruned(tmp_path):
 
 
 def test_colour_and_the_progress_bar_only_on_a_terminal(monkeypatch):
-    primary, secondary = os.openpty()
-    terminal = os.fdopen(primary, "w", encoding="utf-8")
+    controller, tty = os.openpty()
+    terminal = os.fdopen(tty, "w", encoding="utf-8")
     try:
         monkeypatch.delenv("NO_COLOR", raising=False)
         monkeypatch.setenv("TERM", "xterm")
@@ -104,12 +104,12 @@ def test_colour_and_the_progress_bar_only_on_a_terminal(monkeypatch):
         writer.status("dbt build", 5, 10)
         writer.line("dbt build", "10 of 10 nodes", 1.25)
         terminal.flush()
-        shown = os.read(secondary, 4096).decode()
+        shown = os.read(controller, 4096).decode()
         assert "[############............] 5 of 10" in shown
         assert shown.endswith("\r\x1b[Kdbt build 10 of 10 nodes  (1.2 s)\r\n")
     finally:
         terminal.close()
-        os.close(secondary)
+        os.close(controller)
     piped = io.StringIO()
     assert not use_colour(piped)
     writer = StageWriter(piped)
