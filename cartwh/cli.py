@@ -144,8 +144,11 @@ def _refresh_outcome(args, settings, registry, result, log_path: Path, elapsed: 
 
         with read_connection(settings.warehouse) as conn:
             say("\n".join(["", "cohort:", *cohort_summary(conn, list(registry.centres)).lines()]))
-    if result.data_warnings:
-        say("\ndata warnings:\n" + "\n".join(f"- {w}" for w in result.data_warnings))
+    if result.data_warnings:  # with --quiet too: they decide the exit status
+        print(
+            "\ndata warnings:\n" + "\n".join(f"- {w}" for w in result.data_warnings),
+            file=sys.stderr if args.quiet else sys.stdout,
+        )
     if not result.success:
         if not result.blocking_failures:
             print(
@@ -154,8 +157,8 @@ def _refresh_outcome(args, settings, registry, result, log_path: Path, elapsed: 
                 file=sys.stderr,
             )
         print(
-            f"refresh failed after {elapsed:.0f} s: the previous results stay published "
-            f"(marked as such); log: {log_path}",
+            f"refresh failed after {elapsed:.0f} s: what is published is from the last good "
+            f"refresh, marked as such; log: {log_path}",
             file=sys.stderr,
         )
         return ExitCode.BUSY if result.busy else ExitCode.FAILED
