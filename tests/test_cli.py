@@ -104,7 +104,9 @@ def test_colour_and_the_progress_bar_only_on_a_terminal(monkeypatch):
         writer.status("dbt build", 5, 10)
         writer.line("dbt build", "10 of 10 nodes", 1.25)
         terminal.flush()
-        shown = os.read(controller, 4096).decode()
+        shown = ""
+        while not shown.endswith("\n"):  # the pty hands the writes over in pieces
+            shown += os.read(controller, 4096).decode()
         assert "[############............] 5 of 10" in shown
         assert shown.endswith("\r\x1b[Kdbt build 10 of 10 nodes  (1.2 s)\r\n")
     finally:
