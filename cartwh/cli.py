@@ -99,21 +99,24 @@ def _run_refresh_logged(args, settings: Settings, log, log_path: Path):
     from cartwh.runlog import output_into
 
     with output_into(log, args.verbose) as (out, err):
+        writer = StageWriter(out, quiet=args.quiet, live=not args.verbose)
+        writer.status("preparing")  # Dagster, dbt's project and the definitions load
         try:
             from orchestration.progress import Stages, refresh_logger
             from orchestration.refresh import run_refresh
 
-            stages = Stages(StageWriter(out, quiet=args.quiet, live=not args.verbose))
+            stages = Stages(writer)
             result = run_refresh(
                 settings,
                 args.log_level,
                 refresh_logger(sys.stdout, stages, args.log_level),
-                say=lambda message: print(message, file=err, flush=True),
+                say=lambda message: (writer.clear(), print(message, file=err, flush=True)),
             )
             stages.finish()
             return result
         except Exception as exc:
             traceback.print_exc(file=log)
+            writer.clear()
             first = (str(exc).splitlines() or [""])[0]
             print(
                 f"cartwh: the refresh failed unexpectedly ({type(exc).__name__}: {first}); "

@@ -101,13 +101,15 @@ class StageWriter:
     def line(self, label: str, text: str, elapsed: float | None = None, style: str | None = None):
         if self.quiet:
             return
-        self._clear()
+        self.clear()
         timing = f"  ({seconds(elapsed)})" if elapsed is not None else ""
         body = f"{label:<10}{text}{timing}"
         self.stream.write((paint(body, style, self.stream) if style else body) + "\n")
         self.stream.flush()
 
-    def _clear(self) -> None:
+    def clear(self) -> None:
+        """Remove the transient status line (before another stream writes)."""
         if self._status:
             self.stream.write("\r\x1b[K")
+            self.stream.flush()
             self._status = False
