@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
 
-from cartwh.ingest.registry import CANONICAL_CENTRES_FILE, RegistryError, load_registry
+from cartwh.console import frame_records, print_json
+from cartwh.exitcodes import ExitCode, epilog
 from cartwh.settings import Settings, SettingsError, read_settings
 
 #: written by `cartwh generate` into the folder it fills (hidden: the loader ignores it)
@@ -18,6 +20,7 @@ GENERATED_MARKER = ".cartwh-generated"
 
 def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     from cartwh.demo import generate_consortium
+    from cartwh.ingest.registry import CANONICAL_CENTRES_FILE, load_registry
 
     out = Path(args.out).resolve() if args.out else settings.landing
     if out.is_dir() and any(out.iterdir()) and not args.force:
@@ -57,12 +60,11 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
             f"note: centres {', '.join(unregistered)} are not in the registry: list them in "
             f"{settings.mappings / CANONICAL_CENTRES_FILE} to load them"
         )
-    return 0
+    return ExitCode.OK
 
 
-#: `cartwh refresh` completed, but the intake needs a data manager (skipped folders, a rejected
-#: newest delivery, a centre without data): distinct from 1 (the refresh failed)
-EXIT_DATA_WARNINGS = 3
+#: kept for callers of the old name
+EXIT_DATA_WARNINGS = ExitCode.DATA_WARNINGS
 
 
 def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
@@ -76,45 +78,140 @@ def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
             f"landing folder {settings.landing} does not exist: create it, or point "
             "CARTWH_LANDING at the folder the centres deliver to"
         )
-    registry = load_registry(settings.mappings)
+    from cartwh.runlog import new_log_path, prune_logs
+
+    log_path = new_log_path(settings.work)
+    if not args.quiet:
+        print(f"refresh of {settings.warehouse}; full log: {log_path}", flush=True)
+    from cartwh.ingest.registry import load_registry  # pandas and pandera: after the first line
     from cartwh.refresh_plan import plan_refresh
 
-    print(f"landing:   {settings.landing}\nwarehouse: {settings.warehouse}")
+    registry = load_registry(settings.mappings)
+    started = time.monotonic()
     plan = plan_refresh(settings, registry, full=args.full)
-    print(plan.summary)
+    with open(log_path, "a", encoding="utf-8", buffering=1) as log:
+        print(plan.summary, file=log)
+        if not args.quiet:
+            print(plan.summary, flush=True)
+        if plan.mode == "nothing":
+            result = None
+        else:
+            result = _run_refresh_logged(args, settings, log, log_path, plan)
+    prune_logs(log_path.parent, settings.keep_runs)
     if plan.mode == "nothing":
         return _nothing_new(args, plan)
-    from orchestration.refresh import run_refresh
+    if result is None:
+        return ExitCode.FAILED
+    return _refresh_outcome(args, settings, registry, result, log_path, time.monotonic() - started)
 
-    result = run_refresh(settings, args.log_level, plan)
-    for check in result.failed_checks:
-        print(f"check failed: {check.asset} {check.check} ({check.severity})")
+
+def _run_refresh_logged(args, settings: Settings, log, log_path: Path, plan):
+    """The refresh with every output of Dagster and dbt in ``log``; stage lines on the terminal.
+    None after an unexpected error (its stack trace is in the log, one line on stderr)."""
+    import traceback
+
+    from cartwh.console import StageWriter
+    from cartwh.runlog import output_into
+
+    with output_into(log, args.verbose) as (out, err):
+        writer = StageWriter(out, quiet=args.quiet, live=not args.verbose)
+        writer.status("preparing")  # Dagster, dbt's project and the definitions load
+        try:
+            from orchestration.progress import Stages, refresh_logger
+            from orchestration.refresh import run_refresh
+
+            stages = Stages(writer)
+            result = run_refresh(
+                settings,
+                args.log_level,
+                plan,
+                refresh_logger(sys.stdout, stages, args.log_level),
+                say=lambda message: (writer.clear(), print(message, file=err, flush=True)),
+            )
+            stages.finish()
+            return result
+        except Exception as exc:
+            traceback.print_exc(file=log)
+            writer.clear()
+            first = (str(exc).splitlines() or [""])[0]
+            print(
+                f"cartwh: the refresh failed unexpectedly ({type(exc).__name__}: {first}); "
+                f"the stack trace is in {log_path}",
+                file=err,
+                flush=True,
+            )
+            return None
+
+
+def _refresh_outcome(args, settings, registry, result, log_path: Path, elapsed: float) -> int:
+    say = (lambda *a, **k: None) if args.quiet else print
+    if result.busy and result.run_id is None:  # it could not start
+        print(f"cartwh: {result.busy}", file=sys.stderr)
+        return ExitCode.BUSY
+    for check in result.blocking_failures:
+        print(_blocking_message(check, settings, log_path), file=sys.stderr)
+    warned = [
+        f"{c.asset} {c.check}"
+        for c in result.failed_checks
+        if not c.blocking and c not in result.data_warning_checks
+    ]
+    if warned:
+        say(f"quality warnings: {', '.join(warned)} (see `cartwh quality`)")
     if settings.warehouse.exists():
         from cartwh.quality.summary import cohort_summary
         from cartwh.warehouse import read_connection
 
         with read_connection(settings.warehouse) as conn:
-            print("\n".join(["", "cohort:", *cohort_summary(conn, list(registry.centres)).lines()]))
+            say("\n".join(["", "cohort:", *cohort_summary(conn, list(registry.centres)).lines()]))
+    if result.data_warnings:  # with --quiet too: they decide the exit status
+        print(
+            "\ndata warnings:\n" + "\n".join(f"- {w}" for w in result.data_warnings),
+            file=sys.stderr if args.quiet else sys.stdout,
+        )
     if not result.success:
-        print("refresh failed; see the messages above", file=sys.stderr)
-        return 1
-    print(f"refresh done: warehouse {settings.warehouse}, output {settings.output}")
+        if not result.blocking_failures:
+            print(
+                f"cartwh: the refresh failed at {result.failed_step}: {result.failure or ''}; "
+                f"the details are in {log_path}",
+                file=sys.stderr,
+            )
+        print(
+            f"refresh failed after {elapsed:.0f} s: what is published is from the last good "
+            f"refresh, marked as such; log: {log_path}",
+            file=sys.stderr,
+        )
+        return ExitCode.BUSY if result.busy else ExitCode.FAILED
+    say(
+        f"\nrefresh done in {elapsed:.0f} s\n  warehouse: {settings.warehouse}\n"
+        f"  report:    {settings.output / 'report.html'}\n  output:    {settings.output}\n"
+        f"  log:       {log_path}"
+    )
     from cartwh.ingest.landing_state import record_data_warnings
-    from cartwh.refresh_status import read_status
 
-    status = read_status(settings.work)
-    if status is not None and status.state == "finished":
-        record_data_warnings(settings.work, status.run_id, result.data_warnings)
+    if result.run_id:
+        record_data_warnings(settings.work, result.run_id, result.data_warnings)
     if result.data_warnings:
-        print("\ndata warnings:\n" + "\n".join(f"- {w}" for w in result.data_warnings))
         if not args.accept_data_warnings:
             print(
                 f"completed with data warnings ({len(result.data_warnings)}): fix them, or "
                 "accept them with `cartwh refresh --accept-data-warnings`",
                 file=sys.stderr,
             )
-            return EXIT_DATA_WARNINGS
-    return 0
+            return ExitCode.DATA_WARNINGS
+    return ExitCode.OK
+
+
+def _blocking_message(check, settings: Settings, log_path: Path) -> str:
+    """A failed blocking check: the check, its rule, the rows or patients, where to look."""
+    lines = (check.description or "").splitlines() or ["(no description)"]
+    return "\n".join(
+        [
+            f"check failed: {check.asset} {check.check}: {lines[0]}",
+            *(f"  {line}" for line in lines[1:]),
+            f"  the analyses did not run; see `cartwh quality`, the report "
+            f"{settings.output / 'report.html'} and the log {log_path}",
+        ]
+    )
 
 
 def _nothing_new(args: argparse.Namespace, plan) -> int:
@@ -127,12 +224,16 @@ def _nothing_new(args: argparse.Namespace, plan) -> int:
             "accept them with `cartwh refresh --accept-data-warnings`",
             file=sys.stderr,
         )
-        return EXIT_DATA_WARNINGS
-    return 0
+        return ExitCode.DATA_WARNINGS
+    return ExitCode.OK
 
 
 class WarehouseUnavailable(Exception):
     """The warehouse cannot be read now; the message is one line for the user."""
+
+    def __init__(self, message: str, exit_code: ExitCode):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @contextmanager
@@ -148,8 +249,10 @@ def _open_warehouse(settings: Settings, wait_s: float):
             conn = stack.enter_context(
                 read_connection(settings.warehouse, wait_s, log=lambda m: print(m, file=sys.stderr))
             )
-        except (FileNotFoundError, WarehouseBusy, duckdb.IOException) as exc:
-            raise WarehouseUnavailable(str(exc).splitlines()[0]) from None
+        except FileNotFoundError as exc:
+            raise WarehouseUnavailable(str(exc), ExitCode.USAGE) from None
+        except (WarehouseBusy, duckdb.IOException) as exc:
+            raise WarehouseUnavailable(str(exc).splitlines()[0], ExitCode.BUSY) from None
         yield conn
 
 
@@ -161,18 +264,22 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
             frame = conn.execute(args.query).df()
     except WarehouseUnavailable as exc:
         print(f"cartwh: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except duckdb.Error as exc:
-        print(f"query failed: {exc}", file=sys.stderr)
-        return 1
-    if args.format == "csv":
+        print(f"query failed: {' '.join(str(exc).split())}", file=sys.stderr)
+        return ExitCode.FAILED
+    if args.format == "json":
+        print_json(
+            {"columns": list(frame.columns), "rows": frame_records(frame), "row_count": len(frame)}
+        )
+    elif args.format == "csv":
         frame.to_csv(sys.stdout, index=False)
     elif frame.empty:
         print(" | ".join(frame.columns) + "\n(0 rows)")
     else:
         print(frame.to_string(index=False, max_rows=args.max_rows))
         print(f"({len(frame)} rows)")
-    return 0
+    return ExitCode.OK
 
 
 def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
@@ -217,13 +324,34 @@ def cmd_mapping_check(args: argparse.Namespace, settings: Settings) -> int:
         )
     except MappingError as exc:
         print(exc, file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     blocking = [f for f in findings if f.blocking]
+    status = ExitCode.FAILED if blocking else ExitCode.OK
+    if args.format == "json":
+        print_json(
+            {
+                "mapping": args.file,
+                "centre": mapping.centre_code,
+                "delivery": args.delivery,
+                "problems": len(blocking),
+                "notes": len(findings) - len(blocking),
+                "findings": [
+                    {
+                        "severity": "error" if f.blocking else "note",
+                        "entity": f.entity,
+                        "kind": f.kind,
+                        "detail": f.detail,
+                    }
+                    for f in findings
+                ],
+            }
+        )
+        return status
     print(f"mapping {args.file} (centre {mapping.centre_code}) on delivery {args.delivery}:")
     for finding in findings:
         print(f"  {'ERROR' if finding.blocking else 'note '} {finding}")
     print(f"{len(blocking)} problems, {len(findings) - len(blocking)} notes")
-    return 1 if blocking else 0
+    return status
 
 
 def cmd_quality(args: argparse.Namespace, settings: Settings) -> int:
@@ -237,7 +365,27 @@ def cmd_quality(args: argparse.Namespace, settings: Settings) -> int:
             notice = last_refresh_notice(settings)
     except WarehouseUnavailable as exc:
         print(f"cartwh: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
+    blocking = int(summary["blocking_failed"].sum()) if len(summary) else 1
+    if args.format == "json":
+        print_json(
+            {
+                "notice": notice,
+                "centres": frame_records(summary),
+                "failed_checks": frame_records(failures),
+                "blocking_failed": blocking if len(summary) else None,
+            }
+        )
+    else:
+        _print_quality(notice, summary, failures)
+    if not len(summary):
+        print("no quality results: run `cartwh refresh` first", file=sys.stderr)
+    elif blocking:
+        print(f"\n{blocking} blocking check(s) failed: the analyses will not run", file=sys.stderr)
+    return ExitCode.FAILED if blocking else ExitCode.OK
+
+
+def _print_quality(notice, summary, failures) -> None:
     if notice:
         print(notice + "\n")
     print(summary.to_string(index=False))
@@ -253,12 +401,6 @@ def cmd_quality(args: argparse.Namespace, settings: Settings) -> int:
             "pct_failing",
         ]
         print(failures[columns].to_string(index=False))
-    blocking = int(summary["blocking_failed"].sum()) if len(summary) else 1
-    if not len(summary):
-        print("no quality results: run `cartwh refresh` first", file=sys.stderr)
-    elif blocking:
-        print(f"\n{blocking} blocking check(s) failed: the analyses will not run", file=sys.stderr)
-    return 1 if blocking else 0
 
 
 def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
@@ -273,17 +415,17 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
                 history = decisions.delivery_history(conn, args.centre)
         except WarehouseUnavailable as exc:
             print(f"cartwh: {exc}", file=sys.stderr)
-            return 2
+            return exc.exit_code
         for line in decisions.history_lines(history):
             print(line)
-        return 0
+        return ExitCode.OK
     decide = {"accept": decisions.accept_delivery, "withdraw": decisions.withdraw_delivery}
     if not settings.warehouse.exists():
         print(
             f"cartwh: no warehouse at {settings.warehouse}: run `cartwh refresh` first",
             file=sys.stderr,
         )
-        return 2
+        return ExitCode.USAGE
     say = lambda message: print(message, file=sys.stderr)  # noqa: E731
     try:
         with (
@@ -291,9 +433,12 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
             connect_for_writing(settings.warehouse, args.wait, log=say) as conn,
         ):
             status = decide[args.deliveries_command](conn, args.centre, args.delivery)
-    except (decisions.DecisionError, WarehouseBusy) as exc:
+    except decisions.DecisionError as exc:
         print(f"cartwh: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
+    except WarehouseBusy as exc:
+        print(f"cartwh: {exc}", file=sys.stderr)
+        return ExitCode.BUSY
     from cartwh.ingest.landing_state import forget_centre
 
     forget_centre(settings.work, args.centre)
@@ -301,7 +446,7 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
         f"{args.centre}/{args.delivery} is now {status}; run `cartwh refresh` to rebuild "
         "the warehouse with it"
     )
-    return 0
+    return ExitCode.OK
 
 
 def cmd_dbt(args: argparse.Namespace, settings: Settings) -> int:
@@ -350,12 +495,33 @@ WAIT_OPTION = dict(
     type=float,
     default=300.0,
     metavar="SECONDS",
-    help="wait this long for a running refresh to end (default 300), then exit 2",
+    help=f"wait this long for a running refresh to end (default 300), then exit "
+    f"{int(ExitCode.BUSY)}",
 )
 
 
+class _Version(argparse.Action):
+    """``--version``: the package version and the code version (git), computed when asked."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from cartwh import __version__
+        from cartwh.version import code_version
+
+        print(f"cartwh {__version__}\ncode: {code_version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cartwh", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="cartwh",
+        description=__doc__,
+        epilog=epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True)
 
     gen = commands.add_parser("generate", help="write a synthetic consortium's deliveries")
@@ -387,13 +553,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     refresh = commands.add_parser("refresh", help="materialise every asset, in-process")
     refresh.add_argument(
-        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="level of the run's log file (default INFO)",
     )
+    loudness = refresh.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-v", "--verbose", action="store_true", help="also stream the full log to the terminal"
+    )
+    loudness.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     refresh.add_argument(
         "--accept-data-warnings",
         action="store_true",
         help="exit 0 although folders were skipped or a newest delivery was rejected "
-        f"(else exit {EXIT_DATA_WARNINGS}: completed with data warnings)",
+        f"(else exit {int(ExitCode.DATA_WARNINGS)}: completed with data warnings)",
     )
     refresh.add_argument(
         "--full",
@@ -411,7 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sql = commands.add_parser("sql", help="run a read-only query on the warehouse")
     sql.add_argument("query")
-    sql.add_argument("--format", choices=["table", "csv"], default="table")
+    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
     sql.add_argument("--max-rows", type=int, default=200)
     sql.add_argument("--wait", **WAIT_OPTION)
     sql.set_defaults(func=cmd_sql)
@@ -438,12 +612,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("file", help="the mapping file (mappings/<centre>.yml)")
     check.add_argument("--delivery", required=True, help="a delivery folder")
+    check.add_argument("--format", choices=["text", "json"], default="text")
     check.set_defaults(func=cmd_mapping_check)
 
     quality = commands.add_parser(
         "quality", help="per-centre quality summary; exits non-zero when a blocking check fails"
     )
     quality.add_argument("--wait", **WAIT_OPTION)
+    quality.add_argument("--format", choices=["table", "json"], default="table")
     quality.set_defaults(func=cmd_quality)
 
     deliveries = commands.add_parser(
@@ -479,12 +655,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = read_settings()
         return args.func(args, settings)
-    except (SettingsError, RegistryError) as exc:
+    except SettingsError as exc:
         print(f"cartwh: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
+    except Exception as exc:
+        from cartwh.ingest.registry import RegistryError
+
+        if not isinstance(exc, RegistryError):
+            raise
+        print(f"cartwh: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
     except BrokenPipeError:  # `cartwh sql ... | head`
         sys.stderr.close()
-        return 0
+        return ExitCode.OK
 
 
 if __name__ == "__main__":

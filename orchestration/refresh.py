@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dagster import DagsterInstance
+from dagster import DagsterInstance, LoggerDefinition
 
 from cartwh.housekeeping import prune_dagster_runs, prune_dbt_targets
 from cartwh.ingest.landing_state import write_plan
@@ -52,12 +53,28 @@ class FailedCheck:
     check: str
     severity: str
     description: str | None = None
+    blocking: bool = False
 
 
 @dataclass(frozen=True)
 class RefreshResult:
     success: bool
     failed_checks: list[FailedCheck] = field(default_factory=list)
+    #: the step that failed, when the run failed
+    failed_step: str | None = None
+    #: why the refresh could not start: the warehouse stayed locked (one line)
+    busy: str | None = None
+    run_id: str | None = None
+    #: the first line of the failed step's error
+    failure: str | None = None
+
+    @property
+    def blocking_failures(self) -> list[FailedCheck]:
+        return [check for check in self.failed_checks if check.blocking]
+
+    @property
+    def data_warning_checks(self) -> list[FailedCheck]:
+        return [check for check in self.failed_checks if check.check in DATA_WARNING_CHECKS]
 
     @property
     def data_warnings(self) -> list[str]:
@@ -81,51 +98,70 @@ def dagster_instance(settings: Settings) -> DagsterInstance:
 
 
 def run_refresh(
-    settings: Settings, log_level: str = "INFO", plan: RefreshPlan | None = None
+    settings: Settings,
+    log_level: str = "INFO",
+    plan: RefreshPlan | None = None,
+    logger_def: LoggerDefinition | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> RefreshResult:
-    """Materialise every asset of the warehouse, in this process, and summarise the outcome.
+    """Materialise the assets of the plan (default: every asset), in this process, and
+    summarise the outcome.
 
     The writers' lock is held for the whole refresh, so cartwh's readers wait for its end
     instead of seeing it half done. A failed refresh is recorded with its failed step and
     named at the top of the published report (the results of the last good refresh); the
-    runs and dbt artefacts of all but the last ``keep_runs`` refreshes are deleted."""
+    runs and dbt artefacts of all but the last ``keep_runs`` refreshes are deleted.
+
+    ``logger_def`` replaces Dagster's console logger (``cartwh refresh`` writes the run's log
+    file and its stage lines with it); ``say`` hears the wait for the lock (default: stderr)."""
     if plan is None:
         plan = plan_refresh(settings, load_registry(settings.mappings), full=True)
     plan_id = write_plan(settings.work, plan.state.digests())
     tags = run_tags(settings, plan.state, plan_id, plan.summary)
-    return _execute(settings, log_level, lambda graph: planned_selection(graph, plan), tags)
+    run = Run(log_level, lambda graph: planned_selection(graph, plan), tags, logger_def)
+    return _execute(settings, run, say)
 
 
 def run_requested(settings: Settings, request, log_level: str = "INFO") -> RefreshResult:
     """Execute a run that the sensor or the schedule requested (a ``RunRequest``) in this
     process, as the daemon's run launcher would: the same job, asset selection and tags."""
-    return _execute(settings, log_level, lambda graph: request.asset_selection, request.tags)
+    run = Run(log_level, lambda graph: request.asset_selection, request.tags)
+    return _execute(settings, run)
 
 
-def _execute(settings: Settings, log_level: str, selection, tags: dict) -> RefreshResult:
+@dataclass(frozen=True)
+class Run:
+    log_level: str
+    selection: Callable  # asset graph -> the asset keys to materialise (None: all)
+    tags: dict
+    logger_def: LoggerDefinition | None = None
+
+
+def _execute(settings: Settings, run: Run, say=None) -> RefreshResult:
     try:
-        with write_lock(settings.warehouse, log=_to_stderr):
-            return _refresh_holding_the_lock(settings, log_level, selection, tags)
+        with write_lock(settings.warehouse, log=say or _to_stderr):
+            return _refresh_holding_the_lock(settings, run)
     except WarehouseBusy as busy:  # the lock of the whole refresh; steps fail inside the run
-        print(f"cartwh: {busy}", file=sys.stderr)
-        return RefreshResult(False)
+        return RefreshResult(False, busy=str(busy).splitlines()[0])
 
 
-def _refresh_holding_the_lock(
-    settings: Settings, log_level: str, selection, tags: dict
-) -> RefreshResult:
+def _refresh_holding_the_lock(settings: Settings, run: Run) -> RefreshResult:
     from orchestration.definitions import REFRESH_JOB, build_definitions
 
     definitions = build_definitions(settings)
     job = definitions.resolve_job_def(REFRESH_JOB)
+    loggers = {"console": {"config": {"log_level": run.log_level}}}
+    if run.logger_def is not None:
+        job = job.with_logger_defs({"cartwh_refresh": run.logger_def})
+        loggers = {"cartwh_refresh": {}}
     with dagster_instance(settings) as instance:
         _close_unfinished_run(instance, settings)
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
-            asset_selection=selection(definitions.resolve_asset_graph()),
-            tags=tags,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            asset_selection=run.selection(definitions.resolve_asset_graph()),
+            tags=run.tags,
+            run_config={"loggers": loggers},
         )
         failed = [
             FailedCheck(
@@ -133,18 +169,23 @@ def _refresh_holding_the_lock(
                 event.event_specific_data.check_name,
                 event.event_specific_data.severity.value,
                 event.event_specific_data.description,
+                bool(event.event_specific_data.blocking),
             )
             for event in result.all_events
             if event.event_type_value == "ASSET_CHECK_EVALUATION"
             and not event.event_specific_data.passed
         ]
-        if not result.success:
-            record_failure(settings, result.run_id, _failed_step(result.all_events))
+        failed_step = None if result.success else _failed_step(result.all_events)
+        if failed_step:
+            record_failure(settings, result.run_id, failed_step)
         elif not _published(settings, result.run_id):
             record_failure(settings, result.run_id, "analysis/published (skipped)")
         prune_dagster_runs(instance, settings.keep_runs)
     prune_dbt_targets(settings.dbt_work / "target", settings.keep_runs)
-    return RefreshResult(result.success, failed)
+    failure, busy = _failure(result)
+    return RefreshResult(
+        result.success, failed, failed_step, busy, run_id=result.run_id, failure=failure
+    )
 
 
 def record_failure(settings: Settings, run_id: str, step: str) -> None:
@@ -171,7 +212,21 @@ def _close_unfinished_run(instance: DagsterInstance, settings: Settings) -> None
 
 def _failed_step(events) -> str:
     failures = [e.step_key for e in events if e.event_type_value == "STEP_FAILURE" and e.step_key]
-    return failures[0] if failures else "an unknown step (see the log above)"
+    return failures[0] if failures else "an unknown step (see the log)"
+
+
+def _failure(result) -> tuple[str | None, str | None]:
+    """The first line of the first failed step's deepest error, and that line again when it
+    is :class:`WarehouseBusy` (the step gave up waiting for the warehouse)."""
+    for event in result.all_events:
+        error = getattr(event.event_specific_data, "error", None)
+        if event.event_type_value == "STEP_FAILURE" and error is not None:
+            while error.cause is not None and error.cls_name != "WarehouseBusy":
+                error = error.cause
+            line = (error.message.strip().splitlines() or [""])[0]
+            line = line.removeprefix("cartwh.warehouse.WarehouseBusy: ")
+            return line, line if error.cls_name == "WarehouseBusy" else None
+    return None, None
 
 
 def _to_stderr(message: str) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 from pathlib import Path
 
@@ -76,6 +78,8 @@ class Demo:
         self.truth = root / "truth"
         self.warehouse = root / "warehouse.duckdb"
         self.output = root / "output"
+        #: what `cartwh refresh` printed when the fixture built the warehouse
+        self.refresh_stdout = self.refresh_stderr = ""
 
     def env(self) -> dict[str, str]:
         return {
@@ -112,5 +116,9 @@ def demo(tmp_path_factory):
         for key, value in {**built.env(), **dbt_environment(built.settings())}.items():
             patch.setenv(key, value)
         assert main(["generate", "--out", str(built.landing), "--truth", str(built.truth)]) == 0
-        assert main(["refresh", "--log-level", "WARNING"]) == 0
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["refresh"])
+        built.refresh_stdout, built.refresh_stderr = out.getvalue(), err.getvalue()
+        assert code == 0, built.refresh_stdout + built.refresh_stderr
         yield built

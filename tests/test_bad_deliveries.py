@@ -722,7 +722,12 @@ def test_missing_infusion_dates_block_the_analyses(corpus):
     ).fetchall()
     assert ("sm", "index_infusion_missing") in blocking
     assert quality.returncode == 1 and "blocking check(s) failed" in quality.stderr
-    assert "check failed: quality/check_results blocking_quality_checks_pass" in refresh.stdout
+    assert refresh.returncode == 1 and "Traceback" not in refresh.stderr
+    # one message: the check, the rule, the centre and counts, where to look
+    assert "check failed: quality/check_results blocking_quality_checks_pass" in refresh.stderr
+    assert "  sm delivery 2023-03-01, infusions: index_infusion_missing: " in refresh.stderr
+    assert "Patients without an accepted index infusion" in refresh.stderr
+    assert "see `cartwh quality`" in refresh.stderr
     analysis_tables = conn.execute(
         "select count(*) from information_schema.tables where table_schema = 'analysis'"
     ).fetchall()

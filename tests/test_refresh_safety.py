@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cartwh.exitcodes import ExitCode
 from cartwh.housekeeping import prune_dbt_targets
 from cartwh.project import DBT_PROJECT_DIR
 from cartwh.publish import mark_report, report_notice
@@ -151,7 +152,7 @@ def test_cartwh_sql_during_a_refresh_waits_then_answers_or_times_out(database, t
     writer = _hold("writer", database, 4.0)
     refused = _cartwh(["sql", "select answer from t", "--wait", "0.5"], env)
     writer.wait(timeout=10)
-    assert refused.returncode == 2
+    assert refused.returncode == ExitCode.BUSY
     assert "Traceback" not in refused.stderr
     assert refused.stderr.splitlines()[-1] == (
         f"cartwh: the warehouse {database} was still being refreshed after 0 s: try again "
@@ -211,10 +212,10 @@ class Refreshes:
         }
         self.seen: dict[str, dict] = {}
 
-    def refresh(self, on_line=None) -> tuple[subprocess.Popen, list[str]]:
+    def refresh(self, on_line=None, *flags: str) -> tuple[subprocess.Popen, list[str]]:
         """Start `cartwh refresh`; ``on_line(process, line)`` hears its output as it comes."""
         process = subprocess.Popen(
-            [sys.executable, "-m", "cartwh.cli", "refresh", "--accept-data-warnings"],
+            [sys.executable, "-m", "cartwh.cli", "refresh", "--accept-data-warnings", *flags],
             env={"PATH": os.environ["PATH"], **self.env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -281,14 +282,15 @@ def refreshes(tmp_path_factory):
     shutil.copytree(generated / "xz" / first, built.landing / "xz" / first)
     dbt_project_before = sorted(os.listdir(DBT_PROJECT_DIR))
 
-    # 1. a foreign reader opens the warehouse when the dbt step starts
+    # 1. a foreign reader opens the warehouse when the dbt step starts (--verbose: the log,
+    # which says when, streams to the terminal too)
     readers = []
 
     def open_reader(process, line):
         if "dbt build starts" in line and not readers:
             readers.append((_hold("foreign", built.warehouse, 3.0), process.poll() is None))
 
-    process, lines = built.refresh(open_reader)
+    process, lines = built.refresh(open_reader, "--verbose")
     returncode = process.wait(timeout=600)
     process.reader.join()
     for holder, _ in readers:

@@ -1,10 +1,18 @@
 """dbt models as Dagster assets, grouped by layer; dbt tests become asset checks."""
 
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetCheckSpec, AssetExecutionContext, AssetSpec
+from dagster import (
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetMaterialization,
+    AssetObservation,
+    AssetSpec,
+    Output,
+)
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -14,6 +22,7 @@ from dagster_dbt import (
 )
 
 from orchestration.catalogue import LAYERS, Layer, describe_dbt_test, staging_centre
+from orchestration.progress import dbt_progress
 from orchestration.resources import Study, Warehouse
 
 DBT_LAYERS = ("staging", "intermediate", "marts", "restricted", "quality")
@@ -83,6 +92,74 @@ def build_dbt_assets(dbt_project: DbtProject):
             # dbt-duckdb's own connect retries (profiles.yml) say nothing in the log
             warehouse.wait_for_readers(context.log.info)
             context.log.info("dbt build starts")
-            yield from dbt.cli(["build", "--vars", study.dbt_vars], context=context).stream()
+            invocation = dbt.cli(
+                ["build", "--no-use-colors", "--vars", study.dbt_vars], context=context
+            )
+            built = []
+            for event in _counting(invocation, context):
+                if isinstance(event, Output | AssetMaterialization):
+                    built.append(event)
+                yield event
+            # dbt holds the file while it runs: count the tables' rows after it, in one go
+            with warehouse.get_connection(context.log.info) as conn:
+                yield from row_counts(built, invocation.manifest, conn, context)
 
     return cartwh_dbt_models
+
+
+#: dbt's log events that end a node ("n of m")
+_NODE_RESULTS = {
+    "LogModelResult",
+    "LogSeedResult",
+    "LogTestResult",
+    "LogSnapshotResult",
+    "LogNodeResult",
+    "LogFreshnessResult",
+    "SkippingDetails",
+    "LogNodeNoOpResult",
+}
+
+
+def _counting(invocation, context: AssetExecutionContext):
+    """The invocation's Dagster events; its node results are counted and logged as
+    ``dbt progress`` (``orchestration.progress``), at most every half second and at the end."""
+    done = failed = warned = total = 0
+    logged = 0.0
+    for event in invocation.stream_raw_events():
+        info, data = event.raw_event["info"], event.raw_event["data"]
+        if info["name"] in _NODE_RESULTS:
+            done += 1
+            total = max(total, int(data.get("total") or 0), done)
+            status = str(data.get("status", "")).lower()
+            failed += status in ("error", "fail", "runtime error")
+            warned += status == "warn"
+            if time.monotonic() - logged > 0.5 or done == total:
+                context.log.debug(dbt_progress(done, total, failed, warned))
+                logged = time.monotonic()
+        yield from event.to_default_asset_events(
+            manifest=invocation.manifest,
+            dagster_dbt_translator=invocation.dagster_dbt_translator,
+            context=context,
+            target_path=invocation.target_path,
+            project=invocation.project,
+        )
+    context.log.info(dbt_progress(done, total, failed, warned))
+
+
+def row_counts(built, manifest: Mapping[str, Any], conn, context: AssetExecutionContext):
+    """An observation with ``dagster/row_count`` for each table model or seed of ``built``
+    (materialisations are yielded as dbt goes, while the file is dbt's alone)."""
+    for event in built:
+        node = event.metadata.get("unique_id")
+        props = manifest["nodes"].get(getattr(node, "value", node)) or {}
+        if props.get("resource_type") in ("model", "seed") and props["config"].get(
+            "materialized"
+        ) in ("table", "incremental", "seed"):
+            relation = f'"{props["schema"]}"."{props.get("alias") or props["name"]}"'
+            [(rows,)] = conn.execute(f"select count(*) from {relation}").fetchall()
+            key = (
+                event.asset_key
+                if isinstance(event, AssetMaterialization)
+                else context.asset_key_for_output(event.output_name)
+            )
+            yield AssetObservation(asset_key=key, metadata={"dagster/row_count": rows})

@@ -53,9 +53,29 @@ def _held_back(by_rule, sample, total: str, count_column: str) -> AssetCheckResu
 def blocking_quality_checks_pass(context: AssetCheckExecutionContext, warehouse: Warehouse):
     with warehouse.get_connection() as conn:
         failed = results.failed_checks(conn, "blocking")
+        rules = dict(conn.execute(CATALOGUE_RULES).fetchall()) if len(failed) else {}
     return AssetCheckResult(
         passed=failed.empty,
+        description=_blocking_failures(failed, rules) if len(failed) else None,
         metadata={"failed_blocking_checks": len(failed), "failures": _markdown(failed)},
+    )
+
+
+CATALOGUE_RULES = "select check_name, description from reference.check_catalogue"
+
+
+def _blocking_failures(failed, rules: dict[str, str]) -> str:
+    """One line per failed blocking check: where, the rule, how many of how many."""
+    return "\n".join(
+        [
+            f"{len(failed)} blocking quality check(s) failed:",
+            *(
+                f"{r.centre_code} delivery {r.delivery_id}, {r.table_name}: {r.check_name}: "
+                f"{r.numerator} of {r.denominator} ({r.pct_failing:.1f}%, threshold "
+                f"{r.threshold_pct:g}%) - {rules.get(r.check_name, 'see the check catalogue')}"
+                for r in failed.itertuples()
+            ),
+        ]
     )
 
 
@@ -91,8 +111,17 @@ def every_row_accounted_for(context: AssetCheckExecutionContext, warehouse: Ware
         unaccounted_values = results.unaccounted_fields(conn)
     unaccounted = ~statuses["status"].isin(results.ACCOUNTED_STATUSES)
     lost = int(statuses.loc[unaccounted, "source_rows"].sum())
+    problems = [
+        *([f"{lost} delivered rows have no reconciliation status"] if lost else []),
+        *(
+            f"{r.centre_code} {r.table_name}: {r.numerator} of {r.denominator} rows not "
+            "accounted for (ledger, raw and reconciliation disagree)"
+            for r in unbalanced.head(SAMPLE_ROWS).itertuples()
+        ),
+    ]
     return AssetCheckResult(
         passed=lost == 0 and unbalanced.empty,
+        description="\n".join(problems) or None,
         metadata={
             "rows_by_status": _markdown(statuses),
             "lost_rows": lost,
@@ -132,7 +161,9 @@ def patient_outcomes_contract(context: AssetCheckExecutionContext, warehouse: Wa
         frame = conn.execute("select * from mart.patient_outcomes").df()
     if frame.empty:
         return AssetCheckResult(
-            passed=False, metadata={"patients": 0, "problem": "the mart has no patients"}
+            passed=False,
+            description="mart.patient_outcomes has no patients",
+            metadata={"patients": 0, "problem": "the mart has no patients"},
         )
     try:
         PatientOutcomes.validate(frame, lazy=True)
@@ -140,8 +171,15 @@ def patient_outcomes_contract(context: AssetCheckExecutionContext, warehouse: Wa
         cases = errors.failure_cases
         keyed = cases.merge(frame[["patient_key"]], left_on="index", right_index=True, how="left")
         sample = keyed[["column", "check", "failure_case", "patient_key"]].head(SAMPLE_ROWS)
+        patients = keyed["patient_key"].dropna().nunique()
         return AssetCheckResult(
             passed=False,
+            description=f"mart.patient_outcomes breaks its contract (models/patient_outcomes.py):"
+            f" {len(cases)} failure(s) in {patients} of {len(frame)} patients\n"
+            + "\n".join(
+                f"{r.column}: {r.check} (value {r.failure_case}, patient_key {r.patient_key})"
+                for r in sample.head(5).itertuples()
+            ),
             metadata={
                 "patients": len(frame),
                 "failure_cases": len(cases),

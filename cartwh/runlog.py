@@ -1,0 +1,98 @@
+"""The full log of each refresh: one file per run under ``<work>/logs`` (the last ``keep_runs``
+kept), and the process's output sent into it while the run lasts."""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+LOG_PREFIX = "refresh-"
+
+
+def new_log_path(work: Path) -> Path:
+    folder = work / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path, n = folder / f"{LOG_PREFIX}{stamp}.log", 1
+    while path.exists():
+        n += 1
+        path = folder / f"{LOG_PREFIX}{stamp}-{n}.log"
+    return path
+
+
+def prune_logs(folder: Path, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` refresh logs (the names sort by time)."""
+    logs = sorted(folder.glob(f"{LOG_PREFIX}*.log"), key=lambda p: (p.stat().st_mtime, p.name))
+    removed = logs[: max(len(logs) - keep, 0)]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
+
+
+class _Tee:
+    """A text stream writing to two streams (``--verbose``: the log file and the terminal)."""
+
+    def __init__(self, *streams: TextIO):
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _terminal(stream: TextIO, fd: int, stack: list) -> TextIO:
+    """``stream`` itself, or, when it writes to the process's real ``fd``, a stream on a copy
+    of that fd (the fd itself is about to point at the log file)."""
+    try:
+        real = stream.fileno() == fd
+    except (AttributeError, OSError, ValueError):
+        real = False
+    if not real:
+        return stream
+    stream.flush()
+    copy = os.fdopen(os.dup(fd), "w", buffering=1, encoding=stream.encoding, errors="replace")
+    stack.append(copy)
+    return copy
+
+
+@contextmanager
+def output_into(log: TextIO, verbose: bool = False):
+    """Send this process's stdout and stderr (Python's streams and the file descriptors, which
+    dagster-dbt and subprocesses write to) into ``log``; yields (out, err), the streams of the
+    terminal from before. ``verbose`` also copies what Python writes to the terminal."""
+    opened: list[TextIO] = []
+    out = _terminal(sys.stdout, 1, opened)
+    err = _terminal(sys.stderr, 2, opened)
+    saved_fds = []
+    for fd in (1, 2):
+        try:
+            saved_fds.append((fd, os.dup(fd)))
+        except OSError:  # no such fd (a daemon without stdout)
+            continue
+        os.dup2(log.fileno(), fd)
+    saved_streams = sys.stdout, sys.stderr
+    sys.stdout = _Tee(log, out) if verbose else log
+    sys.stderr = _Tee(log, err) if verbose else log
+    try:
+        yield out, err
+    finally:
+        sys.stdout, sys.stderr = saved_streams
+        log.flush()
+        for fd, saved in saved_fds:
+            os.dup2(saved, fd)
+            os.close(saved)
+        for stream in opened:
+            stream.flush()
+            stream.close()
