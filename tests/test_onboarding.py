@@ -354,6 +354,7 @@ def built(tmp_path_factory):
         "CARTWH_LANDING": str(root / "landing"),
         "CARTWH_MAPPINGS": str(mappings),
         "CARTWH_WAREHOUSE": str(root / "w.duckdb"),
+        "CARTWH_OUTPUT": str(root / "output"),  # not the session demo's (in os.environ)
         "CARTWH_DATA": str(root),
         "CARTWH_SECRET": "s",
     }
