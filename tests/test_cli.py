@@ -41,7 +41,8 @@ def test_the_demo_refresh_prints_one_line_per_stage(demo):
     assert len(lines) < 40, out
     assert lines[0].startswith(f"refresh of {demo.warehouse}; full log: ")
     assert not ANSI.search(out + err) and "\r" not in out  # not a terminal
-    stages = [line.split()[0:2] for line in lines[1:12]]
+    assert lines[1] == "full refresh (no published refresh of this landing state yet)"
+    stages = [line.split()[0:2] for line in lines[2:13]]
     assert stages == [
         ["landing", "0"],
         ["load", "tj"],
