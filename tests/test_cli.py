@@ -53,7 +53,7 @@ def test_the_demo_refresh_prints_one_line_per_stage(demo):
         ["quality", "7"],
         ["analysis", "12"],
         ["report", "written"],
-        ["published", "12"],
+        ["published", "13"],  # the 12 analysis tables and the provenance
         ["quality", "warnings:"],
     ]
     assert re.search(r"^load xz +current delivery 2023-03-01, 2 new deliveries loaded, ", out, re.M)
