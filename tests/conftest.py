@@ -6,6 +6,9 @@ import contextlib
 import hashlib
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -61,6 +64,19 @@ def conn(tmp_path: Path):
     connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     yield connection
     connection.close()
+
+
+def run_cartwh(
+    args: list[str], env: dict[str, str], timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """`cartwh ARGS` in a process of its own, with ``env`` over this process's environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "cartwh.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def table_digest(conn, sql: str) -> str:

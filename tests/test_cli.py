@@ -7,8 +7,6 @@ import io
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from cartwh import __version__
@@ -17,18 +15,9 @@ from cartwh.exitcodes import ExitCode
 from cartwh.project import PROJECT_ROOT
 from cartwh.runlog import prune_logs
 from cartwh.warehouse import write_lock
+from tests.conftest import run_cartwh
 
 ANSI = re.compile(r"\x1b\[")
-
-
-def _cartwh(args: list[str], env: dict[str, str], timeout: float = 300):
-    return subprocess.run(
-        [sys.executable, "-m", "cartwh.cli", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def _log_path(stdout: str) -> Path:
@@ -122,21 +111,21 @@ def test_colour_and_the_progress_bar_only_on_a_terminal(monkeypatch):
 
 
 def test_version_and_exit_codes_in_help():
-    version = _cartwh(["--version"], {})
+    version = run_cartwh(["--version"], {})
     assert version.returncode == 0
     assert version.stdout.splitlines()[0] == f"cartwh {__version__}"
     assert version.stdout.splitlines()[1].startswith(f"code: cartwh {__version__} (")
-    helped = _cartwh(["--help"], {})
+    helped = run_cartwh(["--help"], {})
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     for code in ExitCode:
         assert re.search(rf"^  {int(code)}  \S", helped.stdout, re.M), helped.stdout
         assert re.search(rf"^    {int(code)}  \S", readme, re.M), f"README lacks exit {int(code)}"
-    usage = _cartwh(["refresh", "--no-such-option"], {})
+    usage = run_cartwh(["refresh", "--no-such-option"], {})
     assert usage.returncode == ExitCode.USAGE
 
 
 def test_sql_as_json(demo):
-    result = _cartwh(
+    result = run_cartwh(
         [
             "sql",
             "select centre_code, count(*) as patients, min(infusion_year) as first, "
@@ -155,13 +144,13 @@ def test_sql_as_json(demo):
     first = document["rows"][0]
     assert isinstance(first["first"], int) and 2016 <= first["first"] <= 2022
     assert first["cutoff"].startswith("2023-03-01") and first["nothing"] is None
-    failed = _cartwh(["sql", "select * from no_such_table", "--format", "json"], demo.env())
+    failed = run_cartwh(["sql", "select * from no_such_table", "--format", "json"], demo.env())
     assert failed.returncode == ExitCode.FAILED and failed.stdout == ""
     assert len(failed.stderr.strip().splitlines()) == 1
 
 
 def test_quality_as_json(demo):
-    result = _cartwh(["quality", "--format", "json"], demo.env())
+    result = run_cartwh(["quality", "--format", "json"], demo.env())
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert sorted(row["centre_code"] for row in document["centres"]) == ["tj", "xz", "zj", "zz"]
@@ -174,7 +163,7 @@ def test_quality_as_json(demo):
 
 def test_mapping_check_as_json(demo):
     delivery = demo.landing / "zz" / "2023-03-01"
-    result = _cartwh(
+    result = run_cartwh(
         ["mapping", "check", "mappings/zz.yml", "--delivery", str(delivery), "--format", "json"],
         demo.env(),
     )
@@ -192,7 +181,7 @@ def test_a_busy_warehouse_exits_4(tmp_path):
     env = {"CARTWH_WAREHOUSE": str(database), "CARTWH_DATA": str(tmp_path)}
     with write_lock(database):
         for command in (["sql", "select 1"], ["quality"], ["deliveries", "list"]):
-            result = _cartwh([*command, "--wait", "0.5"], env)
+            result = run_cartwh([*command, "--wait", "0.5"], env)
             assert result.returncode == ExitCode.BUSY, result.stderr
             assert result.stderr.splitlines()[-1].startswith("cartwh: the warehouse ")
 
@@ -206,7 +195,7 @@ def test_an_unexpected_error_is_one_line_and_its_trace_is_in_the_log(demo, tmp_p
         "CARTWH_OUTPUT": str(tmp_path / "output"),
         "CARTWH_DAGSTER_HOME": str(not_a_folder),
     }
-    result = _cartwh(["refresh", "--quiet"], env)
+    result = run_cartwh(["refresh", "--quiet"], env)
     assert result.returncode == ExitCode.FAILED
     assert result.stdout == ""  # --quiet: errors only
     [line] = result.stderr.splitlines()

@@ -7,26 +7,19 @@ assertions read the rebuilt warehouse.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 
 import duckdb
 import pytest
 from PIL import Image
 
+from tests.conftest import run_cartwh
 from tests.content_hash import content_hashes
 
 
 def cartwh(env: dict[str, str], *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "cartwh.cli", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_cartwh(list(args), env, timeout)
 
 
 def current_deliveries(conn) -> list[tuple]:
