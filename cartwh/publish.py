@@ -10,12 +10,16 @@ the work of one complete refresh; a failed one is named at the top of the report
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+
+from analysis_assets.provenance import PROVENANCE_FILE
 
 STAGED_SCHEMA = "analysis_next"
 LIVE_SCHEMA = "analysis"
@@ -65,6 +69,42 @@ def publish_tables(conn: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
         raise
 
 
+def publish_refresh_tables(
+    conn: duckdb.DuckDBPyConnection,
+    output: Path,
+    run_id: str,
+    tables: list[str],
+    patient_columns: dict,
+) -> list[str]:
+    """Publish the staged analysis tables of ``run_id`` with its provenance, and record the
+    refresh in the history (removed again when the tables cannot be published). The provenance
+    that the report step wrote becomes a table and a CSV like the others. Returns the tables."""
+    from analysis_assets.provenance import Provenance
+    from analysis_assets.tables import write_tables
+    from cartwh.history import forget_refresh, record_refresh
+
+    staged = staging_folder(output, run_id)
+    provenance = Provenance.from_dict(
+        json.loads((staged / PROVENANCE_FILE).read_text(encoding="utf-8"))
+    )
+    write_tables(conn, {"provenance": provenance.table()}, staged / "tables", schema=STAGED_SCHEMA)
+    record_refresh(
+        conn,
+        run_id,
+        datetime.now(UTC),
+        provenance.cutoff,
+        provenance.code_version,
+        patient_columns,
+    )
+    published = [*tables, "provenance"]
+    try:
+        publish_tables(conn, published)
+    except BaseException:
+        forget_refresh(conn, run_id)
+        raise
+    return published
+
+
 def publish_files(output: Path, run_id: str) -> None:
     """Move the staged folders and report over the published ones.
 
@@ -80,6 +120,7 @@ def publish_files(output: Path, run_id: str) -> None:
         if (output / name).exists():
             os.rename(output / name, retired / name)
         os.rename(staged / name, output / name)
+    os.replace(staged / PROVENANCE_FILE, output / PROVENANCE_FILE)
     os.replace(staged / REPORT, output / REPORT)
     shutil.rmtree(retired)
     shutil.rmtree(staged)

@@ -26,9 +26,16 @@ from analysis_assets.provenance import DeliveryUsed, Provenance
 from analysis_assets.report import build_report
 from analysis_assets.study import ANALYSES, PATIENT_LEVEL_TABLES, TABLE1_COMPARISONS, Analysis
 from analysis_assets.tables import write_tables
+from cartwh.history import patient_columns
 from cartwh.ingest.ledger import current_deliveries
 from cartwh.previews import thumbnail_markdown
-from cartwh.publish import REPORT, STAGED_SCHEMA, publish_files, publish_tables, staging_folder
+from cartwh.publish import (
+    REPORT,
+    STAGED_SCHEMA,
+    publish_files,
+    publish_refresh_tables,
+    staging_folder,
+)
 from cartwh.quality.results import intake_summaries
 from cartwh.quality.summary import cohort_summary
 from cartwh.refresh_status import record_published
@@ -149,38 +156,11 @@ def build_publish_asset(upstream: list[AssetKey]):
     def published(
         context: AssetExecutionContext, warehouse: Warehouse, study: Study, landing: Landing
     ):
-        import json
-        import os
-
-        from analysis_assets.provenance import PROVENANCE_FILE
-        from cartwh.history import forget_refresh, patient_columns, record_refresh
-
         output, run_id = Path(study.output), context.run.run_id
-        staged = staging_folder(output, run_id)
-        # the report step wrote the provenance; it becomes a table and a CSV like the others
-        provenance = Provenance.from_dict(
-            json.loads((staged / PROVENANCE_FILE).read_text(encoding="utf-8"))
-        )
-        tables = [*ANALYSIS_TABLES, "provenance"]
         with warehouse.write_connection(context.log.info) as conn:
-            write_tables(
-                conn, {"provenance": provenance.table()}, staged / "tables", schema=STAGED_SCHEMA
+            tables = publish_refresh_tables(
+                conn, output, run_id, ANALYSIS_TABLES, patient_columns(landing.registry())
             )
-            record_refresh(
-                conn,
-                run_id,
-                datetime.now(UTC),
-                provenance.cutoff,
-                provenance.code_version,
-                patient_columns(landing.registry()),
-            )
-            try:
-                publish_tables(conn, tables)
-            except BaseException:
-                forget_refresh(conn, run_id)
-                raise
-        # publish_files renames tables/, figures/ and the report (last); provenance.json first
-        os.replace(staged / PROVENANCE_FILE, output / PROVENANCE_FILE)
         publish_files(output, run_id)
         record_published(Path(warehouse.work), run_id)
         context.log.info(f"published the analysis of run {run_id} in {output}")
