@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 
+from cartwh.ingest.discovery import sha256_file
 from cartwh.settings import Settings, SettingsError
 from cartwh.version import code_version
 from cartwh.warehouse import run
@@ -159,20 +160,12 @@ def locked_settings(settings: Settings, name: str) -> Settings:
     )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _copy_verified(source_landing: Path, landing: Path, delivery: dict, file: dict) -> None:
     """Copy one locked file into the lock's landing folder (kept when already there and
     intact), or LockError naming centre, delivery and file."""
     relative = Path(delivery["centre_code"], delivery["delivery_id"], file["path"])
     target = landing / relative
-    if target.is_file() and _sha256(target) == file["sha256"]:
+    if target.is_file() and sha256_file(target) == file["sha256"]:
         return
     where = (
         f"centre {delivery['centre_code']}, delivery {delivery['delivery_id']}, file {file['path']}"
@@ -183,7 +176,7 @@ def _copy_verified(source_landing: Path, landing: Path, delivery: dict, file: di
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     shutil.copy2(source, temporary)
-    if _sha256(temporary) != file["sha256"]:
+    if sha256_file(temporary) != file["sha256"]:
         temporary.unlink()
         raise LockError(
             f"{where}: changed since the lock (sha256 differs); the lock cannot be rebuilt"

@@ -93,12 +93,8 @@ class HashCache:
     def save(self) -> None:
         """Keeps the files seen this time only; written atomically (sensor and refresh may
         look at the same time)."""
-        if self.used == self.entries:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(self.used), encoding="utf-8")
-        os.replace(temporary, self.path)
+        if self.used != self.entries:
+            _write_json(self.path, self.used)
 
 
 def delivery_state(delivery: DeliveryFolder, mapping, cache: HashCache) -> DeliveryState:
