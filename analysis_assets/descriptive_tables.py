@@ -9,6 +9,7 @@ import pandas as pd
 from analysis_assets.categorical import compare_categorical, describe_test
 from analysis_assets.comparisons import group_labels, group_order
 from analysis_assets.formatting import percent, table_median_range
+from analysis_assets.labels import label
 from analysis_assets.rank_tests import compare_continuous
 from analysis_assets.study import (
     OVERALL,
@@ -41,7 +42,8 @@ def table1(mart: pd.DataFrame) -> pd.DataFrame:
         labels = overall if comparison == OVERALL else group_labels(mart, comparison)
         order = (OVERALL_GROUP,) if comparison == OVERALL else group_order(comparison)
         groups = [g for g in order if (labels == g).any()]
-        for column, description in TABLE1_CONTINUOUS.items():
+        for column in TABLE1_CONTINUOUS:
+            description = label(column)
             values = pd.to_numeric(mart[column], errors="coerce")
             samples = [values[labels == g].dropna().to_numpy() for g in groups]
             result = None
@@ -63,7 +65,8 @@ def table1(mart: pd.DataFrame) -> pd.DataFrame:
                         "p_value": result.p if result else None,
                     }
                 )
-        for column, description in TABLE1_CATEGORICAL.items():
+        for column in TABLE1_CATEGORICAL:
+            description = label(column)
             values = mart[column].astype(object).where(mart[column].notna())
             values = values.map(
                 lambda v: (

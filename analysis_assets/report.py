@@ -37,6 +37,7 @@ from analysis_assets.formatting import (
     round_half_up,
     term_label,
 )
+from analysis_assets.labels import label
 from analysis_assets.provenance import PROVENANCE_FILE, Provenance
 from analysis_assets.study import (
     ENDPOINTS,
@@ -355,7 +356,7 @@ def completeness_sentences(t: Tables) -> list[str]:
     if po is None:
         return lines
     n = len(po)
-    labels = {**TABLE1_CONTINUOUS, **TABLE1_CATEGORICAL}
+    labels = {c: label(c) for c in (*TABLE1_CONTINUOUS, *TABLE1_CATEGORICAL)}
     missing = [(label, int(po[c].isna().sum())) for c, label in labels.items() if c in po]
     missing = [(label, k) for label, k in missing if k]
     lines.append(
@@ -577,9 +578,9 @@ def provenance_section(inputs: ReportInputs) -> list[str]:
     if inputs.provenance is None:
         return []
     parts = ['<h2>Provenance</h2><table class="prov"><tbody>']
-    for label, lines in inputs.provenance.rows():
+    for heading, lines in inputs.provenance.rows():
         shown = "<br>".join(_e(line) for line in lines)
-        parts.append(f"<tr><td>{_e(label)}</td><td>{shown}</td></tr>")
+        parts.append(f"<tr><td>{_e(heading)}</td><td>{shown}</td></tr>")
     parts.append("</tbody></table>")
     return parts
 

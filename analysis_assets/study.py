@@ -27,10 +27,11 @@ COMPARISONS: dict[str, Comparison] = {
     "crs": Comparison("CRS (any grade) vs none", ("no CRS", "CRS")),
     "icans": Comparison("ICANS (any grade) vs none", ("no ICANS", "ICANS")),
     "crs_and_icans": Comparison("CRS and ICANS vs others", ("others", "CRS and ICANS")),
-    "crs_grade": Comparison("CRS grade", ("none", "grade 1-2", "grade >=3")),
-    "icans_grade": Comparison("ICANS grade", ("none", "grade 1-2", "grade >=3")),
+    "crs_grade": Comparison("CRS grade", ("no CRS", "grade 1–2 CRS", "grade ≥ 3 CRS")),
+    "icans_grade": Comparison("ICANS grade", ("no ICANS", "grade 1–2 ICANS", "grade ≥ 3 ICANS")),
     "toxicity_group": Comparison(
-        "three-level toxicity group", ("no CRS/ICANS", "other", "grade >=3 CRS or ICANS")
+        "three-level toxicity group",
+        ("no CRS/ICANS", "grade 1–2 CRS and/or ICANS", "grade ≥ 3 CRS or ICANS"),
     ),
     "tocilizumab": Comparison("tocilizumab vs none", ("no tocilizumab", "tocilizumab")),
     "steroids": Comparison("corticosteroids vs none", ("no steroids", "steroids")),
@@ -38,7 +39,7 @@ COMPARISONS: dict[str, Comparison] = {
 #: groupings used by one analysis only (biomarkers), not by the every-comparison tables;
 #: grouping -> group labels in display order
 OTHER_GROUPINGS: dict[str, tuple[str, ...]] = {
-    "bm_blasts_ge_20": ("BM blasts <20%", "BM blasts >=20%"),
+    "bm_blasts_ge_20": ("BM blasts < 20%", "BM blasts ≥ 20%"),
 }
 #: codes of mart.patient_outcomes.toxicity_group, in the order of its comparison's groups
 TOXICITY_GROUP_CODES = ("none", "other", "grade_3_plus")
@@ -102,6 +103,9 @@ ENDPOINTS: dict[str, Endpoint] = {
 LANDMARK_MONTHS: tuple[int, ...] = (12, 24, 36)
 #: months at which the number at risk is shown under the Kaplan-Meier curves
 RISK_TIMES: tuple[int, ...] = (0, 12, 24, 36, 48, 60)
+#: Kaplan-Meier time axes: a tick (and a number at risk) every this many months, up to the
+#: longest follow-up
+TIME_TICK_MONTHS = 12
 
 # --------------------------------------------------------------------------- Cox models
 
@@ -119,8 +123,8 @@ COVARIATES: dict[str, Covariate] = {
     "age_at_infusion": Covariate("age at infusion, per year"),
     "male": Covariate("male sex"),
     "prior_therapy_lines": Covariate("prior therapy lines, per line"),
-    "cell_dose_1e6_per_kg": Covariate("CAR-T cell dose, per 10^6 cells/kg"),
-    "bm_blasts_ge_20": Covariate("BM blasts >= 20%"),
+    "cell_dose_1e6_per_kg": Covariate("CAR-T cell dose, per 10⁶ cells/kg"),
+    "bm_blasts_ge_20": Covariate("BM blasts ≥ 20% vs < 20%"),
     "received_steroids": Covariate("received corticosteroids"),
     "received_tocilizumab": Covariate("received tocilizumab"),
     "toxicity_group": Covariate(
@@ -139,23 +143,26 @@ MULTIVARIATE: tuple[str, ...] = (
 
 # --------------------------------------------------------------------------- Table 1, biomarkers
 
-#: Table 1: continuous characteristics (median (range), rank tests)
-TABLE1_CONTINUOUS: dict[str, str] = {
-    "age_at_infusion": "age at infusion, years",
-    "prior_therapy_lines": "prior therapy lines",
-    "relapse_count": "relapses before CAR-T",
-    "bm_blasts_pct_pre": "BM blasts before lymphodepletion, %",
-    "cell_dose_per_kg": "CAR-T cells per kg",
-}
-#: Table 1: categorical characteristics (n (%), chi-squared or Fisher)
-TABLE1_CATEGORICAL: dict[str, str] = {
-    "sex": "sex",
-    "ph_status": "Philadelphia chromosome",
-    "disease_status": "disease status",
-    "prior_hsct": "allogeneic HSCT before CAR-T",
-    "bm_blasts_ge_20": "BM blasts >= 20%",
-    "extramedullary_pre": "extramedullary disease before CAR-T",
-}
+#: Table 1: continuous characteristics, median (range), rank tests; labels and units in
+#: :mod:`analysis_assets.labels`
+TABLE1_CONTINUOUS: tuple[str, ...] = (
+    "age_at_infusion",
+    "prior_therapy_lines",
+    "relapse_count",
+    "bm_blasts_pct_pre",
+    "cell_dose_per_kg",
+    "peak_il6_pg_ml",
+    "peak_ferritin_ng_ml",
+)
+#: Table 1: categorical characteristics, n (%), chi-squared or Fisher
+TABLE1_CATEGORICAL: tuple[str, ...] = (
+    "sex",
+    "ph_status",
+    "disease_status",
+    "prior_hsct",
+    "bm_blasts_ge_20",
+    "extramedullary_pre",
+)
 TABLE1_COMPARISONS: tuple[str, ...] = ("toxicity_group", "crs", "icans")
 
 #: (variable, comparison) pairs of the biomarker analyses (study analysis 3 and Figure 4)
@@ -195,23 +202,62 @@ FIGURE4_COMPARISONS: tuple[str, ...] = (
     "steroids",
 )
 FIGURE4_VARIABLE = "peak_car_copies"
-#: (endpoint, comparison) of Figures 2-3 and of the treatment curves
+#: (endpoint, comparison) of every single Kaplan-Meier figure (``km_{endpoint}_{comparison}``)
 KM_PANELS: tuple[tuple[str, str], ...] = tuple(
     (endpoint, comparison) for endpoint in ("OS", "LFS") for comparison in FIGURE1_COMPARISONS
 )
+#: the multi-panel survival figures: stem -> panels A, B, ... as (endpoint, comparison), in
+#: reading order (two panels per row: OS of all patients, LFS of CR patients)
+SURVIVAL_FIGURES: dict[str, tuple[tuple[str, str], ...]] = {
+    "figure2_survival_by_toxicity": (
+        ("OS", "crs"),
+        ("LFS", "crs"),
+        ("OS", "icans"),
+        ("LFS", "icans"),
+        ("OS", "crs_and_icans"),
+        ("LFS", "crs_and_icans"),
+    ),
+    "figure3_survival_by_grade": (
+        ("OS", "crs_grade"),
+        ("LFS", "crs_grade"),
+        ("OS", "icans_grade"),
+        ("LFS", "icans_grade"),
+        ("OS", "toxicity_group"),
+        ("LFS", "toxicity_group"),
+    ),
+    "figure_s1_survival_by_treatment": (
+        ("OS", "tocilizumab"),
+        ("LFS", "tocilizumab"),
+        ("OS", "steroids"),
+        ("LFS", "steroids"),
+    ),
+}
 FIGURE_CAPTIONS: dict[str, str] = {
-    "cohort_flow": "Cohort flow: patients delivered, infused, gradable, evaluable and in CR.",
-    "figure1_cr_day30": "Figure 1a. CR at day 30 by toxicity and treatment (all infused patients).",
-    "figure1_mrd_negative_cr": "Figure 1b. MRD-negative CR by toxicity and treatment "
+    "cohort_flow": "Figure S2. Cohort flow: patients delivered, infused, gradable, evaluable "
+    "and in CR, with the reason for each exclusion.",
+    "figure1_cr_day30": "Figure 1A. CR at day 30 by toxicity and treatment (all infused patients).",
+    "figure1_mrd_negative_cr": "Figure 1B. MRD-negative CR at day 30 by toxicity and treatment "
     "(all infused patients).",
-    "figure4_car_copies": "Figure 4. Peak CAR copies by toxicity and treatment.",
-    "table2_forest": "Table 2 as a forest plot: hazard ratios with 95% CI (log scale).",
-    "swimmer_first_30_days": "CRS and ICANS grades day by day over the first 30 days, "
-    "with day of CR.",
+    "figure2_survival_by_toxicity": "Figure 2. OS of all patients and LFS of CR patients with "
+    "or without CRS (A, B), with or without ICANS (C, D), and with concurrent CRS and ICANS or "
+    "not (E, F). Kaplan–Meier estimates with censoring marks, log-rank p and the number at "
+    "risk.",
+    "figure3_survival_by_grade": "Figure 3. OS of all patients and LFS of CR patients by CRS "
+    "grade (A, B), ICANS grade (C, D) and the three-level toxicity group (E, F). "
+    "Kaplan–Meier estimates with censoring marks, log-rank p and the number at risk.",
+    "figure_s1_survival_by_treatment": "Figure S1. OS of all patients and LFS of CR patients "
+    "by tocilizumab (A, B) and corticosteroids (C, D).",
+    "figure4_car_copies": "Figure 4. Peak CAR copies in peripheral blood by CRS (A), ICANS (B), "
+    "the three-level toxicity group (C), concurrent CRS and ICANS (D), tocilizumab (E) and "
+    "corticosteroids (F), with the rank test of each panel.",
+    "table2_forest": "Figure 5. Table 2 as a forest plot: hazard ratios with 95% CI (log "
+    "scale), reference levels marked.",
+    "swimmer_first_30_days": "Figure S3. CRS and ICANS grades day by day over the toxicity "
+    "window, with the day of CR within the response window.",
 }
 #: caption of every ``km_{endpoint}_{comparison}`` figure
 KM_CAPTION = (
-    "Kaplan-Meier estimate of {endpoint} by {comparison}, with log-rank p and the number at risk."
+    "Kaplan–Meier estimate of {endpoint} by {comparison}, with log-rank p and the number at risk."
 )
 
 # --------------------------------------------------------------------------- analysis tables

@@ -248,18 +248,21 @@ def test_toxicity_summary_counts_and_percentages(demo):
 
 
 def test_table1_has_every_characteristic_with_a_test_per_comparison(demo):
+    from analysis_assets.labels import label
     from analysis_assets.study import TABLE1_CATEGORICAL, TABLE1_CONTINUOUS
 
     with demo.connect() as conn:
         table = conn.execute("select * from analysis.table1").df()
-    characteristics = set(TABLE1_CONTINUOUS.values()) | set(TABLE1_CATEGORICAL.values())
+    characteristics = {label(c) for c in (*TABLE1_CONTINUOUS, *TABLE1_CATEGORICAL)}
     for comparison in ("toxicity_group", "crs", "icans"):
         part = table[table["comparison"] == comparison]
         assert set(part["characteristic"]) == characteristics
         tested = part.dropna(subset=["p_value"])
         assert set(tested["test"]) <= {"Mann-Whitney U", "Kruskal-Wallis", "chi-squared", "fisher"}
         assert tested["characteristic"].nunique() == len(characteristics)
-    overall_sex = table[(table["comparison"] == "overall") & (table["characteristic"] == "sex")]
+    overall_sex = table[
+        (table["comparison"] == "overall") & (table["characteristic"] == label("sex"))
+    ]
     assert overall_sex["n"].sum() == 93  # f + m + missing
 
 

@@ -115,10 +115,10 @@ def test_labels():
     group = "three-level toxicity group"
     assert (
         term_label("toxicity_group[grade_3_plus]", group)
-        == "three-level toxicity group: grade >=3 CRS or ICANS vs no CRS/ICANS"
+        == "three-level toxicity group: grade ≥ 3 CRS or ICANS vs no CRS/ICANS"
     )
     assert term_label("toxicity_group[other]", group) == (
-        "three-level toxicity group: other vs no CRS/ICANS"
+        "three-level toxicity group: grade 1–2 CRS and/or ICANS vs no CRS/ICANS"
     )
     assert term_label("toxicity_group (overall Wald test)", group) == (
         "three-level toxicity group (overall Wald test)"

@@ -272,3 +272,42 @@ def test_staging_rules_agree_with_the_pandera_contract(demo, entity):
     for index, row_violations in violations[flagged & ~visible].items():
         for violation in row_violations:
             assert pd.isna(frame.at[index, violation["column"]]), (index, violation)
+
+
+def test_grade_4_is_a_valid_maximum_grade_and_the_suite_agrees_with_dbt(demo, tmp_path):
+    """ASTCT grade 4 (and 5, death from the toxicity) is valid: the great-expectations suite
+    accepts the same maximum grades as the mart's dbt accepted_values, and only those."""
+    import duckdb
+    import yaml
+
+    from cartwh.project import DBT_PROJECT_DIR
+    from cartwh.quality.expectations import MAX_GRADES, validate_mart
+
+    spec = yaml.safe_load(
+        (DBT_PROJECT_DIR / "models" / "marts" / "patient_outcomes.yml").read_text("utf-8")
+    )
+    [model] = spec["models"]
+    for column in model["columns"]:
+        if column["name"] in ("crs_max_grade", "icans_max_grade"):
+            [test] = column["data_tests"]
+            assert tuple(test["accepted_values"]["arguments"]["values"]) == MAX_GRADES
+
+    conn = duckdb.connect()
+    conn.execute(f"attach '{demo.warehouse}' as demo (read_only)")
+    conn.execute("create schema mart")
+    for table in ("time_to_event", "daily_toxicity"):
+        conn.execute(f"create table mart.{table} as select * from demo.mart.{table}")
+    conn.execute(
+        "create table mart.patient_outcomes as select * replace ("
+        "case when crs_max_grade = 3 then 4 else crs_max_grade end as crs_max_grade) "
+        "from demo.mart.patient_outcomes"
+    )
+    assert conn.execute(
+        "select count(*) from mart.patient_outcomes where crs_max_grade = 4"
+    ).fetchone()[0]
+    failing = lambda: {  # noqa: E731
+        f["column"] for r in validate_mart(conn, tmp_path / "docs") for f in r.failed
+    }
+    assert "crs_max_grade" not in failing()
+    conn.execute("update mart.patient_outcomes set icans_max_grade = 6 where icans_max_grade = 0")
+    assert "icans_max_grade" in failing()

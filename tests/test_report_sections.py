@@ -74,7 +74,7 @@ def test_multivariate_sentence_and_forest_plot_use_the_same_term_labels(tmp_path
     assert sentence.startswith("In the multivariate Cox model for OS (n = 40, 12 events): ")
     assert "received corticosteroids HR 0.81 (95% CI 0.40–1.60), p = 0.500" in sentence
     assert (
-        "three-level toxicity group: grade >=3 CRS or ICANS vs no CRS/ICANS HR 2.50 "
+        "three-level toxicity group: grade ≥ 3 CRS or ICANS vs no CRS/ICANS HR 2.50 "
         "(95% CI 1.10–5.70), p = 0.046" in sentence
     )
     assert "three-level toxicity group (overall Wald test) p = 0.250" in sentence
@@ -149,7 +149,7 @@ def test_completeness_says_what_was_nulled_held_back_and_left_out():
     assert lines[0].startswith("At intake, 1 delivered values that broke the extract format")
     assert lines[0].endswith("(patients sex 1).")
     assert "by reason: conflicting_duplicate 2." in lines[1]
-    assert "sex missing for 1 of 4" in lines[2]
+    assert "Sex missing for 1 of 4" in lines[2]
     assert lines[3].startswith("1 of 4 patients could not be graded")
     assert lines[4] == (
         "The multivariate Cox model of OS used 2 of the 3 all infused patients "

@@ -1,22 +1,19 @@
-"""Figures and HTML report on small hand-made tables (no warehouse needed)."""
+"""Small hand-made mart and analysis tables (and a provenance) for the figure and report tests:
+no warehouse needed."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime
 
 import numpy as np
 import pandas as pd
-import pytest
 
-from analysis_assets import figures
 from analysis_assets.provenance import DeliveryUsed, Provenance
-from analysis_assets.report import build_report, results_sentences
 
 EVIL = "<script>alert(1)</script>"
 
 
-def _mart(n: int = 10) -> pd.DataFrame:
+def mart_table(n: int = 10) -> pd.DataFrame:
     rng = np.random.default_rng(1)
     crs = pd.array([0, 1, 2, 3, 1, 0, 2, 1, 4, 1][:n], dtype="Int32")
     icans = pd.array([0, 0, 1, 3, 0, 0, 0, 2, 0, None][:n], dtype="Int32")
@@ -104,7 +101,7 @@ def _mart(n: int = 10) -> pd.DataFrame:
     )
 
 
-def _daily(mart: pd.DataFrame) -> pd.DataFrame:
+def daily_table(mart: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, r in mart.iterrows():
         for day in range(0, 31):
@@ -127,7 +124,7 @@ KM_A = pd.DataFrame(
 )
 
 
-def _km() -> pd.DataFrame:
+def km_table() -> pd.DataFrame:
     b = pd.DataFrame(
         {
             "time_months": [1.0, 12.0, 25.0],
@@ -147,8 +144,8 @@ def _km() -> pd.DataFrame:
     return km
 
 
-def _tables() -> dict[str, pd.DataFrame]:
-    mart = _mart()
+def analysis_tables() -> dict[str, pd.DataFrame]:
+    mart = mart_table()
     rr = []
     for response in ("cr_day30", "mrd_negative_cr"):
         for group, n, k in (("no CRS", 2, 2), ("CRS", 8, 6)):
@@ -273,74 +270,14 @@ def _tables() -> dict[str, pd.DataFrame]:
     )
     return {
         "mart.patient_outcomes": mart,
-        "mart.daily_toxicity": _daily(mart),
+        "mart.daily_toxicity": daily_table(mart),
         "analysis.response_rates": response_rates,
         "analysis.biomarker_tests": biomarker,
         "analysis.cox_multivariate": cox,
         "analysis.logrank_tests": logrank,
-        "analysis.km_estimates": _km(),
+        "analysis.km_estimates": km_table(),
         "analysis.follow_up": follow_up,
     }
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    out = tmp_path_factory.mktemp("figs")
-    tables = _tables()
-    paths = figures.all_figures(tables, out)
-    return tables, paths, out
-
-
-def test_number_at_risk_hand_made():
-    # t=0 -> group n; first row with time >= t; 0 past the last row
-    assert figures.number_at_risk(KM_A) == [5, 3, 2, 1, 0, 0]
-    assert figures.number_at_risk(KM_A, n=6) == [6, 3, 2, 1, 0, 0]
-    assert figures.number_at_risk(KM_A, times=(0, 2, 8, 40, 41)) == [5, 5, 4, 1, 0]
-    # unsorted input is fine
-    assert figures.number_at_risk(KM_A.iloc[::-1]) == [5, 3, 2, 1, 0, 0]
-
-
-def test_figures_written_as_png_and_svg(built):
-    _, paths, _ = built
-    stems = {p.stem for p in paths}
-    assert {
-        "figure1_cr_day30",
-        "figure1_mrd_negative_cr",
-        "km_OS_crs",
-        "km_LFS_crs",
-        "figure4_car_copies",
-        "table2_forest",
-        "swimmer_first_30_days",
-    } <= stems
-    for p in paths:
-        assert p.exists() and p.stat().st_size > 0
-        data = p.read_bytes()
-        if p.suffix == ".png":
-            assert data.startswith(b"\x89PNG\r\n\x1a\n")
-        else:
-            assert p.suffix == ".svg" and b"<svg" in data[:2000]
-            assert b"<dc:date>" not in data
-    assert len(paths) == 2 * len(stems)
-
-
-def test_figures_are_deterministic(built, tmp_path):
-    tables, paths, _ = built
-    again = figures.all_figures(tables, tmp_path)
-    for a, b in zip(sorted(paths), sorted(again)):
-        assert a.name == b.name and a.read_bytes() == b.read_bytes(), a.name
-
-
-def test_km_figure_shows_risk_table_and_censor_marks(built):
-    _, _, out = built
-    svg = (out / "km_OS_crs.svg").read_text()
-    # matplotlib draws text as glyph paths but keeps each string in an SVG comment
-    assert "p = 0.270" in svg
-    assert "Number at risk" in svg
-
-
-def test_forest_plot_marks_not_estimable(built):
-    _, _, out = built
-    assert "not estimable" in (out / "table2_forest.svg").read_text()
 
 
 PROVENANCE = Provenance(
@@ -353,93 +290,3 @@ PROVENANCE = Provenance(
     run_id="run-0001",
     generated_at=datetime(2026, 1, 1, tzinfo=UTC),
 )
-
-
-@pytest.fixture(scope="module")
-def report(built, tmp_path_factory):
-    tables, paths, _ = built
-    out = tmp_path_factory.mktemp("report") / "report.html"
-    build_report(tables, paths, PROVENANCE, out)
-    return out.read_text(encoding="utf-8"), paths
-
-
-def test_report_header_shows_the_cutoff(report):
-    text, _ = report
-    assert "<p>Data cut-off: 2023-03-01.</p>" in text
-    assert text.index("Data cut-off: 2023-03-01.") < text.index("<h2>Results</h2>")
-
-
-def test_report_has_no_external_url(report):
-    text, _ = report
-    assert not re.search(r'(?:src|href)\s*=\s*["\']?\s*https?:', text, re.I)
-    assert "http://" not in text and "https://" not in text
-    assert "<script" not in text.lower()
-
-
-def test_report_embeds_every_figure(report):
-    text, paths = report
-    for stem in {p.stem for p in paths}:
-        assert f'id="fig-{stem}"' in text
-    assert text.count("data:image/png;base64,") == len({p.stem for p in paths})
-
-
-def test_report_contains_computed_sentences(report):
-    text, _ = report
-    # 10 patients: CRS grade >= 1 in 8 (80.0%), severe (>= 3) in 2 (20.0%)
-    assert "Of 10 infused patients, 8 (80.0%) developed CRS and 2 (20.0%) severe CRS" in text
-    # ICANS >= 1 in 3 of 10; one not gradable
-    assert "Of 10 infused patients, 3 (30.0%) developed ICANS" in text
-    assert "1 could not be graded" in text
-    # CR day 30: 8 of 10; tocilizumab: 5 of 10
-    assert "At day 30, 8 of 10 infused patients (80.0%) were in CR." in text
-    assert "5 of 10 patients (50.0%) received tocilizumab" in text
-    assert "Median follow-up (reverse Kaplan-Meier) was 30.3 months" in text  # half-up
-    for item in (
-        "a 2023-01-01: 3 files, 1,234 rows, sha256 " + "f" * 64,
-        "2023-03-01",
-        "cartwh 0.1 (deadbeef)",
-        "run-0001",
-        "2026-01-01 00:00:00 UTC",
-    ):
-        assert item in text
-    assert "not estimable" in text
-    # response table with denominators
-    assert "6/8" in text
-
-
-def test_report_escapes_malicious_labels(report):
-    text, _ = report
-    assert EVIL not in text
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
-
-
-def test_results_sentences_percent_half_up():
-    mart = _mart()
-    mart = pd.concat(
-        [mart, mart.iloc[:6].assign(patient_key=lambda d: d["patient_key"] + "x")],
-        ignore_index=True,
-    )  # 16 patients
-    lines = results_sentences({"patient_outcomes": mart})["Toxicity and its treatment"]
-    crs = int((pd.to_numeric(mart["crs_max_grade"]) >= 1).sum())  # 12 of 16 = 75.0
-    assert lines[0].startswith(f"Of 16 infused patients, {crs} (75.0%) developed CRS")
-    severe = int((pd.to_numeric(mart["crs_max_grade"]) >= 3).sum())  # 3 of 16 = 18.75 -> 18.8
-    assert f"{severe} (18.8%) severe CRS" in lines[0]
-
-
-def test_report_inlines_svg_only_figures_safely(built, tmp_path):
-    _, paths, out = built
-    svgs = [p for p in paths if p.suffix == ".svg"]
-    hostile = tmp_path / "hostile.svg"
-    hostile.write_text(
-        '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg">'
-        '<script>alert(1)</script><a href="https://evil.example/x"><rect onload="x()"/></a>'
-        '<use xlink:href="#ok"/></svg>'
-    )
-    html_path = build_report({}, svgs + [hostile], None, tmp_path / "r.html")
-    text = html_path.read_text(encoding="utf-8")
-    assert "http://" not in text and "https://" not in text
-    assert "<script" not in text.lower() and "onload" not in text
-    assert 'href="#ok"' in text
-    for stem in {p.stem for p in svgs} | {"hostile"}:
-        assert f'id="fig-{stem}"' in text
-    assert text.count("<svg") == len(svgs) + 1

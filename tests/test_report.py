@@ -1,0 +1,110 @@
+"""The HTML report on small hand-made tables and figures (tests/analysis_inputs.py)."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from analysis_assets import figures
+from analysis_assets.report import build_report, results_sentences
+from tests.analysis_inputs import EVIL, PROVENANCE, analysis_tables, mart_table
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("figs")
+    tables = analysis_tables()
+    paths = figures.all_figures(tables, out)
+    return tables, paths, out
+
+
+@pytest.fixture(scope="module")
+def report(built, tmp_path_factory):
+    tables, paths, _ = built
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    build_report(tables, paths, PROVENANCE, out)
+    return out.read_text(encoding="utf-8"), paths
+
+
+def test_report_header_shows_the_cutoff(report):
+    text, _ = report
+    assert "<p>Data cut-off: 2023-03-01.</p>" in text
+    assert text.index("Data cut-off: 2023-03-01.") < text.index("<h2>Results</h2>")
+
+
+def test_report_has_no_external_url(report):
+    text, _ = report
+    assert not re.search(r'(?:src|href)\s*=\s*["\']?\s*https?:', text, re.I)
+    assert "http://" not in text and "https://" not in text
+    assert "<script" not in text.lower()
+
+
+def test_report_embeds_every_figure(report):
+    text, paths = report
+    for stem in {p.stem for p in paths}:
+        assert f'id="fig-{stem}"' in text
+    assert text.count("data:image/png;base64,") == len({p.stem for p in paths})
+
+
+def test_report_contains_computed_sentences(report):
+    text, _ = report
+    # 10 patients: CRS grade >= 1 in 8 (80.0%), severe (>= 3) in 2 (20.0%)
+    assert "Of 10 infused patients, 8 (80.0%) developed CRS and 2 (20.0%) severe CRS" in text
+    # ICANS >= 1 in 3 of 10; one not gradable
+    assert "Of 10 infused patients, 3 (30.0%) developed ICANS" in text
+    assert "1 could not be graded" in text
+    # CR day 30: 8 of 10; tocilizumab: 5 of 10
+    assert "At day 30, 8 of 10 infused patients (80.0%) were in CR." in text
+    assert "5 of 10 patients (50.0%) received tocilizumab" in text
+    assert "Median follow-up (reverse Kaplan-Meier) was 30.3 months" in text  # half-up
+    for item in (
+        "a 2023-01-01: 3 files, 1,234 rows, sha256 " + "f" * 64,
+        "2023-03-01",
+        "cartwh 0.1 (deadbeef)",
+        "run-0001",
+        "2026-01-01 00:00:00 UTC",
+    ):
+        assert item in text
+    assert "not estimable" in text
+    # response table with denominators
+    assert "6/8" in text
+
+
+def test_report_escapes_malicious_labels(report):
+    text, _ = report
+    assert EVIL not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+def test_results_sentences_percent_half_up():
+    mart = mart_table()
+    mart = pd.concat(
+        [mart, mart.iloc[:6].assign(patient_key=lambda d: d["patient_key"] + "x")],
+        ignore_index=True,
+    )  # 16 patients
+    lines = results_sentences({"patient_outcomes": mart})["Toxicity and its treatment"]
+    crs = int((pd.to_numeric(mart["crs_max_grade"]) >= 1).sum())  # 12 of 16 = 75.0
+    assert lines[0].startswith(f"Of 16 infused patients, {crs} (75.0%) developed CRS")
+    severe = int((pd.to_numeric(mart["crs_max_grade"]) >= 3).sum())  # 3 of 16 = 18.75 -> 18.8
+    assert f"{severe} (18.8%) severe CRS" in lines[0]
+
+
+def test_report_inlines_svg_only_figures_safely(built, tmp_path):
+    _, paths, out = built
+    svgs = [p for p in paths if p.suffix == ".svg"]
+    hostile = tmp_path / "hostile.svg"
+    hostile.write_text(
+        '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg">'
+        '<script>alert(1)</script><a href="https://evil.example/x"><rect onload="x()"/></a>'
+        '<use xlink:href="#ok"/></svg>'
+    )
+    html_path = build_report({}, svgs + [hostile], None, tmp_path / "r.html")
+    text = html_path.read_text(encoding="utf-8")
+    assert "http://" not in text and "https://" not in text
+    assert "<script" not in text.lower() and "onload" not in text
+    assert 'href="#ok"' in text
+    for stem in {p.stem for p in svgs} | {"hostile"}:
+        assert f'id="fig-{stem}"' in text
+    assert text.count("<svg") == len(svgs) + 1
