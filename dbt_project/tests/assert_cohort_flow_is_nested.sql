@@ -1,23 +1,17 @@
-{# Attrition never grows: steps 2-5 <= step 1, steps 3-5 <= step 2, step 5 <= step 4. #}
+{#
+  The cohort flow is a tree of nested steps: no step has more patients than its parent step,
+  and the patients excluded from a step add up (parent n = n + excluded_n). Checked through
+  the parent link, independently of how the model computes excluded_n.
+#}
 with flow as (
     select * from {{ ref('cohort_flow') }}
-),
-
-by_centre as (
-    select
-        centre_code,
-        max(n) filter (where step_order = 1) as delivered,
-        max(n) filter (where step_order = 2) as infused,
-        max(n) filter (where step_order = 3) as gradable,
-        max(n) filter (where step_order = 4) as evaluable,
-        max(n) filter (where step_order = 5) as in_cr
-    from flow
-    group by centre_code
 )
 
-select *
-from by_centre
-where infused > delivered
-    or gradable > infused
-    or evaluable > infused
-    or in_cr > evaluable
+select child.centre_code, child.step_order, child.n, child.excluded_n, parent.n as parent_n
+from flow as child
+inner join flow as parent
+    on child.centre_code = parent.centre_code
+    and child.parent_step_order = parent.step_order
+where child.n > parent.n
+    or child.excluded_n is null
+    or parent.n <> child.n + child.excluded_n

@@ -1,7 +1,9 @@
 {#
-  CONSORT-style attrition, by centre and overall (centre_code = 'all'), long format.
-  Step 1 counts every patient of the current deliveries (any file); steps 3-5 are subsets of
-  step 2, step 5 of step 4.
+  CONSORT-style cohort flow, by centre and overall (centre_code = 'all'): one row per step, each
+  step a subset of its parent step (parent_step_order), with the patients of the parent left
+  out of it (excluded_n = parent n - n) and why (excluded_reason). Step 1 counts every patient
+  of the current deliveries (any file); 2 has an index infusion; 3 (toxicity analyses), 4
+  (response analyses) are subsets of 2, not of each other; 5 (LFS analyses) is a subset of 4.
 #}
 with
 
@@ -15,12 +17,22 @@ outcomes as (
 
 steps as (
     select * from (values
-        (1, 'patients delivered'),
-        (2, 'with an index infusion'),
-        (3, 'gradable for CRS and ICANS'),
-        (4, 'evaluable for day-30 response'),
-        (5, 'in CR at day 30')
-    ) as steps (step_order, step)
+        (1, 'patients delivered', cast(null as integer), cast(null as varchar),
+            cast(null as varchar)),
+        (2, 'with an index infusion', 1, null,
+            'not infused: no index infusion (infusion number 1 with a date)'),
+        (3, 'gradable for CRS and ICANS', 2, 'toxicity analyses',
+            'not gradable: a CRS or ICANS grade is missing (no observed day in the toxicity '
+            || 'window and no ASTCT grade reported)'),
+        (4, 'evaluable for day-30 response', 2, 'response analyses',
+            'not evaluable: no response assessment on days '
+            || '{{ var("response_window_first_day") }}–{{ var("response_window_last_day") }}'
+            || ' and no death or relapse before day {{ var("response_window_first_day") }}'),
+        (5, 'in CR at day 30', 4, 'leukaemia-free survival',
+            'not in CR at day 30: no CR on an assessment of days '
+            || '{{ var("response_window_first_day") }}–{{ var("response_window_last_day") }}'
+            || ', or death or relapse before day {{ var("response_window_first_day") }}')
+    ) as steps (step_order, step, parent_step_order, analysis_population, excluded_reason)
 ),
 
 patient_steps as (
@@ -51,17 +63,36 @@ counts as (
     group by step_order
 ),
 
-final as (
+step_counts as (
     select
         centres.centre_code,
         steps.step_order,
         steps.step,
-        coalesce(counts.n, 0) as n
+        coalesce(counts.n, 0) as n,
+        steps.parent_step_order,
+        steps.analysis_population,
+        steps.excluded_reason
     from centres
     cross join steps
     left join counts
         on centres.centre_code = counts.centre_code
         and steps.step_order = counts.step_order
+),
+
+final as (
+    select
+        step_counts.centre_code,
+        step_counts.step_order,
+        step_counts.step,
+        step_counts.n,
+        step_counts.parent_step_order,
+        step_counts.analysis_population,
+        parents.n - step_counts.n as excluded_n,
+        step_counts.excluded_reason
+    from step_counts
+    left join step_counts as parents
+        on step_counts.centre_code = parents.centre_code
+        and step_counts.parent_step_order = parents.step_order
 )
 
 select * from final
