@@ -28,7 +28,7 @@ steps as (
             'not evaluable: no response assessment on days '
             || '{{ var("response_window_first_day") }}–{{ var("response_window_last_day") }}'
             || ' and no death or relapse before day {{ var("response_window_first_day") }}'),
-        (5, 'in CR at day 30', 4, 'leukaemia-free survival',
+        (5, 'in CR at day 30', 4, 'leukaemia-free survival analyses',
             'not in CR at day 30: no CR on an assessment of days '
             || '{{ var("response_window_first_day") }}–{{ var("response_window_last_day") }}'
             || ', or death or relapse before day {{ var("response_window_first_day") }}')
