@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from analysis_assets.figures._common import PROVENANCE, save
-from analysis_assets.figures.flow import cohort_flow_figure, flow_tree
-from analysis_assets.figures.forest import forest_plot, forest_rows, forest_x_range
+from analysis_assets.figures.flow import cohort_flow_figure, flow_figure, flow_tree
+from analysis_assets.figures.forest import forest_figure, forest_plot, forest_rows, forest_x_range
 from analysis_assets.figures.groups import figure1_response_bars, figure4_car_copies
 from analysis_assets.figures.survival import (
     km_figure,
@@ -30,7 +30,12 @@ from analysis_assets.figures.survival import (
     survival_figures,
     time_ticks,
 )
-from analysis_assets.figures.swimmer import swimmer_cr_marks, swimmer_order, swimmer_plot
+from analysis_assets.figures.swimmer import (
+    swimmer_cr_marks,
+    swimmer_figure,
+    swimmer_order,
+    swimmer_plot,
+)
 from analysis_assets.formatting import by_table_name
 from analysis_assets.provenance import Provenance
 
@@ -44,12 +49,15 @@ __all__ = [
     "km_figures",
     "figure4_car_copies",
     "forest_plot",
+    "forest_figure",
     "forest_rows",
     "forest_x_range",
     "swimmer_plot",
+    "swimmer_figure",
     "swimmer_order",
     "swimmer_cr_marks",
     "cohort_flow_figure",
+    "flow_figure",
     "flow_tree",
     "save",
     "all_figures",

@@ -13,7 +13,7 @@ import pandas as pd
 from analysis_assets.figures._common import TEXT_SIZE, save, sentence_case
 from analysis_assets.formatting import format_number
 
-__all__ = ["cohort_flow_figure", "flow_tree"]
+__all__ = ["cohort_flow_figure", "flow_figure", "flow_tree"]
 
 _BOX = {"boxstyle": "round,pad=0.45", "facecolor": "#f4f6fa", "edgecolor": "#4a5a75"}
 _EXCLUDED_BOX = {"boxstyle": "round,pad=0.45", "facecolor": "#fbf3f2", "edgecolor": "#9a5b52"}
@@ -113,15 +113,29 @@ def _excluded_text(n, reason) -> str:
 
 
 def cohort_flow_figure(cohort_flow: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """The cohort flow as a CONSORT diagram (``cohort_flow``).
-
-    One box per step (n, the analyses it is the population of, n per centre), arrows from
-    each step to its subsets, and beside each arrow a box with the patients left out and why.
+    """The cohort flow as a CONSORT diagram (``cohort_flow``), see :func:`flow_figure`.
 
     Returns
     -------
     list of Path
         PNG, PDF and SVG.
+    """
+    return save(flow_figure(cohort_flow), out_dir, "cohort_flow")
+
+
+def flow_figure(cohort_flow: pd.DataFrame):
+    """One box per step (n, the analyses it is the population of, n per centre), arrows from
+    each step to its subsets, and beside each arrow a box with the patients left out and why.
+
+    Parameters
+    ----------
+    cohort_flow : DataFrame
+        ``mart.cohort_flow`` or ``analysis.cohort_flow`` (all centres).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Boxes are texts with gid ``step-<step_order>`` and ``excluded-<step_order>``.
     """
     tree = flow_tree(cohort_flow)
     pos = _layout(tree)
@@ -184,4 +198,4 @@ def cohort_flow_figure(cohort_flow: pd.DataFrame, out_dir: Path) -> list[Path]:
             bbox=_EXCLUDED_BOX,
             gid=f"excluded-{int(r.step_order)}",
         )
-    return save(fig, out_dir, "cohort_flow")
+    return fig

@@ -26,7 +26,7 @@ from analysis_assets.formatting import format_number, format_p_value, term_label
 from analysis_assets.labels import VARIABLES, label, level_label, variable
 from analysis_assets.study import COVARIATES, ENDPOINTS
 
-__all__ = ["forest_plot", "forest_rows", "forest_x_range"]
+__all__ = ["forest_plot", "forest_figure", "forest_rows", "forest_x_range"]
 
 #: the heading of a binary covariate whose own label names one of its levels (private:
 #: candidate for analysis_assets.labels)
@@ -169,13 +169,30 @@ def _endpoint_title(endpoint: str, cox: pd.DataFrame) -> str:
 
 
 def forest_plot(cox_multivariate: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """Table 2 as a forest plot (``table2_forest``): one panel per endpoint (OS above LFS),
-    hazard ratios with 95% CI on one common log x-range, a dashed line at HR 1.
+    """Table 2 as a forest plot (``table2_forest``), see :func:`forest_figure`.
 
     Returns
     -------
     list of Path
         PNG, PDF and SVG.
+    """
+    return save(forest_figure(cox_multivariate), out_dir, "table2_forest")
+
+
+def forest_figure(cox_multivariate: pd.DataFrame):
+    """One panel per endpoint (OS above LFS): hazard ratios with 95% CI on one common log
+    x-range, reference levels as an open diamond at HR 1, a dashed line at HR 1, the
+    characteristic, HR (95% CI) and p as text columns.
+
+    Parameters
+    ----------
+    cox_multivariate : DataFrame
+        ``analysis.cox_multivariate``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Axes labelled ``forest:OS``, ``forest:LFS``.
     """
     endpoints = [e for e in ENDPOINTS if e in set(cox_multivariate["endpoint"])]
     endpoints += sorted(set(cox_multivariate["endpoint"]) - set(endpoints))
@@ -271,4 +288,4 @@ def forest_plot(cox_multivariate: pd.DataFrame, out_dir: Path) -> list[Path]:
         ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_xlabel("Hazard ratio (95% CI), log scale", fontsize=LABEL_SIZE)
-    return save(fig, out_dir, "table2_forest")
+    return fig

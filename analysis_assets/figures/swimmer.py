@@ -20,7 +20,7 @@ from analysis_assets.figures._common import (
 )
 from cartwh.parameters import study_parameters
 
-__all__ = ["swimmer_order", "swimmer_plot", "swimmer_cr_marks"]
+__all__ = ["swimmer_order", "swimmer_plot", "swimmer_figure", "swimmer_cr_marks"]
 
 #: the stem of the swimmer plot (a key of study.FIGURE_CAPTIONS)
 SWIMMER_STEM = "swimmer_first_30_days"
@@ -61,7 +61,24 @@ def swimmer_plot(
     days: int | None = None,
     response_window: tuple[int, int] | None = None,
 ) -> list[Path]:
-    """Swimmer plot (``swimmer_first_30_days``): one lane per patient, sorted by toxicity.
+    """The swimmer plot (``swimmer_first_30_days``), see :func:`swimmer_figure`.
+
+    Returns
+    -------
+    list of Path
+        PNG, PDF and SVG.
+    """
+    fig = swimmer_figure(mart, daily_toxicity, days, response_window)
+    return save(fig, out_dir, SWIMMER_STEM)
+
+
+def swimmer_figure(
+    mart: pd.DataFrame,
+    daily_toxicity: pd.DataFrame,
+    days: int | None = None,
+    response_window: tuple[int, int] | None = None,
+):
+    """Swimmer plot: one lane per patient, sorted by toxicity.
 
     Upper half of a lane: the daily CRS grade, lower half: the daily ICANS grade (colour =
     grade) over days 0..``days`` (the toxicity window); a black diamond on the day of CR when
@@ -71,7 +88,6 @@ def swimmer_plot(
     ----------
     mart, daily_toxicity : DataFrame
         ``mart.patient_outcomes`` (``cr_day``) and ``mart.daily_toxicity``.
-    out_dir : Path
     days : int, optional
         Default: ``toxicity_window_days`` of the study parameters.
     response_window : (int, int), optional
@@ -79,8 +95,8 @@ def swimmer_plot(
 
     Returns
     -------
-    list of Path
-        PNG, PDF and SVG.
+    matplotlib.figure.Figure
+        The CR diamonds are the line with gid ``cr-marks``.
     """
     params = study_parameters()
     if days is None:
@@ -181,4 +197,4 @@ def swimmer_plot(
         pad=16,
     )
     fig.tight_layout()
-    return save(fig, out_dir, SWIMMER_STEM)
+    return fig
