@@ -1,0 +1,73 @@
+"""mart.cohort_flow on the demo warehouse: a tree of nested steps whose exclusions add up, in
+agreement with mart.patient_outcomes, carried into analysis.cohort_flow and drawn with its
+exclusion boxes (the dbt unit test beside the model covers the hand-made cases)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+PARENTS = {1: None, 2: 1, 3: 2, 4: 2, 5: 4}
+
+
+@pytest.fixture(scope="module")
+def flow(demo) -> pd.DataFrame:
+    with demo.connect() as conn:
+        return conn.execute("select * from mart.cohort_flow order by centre_code, step_order").df()
+
+
+def test_every_step_names_its_parent_and_is_nested_in_it(flow):
+    assert {"parent_step_order", "analysis_population", "excluded_n", "excluded_reason"} <= set(
+        flow.columns
+    )
+    for centre, steps in flow.groupby("centre_code"):
+        steps = steps.set_index("step_order")
+        assert sorted(steps.index) == [1, 2, 3, 4, 5], centre
+        for step, row in steps.iterrows():
+            parent = PARENTS[step]
+            if parent is None:
+                assert pd.isna(row["parent_step_order"]) and pd.isna(row["excluded_n"])
+                continue
+            assert row["parent_step_order"] == parent, (centre, step)
+            assert row["n"] <= steps.loc[parent, "n"], (centre, step)
+            assert steps.loc[parent, "n"] == row["n"] + row["excluded_n"], (centre, step)
+            assert isinstance(row["excluded_reason"], str) and row["excluded_reason"]
+
+
+def test_centres_add_up_to_all(flow):
+    centres = flow[flow["centre_code"] != "all"].groupby("step_order")[["n", "excluded_n"]].sum()
+    overall = flow[flow["centre_code"] == "all"].set_index("step_order")
+    assert (centres["n"] == overall["n"]).all()
+    assert (centres["excluded_n"].iloc[1:] == overall["excluded_n"].iloc[1:]).all()
+
+
+def test_flow_agrees_with_the_patient_outcomes(demo, flow):
+    with demo.connect() as conn:
+        [(infused, gradable, evaluable, in_cr, not_cr)] = conn.execute(
+            """
+            select count(*), count(*) filter (where toxicity_gradable),
+                count(*) filter (where response_evaluable), count(*) filter (where cr_day30),
+                count(*) filter (where response_evaluable and not cr_day30)
+            from mart.patient_outcomes
+            """
+        ).fetchall()
+    overall = flow[flow["centre_code"] == "all"].set_index("step_order")
+    assert list(overall["n"].iloc[1:]) == [infused, gradable, evaluable, in_cr]
+    assert overall.loc[3, "excluded_n"] == infused - gradable
+    assert overall.loc[4, "excluded_n"] == infused - evaluable
+    assert overall.loc[5, "excluded_n"] == not_cr
+    assert "21–45" in overall.loc[4, "excluded_reason"]  # the response window of the vars
+
+
+def test_analysis_flow_and_figure_carry_the_tree(demo):
+    with demo.connect() as conn:
+        analysis = conn.execute(
+            "select * from analysis.cohort_flow where centre_code = 'all' order by step_order"
+        ).df()
+    assert list(analysis["parent_step_order"].iloc[1:]) == [1, 2, 2, 4]
+    figures = demo.output / "figures"
+    for stem in ("cohort_flow", "figure2_survival_by_toxicity", "figure3_survival_by_grade"):
+        for ext in ("png", "pdf", "svg"):
+            assert (figures / f"{stem}.{ext}").stat().st_size > 0, (stem, ext)
+    svg = (figures / "cohort_flow.svg").read_text(encoding="utf-8")
+    assert "Not in CR at day 30 (n = " in svg
