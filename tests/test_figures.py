@@ -296,6 +296,25 @@ def test_forest_rows_have_reference_levels_and_words_for_what_is_not_estimable()
     assert estimate.value == "0.80 (0.40–1.60)"
 
 
+def test_forest_draws_a_reference_row_the_table_lists_once():
+    cox = analysis_tables()["analysis.cox_multivariate"]
+    listed = {
+        "endpoint": "OS",
+        "term": "toxicity_group[none]",
+        "description": "three-level toxicity group",
+        "hazard_ratio": 1.0,
+        "estimable": True,
+    }
+    cox = pd.concat([cox.iloc[:1], pd.DataFrame([listed]), cox.iloc[1:]], ignore_index=True)
+    rows = figures.forest_rows(cox[cox["endpoint"] == "OS"])
+    texts = [r.text for r in rows]
+    assert texts.count("no CRS/ICANS") == 1
+    [reference] = [r for r in rows if r.text == "no CRS/ICANS"]
+    assert reference.kind == "reference" and reference.value == "Reference"
+    # the reference level comes first among the levels, whatever the table's order
+    assert texts.index("no CRS/ICANS") < texts.index("grade ≥ 3 CRS or ICANS")
+
+
 def test_forest_panels_share_one_x_range(built):
     tables, _, out = built
     cox = tables["analysis.cox_multivariate"].copy()

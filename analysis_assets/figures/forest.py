@@ -77,10 +77,15 @@ def _estimate_row(text: str, r) -> ForestRow:
 
 
 def _is_reference_row(r, covariate: str, reference) -> bool:
+    """A reference level the table lists itself: flagged, named as the covariate's reference,
+    or HR 1 without a CI."""
     flag = r.get("reference")
     if flag is not None and pd.notna(flag) and bool(flag):
         return True
-    return reference is not None and str(r["term"]) == f"{covariate}[{reference}]"
+    if reference is not None and str(r["term"]) == f"{covariate}[{reference}]":
+        return True
+    hr, lo = _num(r.get("hazard_ratio")), _num(r.get("ci_lower"))
+    return hr == 1.0 and not np.isfinite(lo)
 
 
 def forest_rows(cox: pd.DataFrame) -> list[ForestRow]:
@@ -116,18 +121,21 @@ def forest_rows(cox: pd.DataFrame) -> list[ForestRow]:
         levels = variable(covariate).levels
         if len(bracketed) or reference is not None:
             out.append(ForestRow("heading", _heading(covariate, description)))
-            ref_label = level_label(covariate, reference) if reference is not None else REFERENCE
-            out.append(ForestRow("reference", ref_label, hr=1.0, value=REFERENCE))
             level_of = {
                 str(t)[len(covariate) + 1 : -1]: r
                 for t, r in zip(bracketed["term"], bracketed.to_dict("records"))
             }
-            order = [c for c in levels if c in level_of] + [c for c in level_of if c not in levels]
-            for code in order:
-                r = level_of[code]
-                if _is_reference_row(r, covariate, reference):
-                    continue
-                out.append(_estimate_row(level_label(covariate, code), r))
+            listed = [c for c, r in level_of.items() if _is_reference_row(r, covariate, reference)]
+            if reference is not None and reference not in level_of and not listed:
+                listed = [reference]  # the table does not list its reference level: add it
+            order = [c for c in levels if c in level_of or c in listed]
+            order += [c for c in [*listed, *level_of] if c not in order]
+            for code in dict.fromkeys(order):
+                text = level_label(covariate, code)
+                if code in listed:
+                    out.append(ForestRow("reference", text, hr=1.0, value=REFERENCE))
+                else:
+                    out.append(_estimate_row(text, level_of[code]))
             for r in wald.to_dict("records"):
                 chi, df = _num(r.get("wald_chi_square")), _num(r.get("wald_df"))
                 value = (
