@@ -183,19 +183,14 @@ def flow_figure(cohort_flow: pd.DataFrame):
         ey = (split + y + _HALF_BOX) / 2 if abs(px - x) > 1e-9 else y + 1
         ex = x + side * _SIDE
         ax.annotate(
-            "",
-            xy=(ex - side * 0.62, ey),
-            xytext=(x, ey),
-            arrowprops=_ARROW,
-        )
-        ax.text(
-            ex,
-            ey,
             _excluded_text(r.excluded_n, r.excluded_reason),
+            xy=(x, ey),
+            xytext=(ex, ey),
             ha="center",
             va="center",
             fontsize=TEXT_SIZE - 0.5,
             bbox=_EXCLUDED_BOX,
+            arrowprops={**_ARROW, "arrowstyle": "<|-"},
             gid=f"excluded-{int(r.step_order)}",
         )
     return fig
