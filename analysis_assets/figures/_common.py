@@ -14,8 +14,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from analysis_assets.comparisons import group_order  # noqa: E402
+from analysis_assets.formatting import comparison_label  # noqa: E402
 from analysis_assets.provenance import Provenance  # noqa: E402
-from analysis_assets.study import FIGURE_CAPTIONS  # noqa: E402
+from analysis_assets.study import ENDPOINTS, FIGURE_CAPTIONS, KM_CAPTION  # noqa: E402
 
 #: raster resolution of every PNG (journal requirement)
 DPI = 300
@@ -117,8 +118,22 @@ def ordered_groups(comparison: str, present) -> list[str]:
     return [g for g in order if g in present] + sorted(str(g) for g in present if g not in order)
 
 
+def caption(stem: str) -> str:
+    """The caption of a figure (``study.FIGURE_CAPTIONS``, ``study.KM_CAPTION`` for the single
+    Kaplan–Meier figures), or its stem."""
+    if stem in FIGURE_CAPTIONS:
+        return FIGURE_CAPTIONS[stem]
+    kind, _, rest = stem.partition("_")
+    endpoint, _, comparison = rest.partition("_")
+    if kind == "km" and endpoint in ENDPOINTS and comparison:
+        return KM_CAPTION.format(
+            endpoint=ENDPOINTS[endpoint].label, comparison=comparison_label(comparison)
+        )
+    return stem
+
+
 def _pdf_metadata(stem: str, provenance: Provenance | None) -> dict:
-    meta = {"CreationDate": None, "ModDate": None, "Title": FIGURE_CAPTIONS.get(stem, stem)}
+    meta = {"CreationDate": None, "ModDate": None, "Title": caption(stem)}
     if provenance:
         svg = provenance.figure_metadata("svg")
         meta.update(
