@@ -59,6 +59,24 @@ def test_flow_agrees_with_the_patient_outcomes(demo, flow):
     assert "21–45" in overall.loc[4, "excluded_reason"]  # the response window of the vars
 
 
+def test_exclusion_reasons_add_up_to_each_steps_exclusions(demo, flow):
+    with demo.connect() as conn:
+        reasons = conn.execute("select * from mart.cohort_exclusions").df()
+    by_step = reasons.groupby(["centre_code", "step_order"])["n"].sum()
+    steps = flow[flow["step_order"] > 1].set_index(["centre_code", "step_order"])["excluded_n"]
+    assert sorted(by_step.index) == sorted(steps.index)
+    for key, excluded in steps.items():
+        assert by_step[key] == excluded, key
+    assert (reasons["n"] >= 0).all() and reasons["reason"].str.len().gt(0).all()
+    # not in CR at day 30, by response_basis of the evaluable patients without CR
+    with demo.connect() as conn:
+        [(died,)] = conn.execute(
+            "select count(*) from mart.patient_outcomes where response_basis = 'early_death'"
+        ).fetchall()
+    all_reasons = reasons[reasons["centre_code"] == "all"].set_index(["step_order", "reason_order"])
+    assert all_reasons.loc[(5, 2), "n"] == died
+
+
 def test_analysis_flow_and_figure_carry_the_tree(demo):
     with demo.connect() as conn:
         analysis = conn.execute(

@@ -393,6 +393,34 @@ def test_cohort_flow_figure_has_a_box_per_step_and_per_exclusion(built):
     assert "Not in CR at day 30 (n = 2)" in "\n".join(svg_strings(out / "cohort_flow.svg"))
 
 
+def test_cohort_flow_exclusion_boxes_count_their_reasons():
+    exclusions = pd.DataFrame(
+        [
+            ("all", 5, 1, "no CR on an assessment", 1),
+            ("all", 5, 2, "died before day 21", 1),
+            ("all", 5, 3, "relapsed before day 21", 0),
+            ("all", 3, 1, "CRS and ICANS grades missing", 1),
+        ],
+        columns=["centre_code", "step_order", "reason_order", "reason", "n"],
+    )
+    flow = flow_table()
+    overall = flow[flow["centre_code"] == "all"].set_index("step_order")
+    # the hand-made reasons add up to the flow's exclusions
+    for step, part in exclusions.groupby("step_order"):
+        assert part["n"].sum() == overall.loc[step, "excluded_n"], step
+    fig = figures.flow_figure(flow, exclusions)
+    texts = {t.get_gid(): t.get_text() for t in fig.axes[0].texts if t.get_gid()}
+    assert texts["excluded-5"] == (
+        "Not in CR at day 30 (n = 2)\nno CR on an assessment: 1\ndied before day 21: 1"
+    )
+    assert texts["excluded-3"] == "Not gradable (n = 1)\nCRS and ICANS grades missing: 1"
+    # a step without reasons keeps its reason in words
+    assert texts["excluded-4"] == "Not evaluable (n = 2)\nno assessment"
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
 def test_pdf_has_no_date_even_when_zlib_compressed(built):
     _, _, out = built
     data = (out / "figure2_survival_by_toxicity.pdf").read_bytes()

@@ -72,7 +72,8 @@ def all_figures(
     Parameters
     ----------
     tables : dict of DataFrame
-        The analysis tables and the patient-level mart tables; ``cohort_flow`` and
+        The analysis tables and the patient-level mart tables; ``cohort_flow``,
+        ``cohort_exclusions`` (the reasons in the flow's exclusion boxes) and
         ``survival_medians`` are optional.
     out_dir : Path
     provenance : Provenance, optional
@@ -94,7 +95,7 @@ def all_figures(
 def _all_figures(t: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
     paths: list[Path] = []
     if "cohort_flow" in t:
-        paths += cohort_flow_figure(t["cohort_flow"], out_dir)
+        paths += cohort_flow_figure(t["cohort_flow"], out_dir, t.get("cohort_exclusions"))
     paths += figure1_response_bars(t["response_rates"], out_dir)
     medians = t.get("survival_medians")
     paths += survival_figures(t["km_estimates"], t["logrank_tests"], out_dir, medians)

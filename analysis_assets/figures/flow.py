@@ -105,14 +105,34 @@ def _centre_line(cohort_flow: pd.DataFrame, step_order) -> str:
     )
 
 
-def _excluded_text(n, reason) -> str:
+def _excluded_text(n, reason, by_reason: pd.DataFrame | None = None) -> str:
+    """The exclusion box: what is excluded and how many, then the count of every reason that
+    has patients (``mart.cohort_exclusions``) or, without them, the reason in words."""
     reason = str(reason) if isinstance(reason, str) and reason else "excluded"
     head, _, detail = reason.partition(": ")
     text = f"{sentence_case(head)} (n = {format_number(n)})"
+    if by_reason is not None and (by_reason["n"] > 0).any():
+        shown = by_reason[by_reason["n"] > 0].sort_values("reason_order")
+        lines = [
+            textwrap.fill(f"{r}: {format_number(k)}", _WRAP + 6, subsequent_indent="  ")
+            for r, k in zip(shown["reason"], shown["n"])
+        ]
+        return text + "\n" + "\n".join(lines)
     return text + ("\n" + textwrap.fill(detail, _WRAP) if detail else "")
 
 
-def cohort_flow_figure(cohort_flow: pd.DataFrame, out_dir: Path) -> list[Path]:
+def _reasons(exclusions: pd.DataFrame | None, step_order) -> pd.DataFrame | None:
+    if exclusions is None or exclusions.empty:
+        return None
+    part = exclusions[
+        (exclusions["centre_code"] == "all") & (exclusions["step_order"] == step_order)
+    ]
+    return part if len(part) else None
+
+
+def cohort_flow_figure(
+    cohort_flow: pd.DataFrame, out_dir: Path, exclusions: pd.DataFrame | None = None
+) -> list[Path]:
     """The cohort flow as a CONSORT diagram (``cohort_flow``), see :func:`flow_figure`.
 
     Returns
@@ -120,10 +140,10 @@ def cohort_flow_figure(cohort_flow: pd.DataFrame, out_dir: Path) -> list[Path]:
     list of Path
         PNG, PDF and SVG.
     """
-    return save(flow_figure(cohort_flow), out_dir, "cohort_flow")
+    return save(flow_figure(cohort_flow, exclusions), out_dir, "cohort_flow")
 
 
-def flow_figure(cohort_flow: pd.DataFrame):
+def flow_figure(cohort_flow: pd.DataFrame, exclusions: pd.DataFrame | None = None):
     """One box per step (n, the analyses it is the population of, n per centre), arrows from
     each step to its subsets, and beside each arrow a box with the patients left out and why.
 
@@ -131,6 +151,8 @@ def flow_figure(cohort_flow: pd.DataFrame):
     ----------
     cohort_flow : DataFrame
         ``mart.cohort_flow`` or ``analysis.cohort_flow`` (all centres).
+    exclusions : DataFrame, optional
+        ``mart.cohort_exclusions``: each exclusion box then counts its reasons.
 
     Returns
     -------
@@ -183,7 +205,7 @@ def flow_figure(cohort_flow: pd.DataFrame):
         ey = (split + y + _HALF_BOX) / 2 if abs(px - x) > 1e-9 else y + 1
         ex = x + side * _SIDE
         ax.annotate(
-            _excluded_text(r.excluded_n, r.excluded_reason),
+            _excluded_text(r.excluded_n, r.excluded_reason, _reasons(exclusions, r.step_order)),
             xy=(x, ey),
             xytext=(ex, ey),
             ha="center",
