@@ -44,10 +44,10 @@ from analysis_assets.study import (
     FIGURE_CAPTIONS,
     KM_CAPTION,
     MAIN_BASIS,
+    METHODS,
     OVERALL,
     PATIENT_LEVEL_TABLES,
     RESPONSES,
-    SIGNIFICANCE_LEVEL,
     TABLE1_CATEGORICAL,
     TABLE1_CONTINUOUS,
     TABLE_TITLES,
@@ -107,7 +107,7 @@ def _flag(po: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _verdict(tests: pd.DataFrame) -> str:
-    significant = tests[tests["p_value"] < SIGNIFICANCE_LEVEL]
+    significant = tests[tests["p_value"] < METHODS.significance_level]
     if not len(significant):
         return "did not differ significantly by any grouping"
     return "differed significantly by " + ", ".join(
