@@ -81,14 +81,18 @@ def test_same_p_in_figure_sentence_and_table(tmp_path):
     [png, svg] = figure1_response_bars(rates, tmp_path)
     assert png.suffix == ".png"
     drawn = _svg_texts(svg)
-    [sentence] = results_sentences({"analysis.response_rates": rates})["Response"]
+    verdict, *sentences = results_sentences({"analysis.response_rates": rates})["Response"]
+    assert verdict.startswith("The rate of CR at day 30 ")
+    sentence = " ".join(sentences)
     table = render_table(rates)
     cells = re.findall(r'<td class="num">([^<]*)</td></tr>', table)  # p_value: last column
     assert len(cells) == len(rates)
     for comparison, (p, printed) in zip(EDGE_COMPARISONS, P_EDGES):
         expected = format_p(p)
         assert f"fisher, {expected}" in drawn, (p, expected)
-        assert f"{comparison_label(comparison)}: fisher {expected}" in sentence, (p, expected)
+        assert f"by {comparison_label(comparison)}: " in sentence
+        said = "not tested" if math.isnan(p) else f"Fisher's exact test, {expected}."
+        assert said in sentence, (p, expected)
         in_table = {c for c, row in zip(cells, rates.itertuples()) if row.comparison == comparison}
         assert in_table == {html.escape(printed)}, (p, in_table)
 
@@ -111,7 +115,8 @@ def test_table_median_range_is_the_frozen_table_format():
 
 def test_labels():
     assert comparison_label("crs") == "CRS (any grade) vs none"
-    assert comparison_label("bm_blasts_ge_20") == "bm_blasts_ge_20"  # no description
+    assert comparison_label("bm_blasts_ge_20") == "BM blasts ≥ 20%"  # its label
+    assert comparison_label("not_a_column") == "not_a_column"
     group = "three-level toxicity group"
     assert (
         term_label("toxicity_group[grade_3_plus]", group)

@@ -41,24 +41,40 @@ def test_report_has_no_external_url(report):
     assert "<script" not in text.lower()
 
 
-def test_report_embeds_every_figure(report):
+def test_report_embeds_every_figure_as_inline_svg(report):
     text, paths = report
-    for stem in {p.stem for p in paths}:
+    stems = {p.stem for p in paths}
+    for stem in stems:
         assert f'id="fig-{stem}"' in text
-    assert text.count("data:image/png;base64,") == len({p.stem for p in paths})
+    # vector figures inline: one <svg> per figure, no base64 PNG when the SVG exists
+    assert text.count("<svg") == len(stems) and "data:image/png;base64," not in text
+
+
+def test_report_embeds_the_png_when_there_is_no_svg(built, tmp_path):
+    _, paths, _ = built
+    pngs = [p for p in paths if p.suffix == ".png"]
+    text = build_report({}, pngs, None, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert text.count("data:image/png;base64,") == len(pngs) and "<svg" not in text
 
 
 def test_report_contains_computed_sentences(report):
     text, _ = report
-    # 10 patients: CRS grade >= 1 in 8 (80.0%), severe (>= 3) in 2 (20.0%)
-    assert "Of 10 infused patients, 8 (80.0%) developed CRS and 2 (20.0%) severe CRS" in text
-    # ICANS >= 1 in 3 of 10; one not gradable
-    assert "Of 10 infused patients, 3 (30.0%) developed ICANS" in text
-    assert "1 could not be graded" in text
+    # 10 patients, all gradable for CRS: grade >= 1 in 8 (80.0%), severe (>= 3) in 2 (20.0%)
+    assert (
+        "Of 10 infused patients, 10 could be graded for CRS: 8 of 10 gradable patients (80.0%) "
+        "developed CRS and 2 of 10 (20.0%) severe CRS (grade ≥ 3)." in text
+    )
+    # ICANS >= 1 in 3 of the 9 gradable; one not gradable, named as such
+    assert "3 of 9 gradable patients (33.3%) developed ICANS" in text
+    assert "1 could not be graded (ungradable)" in text
     # CR day 30: 8 of 10; tocilizumab: 5 of 10
     assert "At day 30, 8 of 10 infused patients (80.0%) were in CR." in text
-    assert "5 of 10 patients (50.0%) received tocilizumab" in text
-    assert "Median follow-up (reverse Kaplan-Meier) was 30.3 months" in text  # half-up
+    assert "5 of 10 patients with known treatment (50.0%) received tocilizumab" in text
+    # the cut-off date, half-up, the CI
+    assert (
+        "At the cut-off date (1 March 2023), the median follow-up (reverse Kaplan-Meier) was "
+        "30.3 months (95% CI 20–40) for 10 patients." in text
+    )
     for item in (
         "a 2023-01-01: 3 files, 1,234 rows, sha256 " + "f" * 64,
         "2023-03-01",
@@ -86,9 +102,9 @@ def test_results_sentences_percent_half_up():
     )  # 16 patients
     lines = results_sentences({"patient_outcomes": mart})["Toxicity and its treatment"]
     crs = int((pd.to_numeric(mart["crs_max_grade"]) >= 1).sum())  # 12 of 16 = 75.0
-    assert lines[0].startswith(f"Of 16 infused patients, {crs} (75.0%) developed CRS")
+    assert f"{crs} of 16 gradable patients (75.0%) developed CRS" in lines[0]
     severe = int((pd.to_numeric(mart["crs_max_grade"]) >= 3).sum())  # 3 of 16 = 18.75 -> 18.8
-    assert f"{severe} (18.8%) severe CRS" in lines[0]
+    assert f"{severe} of 16 (18.8%) severe CRS" in lines[0]
 
 
 def test_report_inlines_svg_only_figures_safely(built, tmp_path):

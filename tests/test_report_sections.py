@@ -143,15 +143,15 @@ def test_completeness_says_what_was_nulled_held_back_and_left_out():
             {"entity": ["patients"], "column_name": ["sex"], "values": [1]}
         ),
         "intake_rows_held_back": pd.DataFrame({"rule": ["conflicting_duplicate"], "rows": [2]}),
-        "cox_multivariate": COX.assign(endpoint="OS", n=2),
+        "cox_multivariate": COX.assign(endpoint="OS", n=2, covariates="sex"),
     }
     lines = completeness_sentences(tables)
     assert lines[0].startswith("At intake, 1 delivered values that broke the extract format")
-    assert lines[0].endswith("(patients sex 1).")
-    assert "by reason: conflicting_duplicate 2." in lines[1]
-    assert "Sex missing for 1 of 4" in lines[2]
-    assert lines[3].startswith("1 of 4 patients could not be graded")
+    assert lines[0].endswith("(Sex (patients): 1).")
+    assert "by reason (a row may have several): conflicting duplicate 2." in lines[1]
+    assert "Sex on 3 of 4 (1 unknown)" in lines[2]
+    assert lines[3].startswith("1 of 4 patients could not be graded for CRS or ICANS")
     assert lines[4] == (
-        "The multivariate Cox model of OS used 2 of the 3 all infused patients "
-        "(1 left out for a missing covariate)."
+        "The multivariate Cox model of OS used 2 of the 3 patients of its population (all "
+        "infused patients); 1 left out for a missing covariate (Sex unknown for 1)."
     )

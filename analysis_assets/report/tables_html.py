@@ -143,7 +143,7 @@ def _number(value: float) -> str:
 
 def _cell(column: str, value) -> tuple[str, bool]:
     if column.startswith("p_value") or column == "p":
-        return ("" if is_missing(value) else format_p_value(value)), True
+        return format_p_value(value), True
     if is_missing(value):
         return "", False
     if isinstance(value, (bool, np.bool_)):
