@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pandas as pd
 import pytest
 
 from analysis_assets import figures
+from analysis_assets.formatting import percent
 from analysis_assets.report import build_report, results_sentences
 from tests.analysis_inputs import EVIL, PROVENANCE, analysis_tables, mart_table
 
@@ -124,3 +126,51 @@ def test_report_inlines_svg_only_figures_safely(built, tmp_path):
     for stem in {p.stem for p in svgs} | {"hostile"}:
         assert f'id="fig-{stem}"' in text
     assert text.count("<svg") == len(svgs) + 1
+
+
+#: "75 of 92 gradable patients (81.5%)": a count, its denominator, words, the percentage
+COUNT_OF = re.compile(r"(\d[\d,]*) of (\d[\d,]*)(?: [^()%;:,.]*?)? \((\d+(?:\.\d+)?)%\)")
+#: any percentage standing alone in parentheses, "(81.5%)"
+BARE_PERCENT = re.compile(r"\((\d+(?:\.\d+)?)%\)")
+
+
+def prose_percentages(lines: list[str]) -> list[tuple[int, int, str]]:
+    """Every "k of n ... (p%)" of the sentences; fails on a bracketed percentage without one."""
+    found = []
+    for line in lines:
+        matches = COUNT_OF.findall(line)
+        assert len(matches) == len(BARE_PERCENT.findall(line)), line
+        found += [(int(k.replace(",", "")), int(n.replace(",", "")), p) for k, n, p in matches]
+    return found
+
+
+def _bigger_tables() -> dict:
+    """The hand-made tables with 16 patients (percentages that need half-up rounding)."""
+    tables = analysis_tables()
+    mart = tables["mart.patient_outcomes"]
+    extra = mart.iloc[:6].assign(patient_key=lambda d: d["patient_key"] + "x")
+    tables["mart.patient_outcomes"] = pd.concat([mart, extra], ignore_index=True)
+    return tables
+
+
+@pytest.mark.parametrize("tables", [analysis_tables, _bigger_tables])
+def test_every_percentage_in_prose_is_its_count_over_its_denominator_half_up(tables):
+    lines = [line for part in results_sentences(tables()).values() for line in part]
+    found = prose_percentages(lines)
+    assert len(found) >= 10
+    for count, total, printed in found:
+        assert printed == f"{percent(count, total):.1f}", (count, total, printed)
+
+
+def test_every_percentage_in_the_report_paragraphs_is_half_up(report):
+    text, _ = report
+    paragraphs = [html.unescape(p) for p in re.findall(r"<p[^>]*>(.*?)</p>", text, re.S)]
+    for count, total, printed in prose_percentages(paragraphs):
+        assert printed == f"{percent(count, total):.1f}", (count, total, printed)
+
+
+def test_the_percent_parser_catches_a_wrong_percentage():
+    [(count, total, printed)] = prose_percentages(["3 of 16 gradable patients (18.7%) had it."])
+    assert (count, total) == (3, 16) and printed != f"{percent(count, total):.1f}"  # 18.8
+    with pytest.raises(AssertionError):
+        prose_percentages(["3 (18.8%) had it."])  # a percentage without its denominator
