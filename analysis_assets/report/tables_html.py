@@ -19,7 +19,7 @@ from analysis_assets.formatting import (
 )
 from analysis_assets.labels import VARIABLES, label
 from analysis_assets.report.common import ReportInputs, escape
-from analysis_assets.study import PATIENT_LEVEL_TABLES, RESPONSES, TABLE_TITLES
+from analysis_assets.study import COVARIATES, PATIENT_LEVEL_TABLES, RESPONSES, TABLE_TITLES
 
 __all__ = [
     "COLUMN_HEADERS",
@@ -100,6 +100,10 @@ COLUMN_HEADERS: dict[str, str] = {
     "values": "Values",
     "rule": "Rule",
     "rows": "Rows",
+    "first_day_median_range": "First day, median (range)",
+    "duration_days_median_range": "Duration, days, median (range)",
+    "cumulative_dose_mg_median_range": "Cumulative dose, mg, median (range)",
+    "dose_known": "Dose known",
 }
 
 
@@ -120,6 +124,27 @@ def header(column: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def covariate_label(name: str) -> str:
+    """A model covariate: its variable's label, else the study's description of it."""
+    name = name.strip()
+    if name in VARIABLES:
+        return label(name, unit=False)
+    return COVARIATES[name].description if name in COVARIATES else column_label(name)
+
+
+def term_cell(term: str) -> str:
+    """``toxicity_group[other]`` -> ``Toxicity group: grade 1–2 CRS and/or ICANS``."""
+    term = str(term)
+    name, bracket, level = term.partition("[")
+    if bracket:
+        level = level.rstrip("]")
+        levels = COVARIATES[name].level_labels if name in COVARIATES else {}
+        return f"{covariate_label(name)}: {levels.get(level, level)}"
+    if term.endswith(" (overall Wald test)"):
+        return f"{covariate_label(term.split(' (')[0])} (overall Wald test)"
+    return " + ".join(covariate_label(part) for part in term.split("+"))
+
+
 #: column -> how its stored codes are printed
 _CODES: dict[str, Callable[[str], str]] = {
     "comparison": comparison_label,
@@ -128,6 +153,10 @@ _CODES: dict[str, Callable[[str], str]] = {
     "response": lambda r: RESPONSES[r].label if r in RESPONSES else r,
     "column_name": column_label,
     "rule": lambda r: str(r).replace("_", " "),
+    "entity": lambda e: str(e).replace("_", " "),
+    "basis": lambda b: str(b).replace("_", " "),
+    "term": term_cell,
+    "covariates": term_cell,
 }
 
 
@@ -154,7 +183,7 @@ def _cell(column: str, value) -> tuple[str, bool]:
         return _number(float(value)), True
     if column in _CODES:
         return _CODES[column](value), False
-    return str(value), False
+    return str(value).replace(">=", "≥").replace("<=", "≤"), False
 
 
 def render_table(df: pd.DataFrame, table_id: str = "") -> str:
