@@ -69,7 +69,7 @@ def test_sections_in_order_and_the_cutoff(page):
     body = page.find_element("tag name", "body").text
     assert "Data cut-off: 2023-03-01." in body
     assert "At the cut-off date (1 March 2023), the median follow-up" in body
-    assert body.index("Data cut-off") < body.index("Methods") < body.index("Results")
+    assert body.index("Data cut-off") < body.index("\nMethods\n") < body.index("\nResults\n")
 
 
 def test_prose_has_no_raw_column_name(page):

@@ -155,3 +155,39 @@ def test_completeness_says_what_was_nulled_held_back_and_left_out():
         "The multivariate Cox model of OS used 2 of the 3 patients of its population (all "
         "infused patients); 1 left out for a missing covariate (Sex unknown for 1)."
     )
+
+
+def test_sections_in_the_order_a_reader_needs_them(tmp_path):
+    from tests.analysis_inputs import PROVENANCE, analysis_tables
+
+    text = build_report(analysis_tables(), [], PROVENANCE, tmp_path / "r.html").read_text(
+        encoding="utf-8"
+    )
+    order = [
+        "<h1>",
+        "<p>Data cut-off: 2023-03-01.</p>",
+        '<table id="deliveries">',
+        "<h2>Methods</h2>",
+        "<h2>Results</h2>",
+        "<h2>Tables</h2>",
+        "<h2>Provenance</h2>",
+    ]
+    positions = [text.index(marker) for marker in order]
+    assert positions == sorted(positions)
+    opening = text[: text.index("<h2>Methods</h2>")]
+    for delivery in PROVENANCE.deliveries:
+        assert f"<code>{delivery.fingerprint[:12]}</code>" in opening
+        assert delivery.fingerprint not in opening  # the whole one is in the provenance table
+    assert "1 March 2023" in opening and PROVENANCE.code_version in opening
+
+
+def test_tables_have_human_headers_and_no_nan():
+    inputs = ReportInputs(tables={"cox_multivariate": COX}, figures={}, provenance=None)
+    text = "".join(tables_section(inputs))
+    headers = re.findall(r"<th>(.*?)</th>", text)
+    assert "p" in headers and "HR" in headers and "95% CI, lower" in headers
+    assert not {"p_value", "ci_lower", "hazard_ratio", "note"} & set(headers)  # note: all empty
+    cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", text)]
+    assert "nan" not in cells and "None" not in cells
+    assert "Toxicity group: grade ≥ 3 CRS or ICANS" in cells
+    assert not any("[" in c for c in cells)
