@@ -191,3 +191,22 @@ def test_tables_have_human_headers_and_no_nan():
     assert "nan" not in cells and "None" not in cells
     assert "Toxicity group: grade ≥ 3 CRS or ICANS" in cells
     assert not any("[" in c for c in cells)
+
+
+def test_medians_not_reached_print_nr_in_tables_and_sentences():
+    medians = pd.DataFrame(
+        {
+            "endpoint": ["OS"],
+            "comparison": ["overall"],
+            "group": ["all patients"],
+            "n": [20],
+            "events": [6],
+            "median_months": [np.nan],
+            "median_ci_lower": [30.25],
+            "median_ci_upper": [None],
+        }
+    )
+    table = "".join(tables_section(ReportInputs({"survival_medians": medians}, {}, None)))
+    assert table.count('<td class="num">NR</td>') == 2 and "nan" not in table
+    [sentence] = results_sentences({"survival_medians": medians})["Survival"]
+    assert "was NR (95% CI 30.3–NR)" in sentence and "(n = 20, 6 events)" in sentence

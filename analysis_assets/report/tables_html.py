@@ -170,11 +170,15 @@ def _number(value: float) -> str:
     return f"{round_half_up(value, 3):g}"
 
 
+#: median columns: a missing value is a median (or CI limit) not reached
+NOT_REACHED_COLUMNS: tuple[str, ...] = ("median_months", "median_ci_lower", "median_ci_upper")
+
+
 def _cell(column: str, value) -> tuple[str, bool]:
     if column.startswith("p_value") or column == "p":
         return format_p_value(value), True
     if is_missing(value):
-        return "", False
+        return ("NR", True) if column in NOT_REACHED_COLUMNS else ("", False)
     if isinstance(value, (bool, np.bool_)):
         return ("yes" if value else "no"), False
     if isinstance(value, (int, np.integer)):
@@ -217,7 +221,9 @@ def render_table(df: pd.DataFrame, table_id: str = "") -> str:
 
 def _shown(name: str, df: pd.DataFrame) -> pd.DataFrame:
     """The columns worth printing: no column without any value, denominators added."""
-    df = df.loc[:, [c for c in df.columns if df[c].notna().any()]] if len(df) else df
+    if len(df):
+        keep = [c for c in df.columns if c in NOT_REACHED_COLUMNS or df[c].notna().any()]
+        df = df.loc[:, keep]
     if name == "response_rates" and {"responders", "n"} <= set(df.columns):
         df = df.copy()
         pos = list(df.columns).index("responders") + 1
