@@ -426,6 +426,13 @@ _ROW_STYLE = {
 _NUMBER_STYLE = "text-align:center;white-space:nowrap"
 
 
+def _header_html(header: str) -> str:
+    """A column header, its ``N = ...`` on a line of its own."""
+    return "<br>".join(html.escape(part) for part in header.split(", N = ", 1)).replace(
+        "<br>", "<br>N = "
+    )
+
+
 def _html_header(columns: list[str]) -> str:
     spans, headers = header_rows(columns)
     parts = ["<thead>"]
@@ -438,7 +445,7 @@ def _html_header(columns: list[str]) -> str:
             )
         parts.append("</tr>")
     cells = "".join(
-        f'<th style="{"text-align:left" if i == 0 else _NUMBER_STYLE}">{html.escape(h)}</th>'
+        f'<th style="text-align:{"left" if i == 0 else "center"}">{_header_html(h)}</th>'
         for i, h in enumerate(headers)
     )
     parts.append(f"<tr>{cells}</tr></thead>")
