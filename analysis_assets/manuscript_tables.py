@@ -6,7 +6,7 @@ the CSV, in the .docx (:mod:`analysis_assets.docx_tables`) and in HTML (:func:`t
 
 * the displayed columns come first; a column under a spanning header is named
   ``"<span>: <header>"`` (``"CRS (any grade) vs none: CRS, N = 76"``), a column without one by
-  its header alone (``"Characteristic"``, ``"Overall, N = 93"``, ``"p"``);
+  its header alone (``"Characteristic"``, ``"Overall, N = 93"``, ``"p-value"``);
 * then the machine columns (:data:`META_COLUMNS`, not displayed): ``variable`` (the mart column
   or model covariate of the row), ``row_type`` and, in Table 2, ``endpoint``;
 * ``row_type`` says how a row is shown: ``heading`` (a block heading, bold: an endpoint of
@@ -60,7 +60,7 @@ MISSING = "missing"
 UNKNOWN = "Unknown"
 #: Table 2: hazard ratios and their CI are printed to this many decimals (half-up)
 HR_DIGITS = 2
-P_HEADER = "p"
+P_HEADER = "p-value"
 HR_HEADER = "HR (95% CI)"
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 ABBREVIATIONS = (
@@ -374,8 +374,8 @@ def table2_layout(cox_multivariate: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Text only; columns ``Characteristic``, ``HR (95% CI)``, ``p`` and the machine columns
-        ``endpoint``, ``variable``, ``row_type``.
+        Text only; columns ``Characteristic``, ``HR (95% CI)``, ``p-value`` and the machine
+        columns ``endpoint``, ``variable``, ``row_type``.
     """
     rows = []
     for endpoint, part in cox_multivariate.groupby("endpoint", sort=False):
@@ -393,9 +393,9 @@ def display_columns(df: pd.DataFrame) -> list[str]:
 def header_rows(columns: list[str]) -> tuple[list[tuple[str, int]], list[str]]:
     """The spanning header (text, number of columns) and the column headers.
 
-    ``["Characteristic", "CRS: No CRS, N = 17", "CRS: p"]`` ->
-    ``([("", 1), ("CRS", 2)], ["Characteristic", "No CRS, N = 17", "p"])``; the spanning row
-    is empty (all texts ``""``) when no column has a span.
+    ``["Characteristic", "CRS: No CRS, N = 17", "CRS: p-value"]`` ->
+    ``([("", 1), ("CRS", 2)], ["Characteristic", "No CRS, N = 17", "p-value"])``; the spanning
+    row is empty (all texts ``""``) when no column has a span.
     """
     split = [c.split(SPAN_SEPARATOR, 1) if SPAN_SEPARATOR in c else ["", c] for c in columns]
     spans: list[tuple[str, int]] = []
@@ -428,9 +428,8 @@ _NUMBER_STYLE = "text-align:center;white-space:nowrap"
 
 def _header_html(header: str) -> str:
     """A column header, its ``N = ...`` on a line of its own."""
-    return "<br>".join(html.escape(part) for part in header.split(", N = ", 1)).replace(
-        "<br>", "<br>N = "
-    )
+    name, separator, n = header.partition(", N = ")
+    return html.escape(name) + (f"<br>N = {html.escape(n)}" if separator else "")
 
 
 def _html_header(columns: list[str]) -> str:
