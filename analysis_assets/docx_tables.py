@@ -28,12 +28,12 @@ __all__ = ["write_docx"]
 PORTRAIT_MAX_COLUMNS = 5
 FONT = "Times New Roman"
 #: font size (pt) of the cells: smaller for wide tables
-FONT_SIZE = {"portrait": 10, "landscape": 8}
+FONT_SIZE = {"portrait": 10, "landscape": 7.5}
 A4 = (Cm(21.0), Cm(29.7))
 MARGIN = Cm(1.5)
-#: a column is given the width of its longest text within these many characters (the first
-#: column up to twice as many)
-WIDTH_CHARACTERS = (5, 20)
+#: the first column (labels, which wrap) is given the width of at most this many characters
+LABEL_CHARACTERS = 26
+CELL_MARGIN = Cm(0.1)
 BOLD_ROWS = ("heading", "label")
 INDENTED_ROWS = ("level", "missing")
 INDENT = Cm(0.4)
@@ -89,7 +89,7 @@ def _repeat_as_header(row) -> None:
     row._tr.get_or_add_trPr().append(flag)
 
 
-def _write(cell, text: str, size: int, bold: bool = False, centred: bool = True, indent=None):
+def _write(cell, text: str, size: float, bold: bool = False, centred: bool = True, indent=None):
     paragraph = cell.paragraphs[0]
     if text:
         run = paragraph.add_run(text)
@@ -101,7 +101,7 @@ def _write(cell, text: str, size: int, bold: bool = False, centred: bool = True,
         paragraph.paragraph_format.left_indent = indent
 
 
-def _spanning_row(table, spans: list[tuple[str, int]], size: int) -> None:
+def _spanning_row(table, spans: list[tuple[str, int]], size: float) -> None:
     start = 0
     for text, width in spans:
         cell = table.cell(0, start)
@@ -113,7 +113,7 @@ def _spanning_row(table, spans: list[tuple[str, int]], size: int) -> None:
         start += width
 
 
-def _header(table, columns: list[str], size: int) -> int:
+def _header(table, columns: list[str], size: float) -> int:
     """Write the header rows; return how many there are."""
     spans, headers = header_rows(columns)
     spanning = any(text for text, _ in spans)
@@ -131,19 +131,46 @@ def _header(table, columns: list[str], size: int) -> int:
     return 2 if spanning else 1
 
 
-def _widths(table, texts: list[list[str]], headers: list[str], total: int) -> None:
-    """Share the text width by the longest text of each column (headers wrap: their longest
-    word counts), within :data:`WIDTH_CHARACTERS`."""
-    low, high = WIDTH_CHARACTERS
-    weights = []
+def _needed(texts: list[list[str]], headers: list[str]) -> list[int]:
+    """Characters each column needs: its longest text (a header wraps: its longest word), the
+    first column capped at :data:`LABEL_CHARACTERS` (labels wrap)."""
+    needed = []
     for i, header in enumerate(headers):
         longest = max([len(row[i]) for row in texts] + [len(w) for w in header.split()] + [1])
-        weights.append(min(max(longest, low), high * (2 if i == 0 else 1)))
-    for i, weight in enumerate(weights):
-        width = int(total * weight / sum(weights))
+        needed.append(min(longest, LABEL_CHARACTERS) if i == 0 else longest)
+    return needed
+
+
+def _widths(table, texts: list[list[str]], headers: list[str], total: int, size: float) -> None:
+    """Give each column the width of its text (half an em a character, one spare, and the cell's
+    margins); the first column takes what is left, and all shrink alike when too wide."""
+    character = Pt(size) // 2
+    widths = [(n + 1) * character + 2 * CELL_MARGIN for n in _needed(texts, headers)]
+    spare = total - sum(widths)
+    if spare > 0:
+        widths[0] += spare
+    else:
+        widths = [w * total // sum(widths) for w in widths]
+    for i, width in enumerate(widths):
         table.columns[i].width = width
         for cell in table.columns[i].cells:
             cell.width = width
+
+
+def _cell_margins(table) -> None:
+    """Narrow left and right cell margins (:data:`CELL_MARGIN`) for the whole table."""
+    margins = OxmlElement("w:tblCellMar")
+    for side in ("left", "right"):
+        element = OxmlElement(f"w:{side}")
+        element.set(qn("w:w"), str(int(CELL_MARGIN.twips)))
+        element.set(qn("w:type"), "dxa")
+        margins.append(element)
+    properties = table._tbl.tblPr
+    look = properties.find(qn("w:tblLook"))  # tblCellMar comes before it (schema order)
+    if look is None:
+        properties.append(margins)
+    else:
+        look.addprevious(margins)
 
 
 def write_docx(df: pd.DataFrame, title: str, path: Path) -> Path:
@@ -176,7 +203,8 @@ def write_docx(df: pd.DataFrame, title: str, path: Path) -> Path:
     spanning = any(text for text, _ in header_rows(columns)[0])
     table = document.add_table(rows=len(texts) + (2 if spanning else 1), cols=len(columns))
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    _widths(table, texts, header_rows(columns)[1], width)
+    _cell_margins(table)
+    _widths(table, texts, header_rows(columns)[1], width, size)
     first = _header(table, columns, size)
     for row, values, kind in zip(table.rows[first:], texts, shown["row_type"].astype(str)):
         indent = INDENT if kind in INDENTED_ROWS else None
