@@ -148,8 +148,10 @@ def _continuous_rows(
     ]
     missing = _missing_rows(groups, size - known, size)
     rows = pd.concat([summary, missing], ignore_index=True)
-    note = CONTINUOUS_NOTES.get(result.test, result.test) if result else None
-    return rows.assign(variable=column, **_test_columns(result, note, note))
+    detail = result.test if result else None
+    return rows.assign(
+        variable=column, **_test_columns(result, detail, CONTINUOUS_NOTES.get(detail, detail))
+    )
 
 
 def _missing_rows(groups: list[str], missing: pd.Series, size: pd.Series) -> pd.DataFrame:
