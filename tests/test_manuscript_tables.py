@@ -408,3 +408,24 @@ def test_demo_publishes_the_documents_with_the_csvs(demo):
         assert_docx_matches_csv(folder / f"{name}.docx", folder / f"{name}.csv")
     assert (folder / "characteristics.csv").exists()
     assert not list(demo.output.glob(".next-*")), "a staging folder was left behind"
+
+
+def test_fisher_footnotes_say_how_p_was_obtained():
+    from analysis_assets.categorical import compare_categorical
+    from analysis_assets.descriptive_tables import _categorical_note
+
+    table = [[3, 1, 0], [0, 2, 4], [1, 0, 3]]
+    exact = _categorical_note(compare_categorical(table))
+    monte_carlo = _categorical_note(compare_categorical(table, max_tables=1, n_resamples=2000))
+    assert exact == "Fisher–Freeman–Halton exact test"
+    assert monte_carlo.startswith("Fisher–Freeman–Halton test, Monte Carlo p-value")
+    assert "2,000 random tables" in monte_carlo and "seed 20240501" in monte_carlo
+    assert _categorical_note(compare_categorical([[2, 8], [7, 3]])) == "Fisher's exact test"
+    chi = _categorical_note(compare_categorical([[20, 30], [35, 15]]))
+    assert chi.startswith("Pearson's chi-squared")
+
+
+def test_table_html_without_spans_has_one_header_row():
+    text = table_html(table2_layout(hand_cox()))
+    assert text.count("<tr><th") == 1 and "colspan" not in text.split("<tbody>")[0]
+    assert '<tr class="heading"><td style="font-weight:bold">Overall survival' in text
