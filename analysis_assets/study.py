@@ -395,8 +395,12 @@ ANALYSES: dict[str, Analysis] = {
         ("patient_outcomes", "cohort_flow"),
         {
             "cohort_flow": "CONSORT-style cohort flow, overall and by centre, with percentages.",
-            "table1": "Table 1: characteristics overall and by toxicity group, CRS and ICANS, "
-            "with the test used and p.",
+            "characteristics": "Characteristics overall and by toxicity group, CRS and ICANS, "
+            "long format (one row per comparison, characteristic, level and group): n, "
+            "denominator, %, median (range), the test used and p. The data of Table 1.",
+            "table1": "Table 1 as printed (also tables/table1.docx): one row per "
+            "characteristic and level, Unknown rows, Overall and per comparison its groups "
+            "(N in the headers) and p, footnotes.",
             "toxicity_summary": "Incidence, onset and duration of CRS/ICANS; tocilizumab and "
             "corticosteroid use and doses (dexamethasone equivalents).",
         },
@@ -430,8 +434,10 @@ ANALYSES: dict[str, Analysis] = {
         ("patient_outcomes",),
         {
             "cox_univariate": "Univariate Cox models (Efron) for OS and LFS: HR, 95% Wald CI, p.",
-            "cox_multivariate": "Table 2: multivariate Cox for OS and LFS with the group's "
-            "Wald test.",
+            "cox_multivariate": "Multivariate Cox for OS and LFS with the group's "
+            "Wald test (the estimates of Table 2).",
+            "table2": "Table 2 as printed (also tables/table2.docx): per endpoint N and "
+            "events, HR (95% CI) and p per covariate, reference rows, the group's Wald p.",
             "ph_assumption": "Proportional-hazards test of each multivariate model.",
         },
     ),
@@ -441,6 +447,7 @@ ANALYSES: dict[str, Analysis] = {
 PATIENT_LEVEL_TABLES: tuple[str, ...] = ("patient_outcomes", "daily_toxicity")
 TABLE_TITLES: dict[str, str] = {
     "cohort_flow": "Cohort flow (patients remaining at each step, by centre)",
+    "characteristics": "Patient characteristics by group, long format (the data of Table 1)",
     "table1": "Table 1. Patient characteristics, overall and by toxicity group, CRS and ICANS",
     "toxicity_summary": "Toxicity and its treatment: incidence, onset, duration, doses",
     "response_rates": "Response rates at day 30 (responders / n per group)",
@@ -450,7 +457,9 @@ TABLE_TITLES: dict[str, str] = {
     "logrank_tests": "Log-rank tests",
     "km_estimates": "Kaplan-Meier estimates",
     "cox_univariate": "Univariate Cox screening",
-    "cox_multivariate": "Table 2. Multivariate Cox models",
+    "cox_multivariate": "Multivariate Cox models: every term (the estimates of Table 2)",
+    "table2": "Table 2. Multivariate Cox models of OS (all infused patients) and LFS "
+    "(patients in CR at day 30)",
     "ph_assumption": "Proportional-hazards checks (multivariate models)",
     "intake_nulled_values": "Values set to missing at intake (their rows kept), by column",
     "intake_rows_held_back": "Delivered rows held back at intake, by reason "

@@ -247,12 +247,12 @@ def test_toxicity_summary_counts_and_percentages(demo):
     assert summary.at["tocilizumab", "cumulative_dose_mg_median_range"].count("(") == 1
 
 
-def test_table1_has_every_characteristic_with_a_test_per_comparison(demo):
+def test_characteristics_have_every_characteristic_with_a_test_per_comparison(demo):
     from analysis_assets.labels import label
     from analysis_assets.study import TABLE1_CATEGORICAL, TABLE1_CONTINUOUS
 
     with demo.connect() as conn:
-        table = conn.execute("select * from analysis.table1").df()
+        table = conn.execute("select * from analysis.characteristics").df()
     characteristics = {label(c) for c in (*TABLE1_CONTINUOUS, *TABLE1_CATEGORICAL)}
     for comparison in ("toxicity_group", "crs", "icans"):
         part = table[table["comparison"] == comparison]
@@ -260,10 +260,14 @@ def test_table1_has_every_characteristic_with_a_test_per_comparison(demo):
         tested = part.dropna(subset=["p_value"])
         assert set(tested["test"]) <= {"Mann-Whitney U", "Kruskal-Wallis", "chi-squared", "fisher"}
         assert tested["characteristic"].nunique() == len(characteristics)
+        assert tested["test_note"].notna().all()
     overall_sex = table[
         (table["comparison"] == "overall") & (table["characteristic"] == label("sex"))
     ]
     assert overall_sex["n"].sum() == 93  # f + m + missing
+    missing = overall_sex[overall_sex["level"] == "missing"]
+    assert missing["pct"].isna().all() and (missing["denominator"] == 93).all()
+    assert not table["value"].str.contains("e+", regex=False).any()
 
 
 def test_cohort_flow_percentages(demo):
