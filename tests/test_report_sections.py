@@ -210,3 +210,25 @@ def test_medians_not_reached_print_nr_in_tables_and_sentences():
     assert table.count('<td class="num">NR</td>') == 2 and "nan" not in table
     [sentence] = results_sentences({"survival_medians": medians})["Survival"]
     assert "was NR (95% CI 30.3–NR)" in sentence and "(n = 20, 6 events)" in sentence
+
+
+def test_manuscript_tables_come_first_with_their_own_renderer():
+    from analysis_assets.manuscript_tables import table2_layout
+
+    cox = COX.assign(
+        covariates="received_steroids + toxicity_group",
+        model="multivariate",
+        wald_chi_square=[np.nan, np.nan, 2.8],
+        wald_df=[np.nan, np.nan, 2],
+    )
+    table2 = table2_layout(cox)
+    inputs = ReportInputs(
+        tables={"cox_multivariate": COX, "km_estimates": COX, "table2": table2},
+        figures={},
+        provenance=None,
+    )
+    text = "".join(tables_section(inputs))
+    assert text.index('id="table-table2"') < text.index('id="table-cox_multivariate"')
+    assert '<table class="manuscript-table" id="table-table2">' in text
+    assert text.index('<details id="appendix">') < text.index('id="table-km_estimates"')
+    assert text.index('<details id="appendix">') > text.index('id="table-table2"')

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from analysis_assets.formatting import (
     test_label,
 )
 from analysis_assets.labels import VARIABLES, label
+from analysis_assets.manuscript_tables import table_html
 from analysis_assets.report.common import ReportInputs, escape
 from analysis_assets.study import COVARIATES, PATIENT_LEVEL_TABLES, RESPONSES, TABLE_TITLES
 
@@ -34,12 +36,21 @@ __all__ = [
 #: tables longer than this go to the collapsed appendix
 COLLAPSE_ROWS = 60
 #: technical tables shown in the collapsed appendix whatever their length
-APPENDIX_TABLES: tuple[str, ...] = ("km_estimates", "cox_univariate", "ph_assumption")
+APPENDIX_TABLES: tuple[str, ...] = (
+    "characteristics",
+    "km_estimates",
+    "cox_univariate",
+    "ph_assumption",
+)
+#: the manuscript tables, printed first
+FIRST_TABLES: tuple[str, ...] = ("table1", "table2")
 #: tables printed elsewhere in the report
 NOT_PRINTED: tuple[str, ...] = (*PATIENT_LEVEL_TABLES, "provenance")
-#: table -> its own renderer (the wide Table 1 and Table 2 register theirs here); the others
-#: use :func:`render_table`
-TABLE_RENDERERS: dict[str, Callable[[pd.DataFrame], str]] = {}
+#: table -> its own renderer (the manuscript tables: spanning headers, indented levels,
+#: footnotes); the others use :func:`render_table`
+TABLE_RENDERERS: dict[str, Callable[[pd.DataFrame], str]] = {
+    name: partial(table_html, table_id=f"table-{name}") for name in FIRST_TABLES
+}
 
 #: column -> header; a column not listed gets its label (:func:`column_label`)
 COLUMN_HEADERS: dict[str, str] = {
@@ -242,10 +253,12 @@ def tables_section(inputs: ReportInputs) -> list[str]:
     """The analysis tables: main ones in full, technical and long ones in a collapsed
     appendix; patient-level tables and the provenance are never printed here."""
     main, appendix = [], []
-    for name, df in inputs.tables.items():
+    order = {name: i for i, name in enumerate(FIRST_TABLES)}
+    for name in sorted(inputs.tables, key=lambda n: order.get(n, len(order))):
+        df = inputs.tables[name]
         if name in NOT_PRINTED:
             continue
-        long = name in APPENDIX_TABLES or len(df) > COLLAPSE_ROWS
+        long = name not in FIRST_TABLES and (name in APPENDIX_TABLES or len(df) > COLLAPSE_ROWS)
         (appendix if long else main).append(_table_block(name, df))
     parts = ["<h2>Tables</h2>", *main]
     if appendix:
