@@ -64,6 +64,10 @@ figure img,figure svg{max-width:100%;height:auto}
 figcaption{font-size:13px;color:#444}
 .prov td:first-child{font-weight:bold}
 details summary{cursor:pointer;font-family:Helvetica,Arial,sans-serif;font-weight:bold}
+.wide{overflow-x:auto}
+.manuscript-table{border-top:2px solid #000;border-bottom:2px solid #000;font-size:13px}
+.manuscript-table th,.manuscript-table td{border:none;background:none;padding:2px 10px}
+.manuscript-table thead tr:last-child th{border-bottom:1px solid #000}
 """
 
 #: the results in words, in order: (heading, function of the tables by bare name)

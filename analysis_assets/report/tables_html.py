@@ -246,7 +246,8 @@ def _shown(name: str, df: pd.DataFrame) -> pd.DataFrame:
 def _table_block(name: str, df: pd.DataFrame) -> str:
     renderer = TABLE_RENDERERS.get(name)
     table = renderer(df) if renderer else render_table(_shown(name, df), f"table-{name}")
-    return f"<h3>{escape(TABLE_TITLES.get(name, name))}</h3>{table}"
+    # a wide table scrolls inside its box instead of overflowing the page
+    return f'<h3>{escape(TABLE_TITLES.get(name, name))}</h3><div class="wide">{table}</div>'
 
 
 def tables_section(inputs: ReportInputs) -> list[str]:
