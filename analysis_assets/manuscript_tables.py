@@ -28,7 +28,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis_assets.formatting import format_p_value, percent, round_half_up
+from analysis_assets import study
+from analysis_assets.formatting import format_number, format_p_value, percent, round_half_up
 from analysis_assets.labels import VARIABLES, label
 from analysis_assets.study import COMPARISONS, COVARIATES, ENDPOINTS, OVERALL
 
@@ -238,8 +239,8 @@ def _table1_footnotes(sizes: pd.Series, markers: dict[str, str]) -> list[str]:
         "without a value, not in the percentages nor in the tests.",
         "p: continuous characteristics, Mann–Whitney U test (two groups) or Kruskal–Wallis "
         "test (three); categorical ones, Pearson's chi-squared test, or Fisher's exact test "
-        "when an expected count is below 5 (Fisher–Freeman–Halton for more than two rows or "
-        "columns).",
+        f"when an expected count is below {format_number(study.METHODS.fisher_min_expected)} "
+        "(Fisher–Freeman–Halton for more than two rows or columns).",
     ]
     notes += [f"{marker} {note}." for note, marker in markers.items()]
     for comparison, groups in sizes.groupby(level=0, sort=False):
