@@ -9,7 +9,8 @@ import pandas as pd
 
 from analysis_assets.biomarker_tables import biomarker_tests
 from analysis_assets.cox_tables import cox_tables
-from analysis_assets.descriptive_tables import cohort_flow, table1, toxicity_summary
+from analysis_assets.descriptive_tables import characteristics, cohort_flow, toxicity_summary
+from analysis_assets.manuscript_tables import table1_layout, table2_layout
 from analysis_assets.response_tables import response_rates
 from analysis_assets.study import ANALYSES
 from analysis_assets.survival_tables import follow_up_table, survival_tables
@@ -21,9 +22,11 @@ Tables = dict[str, pd.DataFrame]
 
 def descriptive_analysis(mart: Tables) -> Tables:
     outcomes = mart["patient_outcomes"]
+    long = characteristics(outcomes)
     return {
         "cohort_flow": cohort_flow(mart["cohort_flow"]),
-        "table1": table1(outcomes),
+        "characteristics": long,
+        "table1": table1_layout(long),
         "toxicity_summary": toxicity_summary(outcomes),
     }
 
@@ -42,7 +45,8 @@ def biomarker_analysis(mart: Tables) -> Tables:
 
 
 def cox_analysis(mart: Tables) -> Tables:
-    return cox_tables(mart["patient_outcomes"])
+    tables = cox_tables(mart["patient_outcomes"])
+    return {**tables, "table2": table2_layout(tables["cox_multivariate"])}
 
 
 #: analysis (a key of study.ANALYSES) -> its function

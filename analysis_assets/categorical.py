@@ -14,7 +14,11 @@
   ``r2dtable`` equivalent) is used instead, reported in ``method`` with the
   number of resamples and the Monte Carlo standard error.
 * :func:`compare_categorical` — the study rule: chi-squared, or Fisher when any
-  expected count is < 5.
+  expected count is below ``METHODS.fisher_min_expected`` (5).
+
+The enumeration limit, the Monte Carlo resamples and seed, the confidence level of the odds
+ratio and the chooser's threshold are read from :data:`analysis_assets.study.METHODS` at call
+time (the report's Methods print the same values).
 
 All-zero rows and columns are dropped before testing (they carry no
 information; R's ``chisq.test`` would give NaN).
@@ -28,6 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 from scipy.special import gammaln
+
+from analysis_assets import study
 
 __all__ = [
     "ChisqResult",
@@ -194,33 +200,38 @@ def _n_2x2(m: np.ndarray) -> int:
 
 def fisher_test(
     table: Sequence[Sequence[int]] | np.ndarray,
-    max_tables: int = 2_000_000,
-    n_resamples: int = 100_000,
-    seed: int = 20240501,
+    max_tables: int | None = None,
+    n_resamples: int | None = None,
+    seed: int | None = None,
 ) -> FisherResult:
     """Fisher's exact test (= R ``fisher.test``), 2x2 and r x c.
 
     Parameters
     ----------
     table : array-like of int, shape (r, c)
-    max_tables : int, default 2 000 000
+    max_tables : int, optional
         Largest number of tables enumerated exactly (r x c); above it a seeded
         Monte Carlo is used (never hangs: the work before giving up is bounded
-        by ``max_tables``).
-    n_resamples : int, default 100 000
+        by ``max_tables``). Default ``METHODS.fisher_max_tables`` (2 000 000).
+    n_resamples : int, optional
         Monte Carlo resamples (only when the exact enumeration is too large).
-    seed : int
-        Monte Carlo seed, for reproducible results.
+        Default ``METHODS.fisher_resamples`` (100 000).
+    seed : int, optional
+        Monte Carlo seed, for reproducible results. Default ``METHODS.fisher_seed``.
 
     Returns
     -------
     FisherResult
     """
+    methods = study.METHODS
+    max_tables = methods.fisher_max_tables if max_tables is None else max_tables
+    n_resamples = methods.fisher_resamples if n_resamples is None else n_resamples
+    seed = methods.fisher_seed if seed is None else seed
     m = _as_table(table)
     if m.shape == (2, 2):
         p = float(stats.fisher_exact(m, alternative="two-sided").pvalue)
         orr = stats.contingency.odds_ratio(m, kind="conditional")
-        ci = orr.confidence_interval(0.95)
+        ci = orr.confidence_interval(methods.confidence_level)
         return FisherResult(
             p=p,
             method="exact",
@@ -242,7 +253,8 @@ def compare_categorical(
     table: Sequence[Sequence[int]] | np.ndarray, **fisher_kwargs: object
 ) -> CategoricalResult:
     """Study rule: Pearson chi-squared without Yates, or Fisher's exact test
-    when any expected cell count is below 5 (r x c: Fisher–Freeman–Halton).
+    when any expected cell count is below ``METHODS.fisher_min_expected`` (5; r x c:
+    Fisher–Freeman–Halton).
 
     Parameters
     ----------
@@ -255,7 +267,7 @@ def compare_categorical(
     CategoricalResult
     """
     ch = chisq_test(table)
-    if ch.min_expected < 5:
+    if ch.min_expected < study.METHODS.fisher_min_expected:
         fi = fisher_test(table, **fisher_kwargs)  # type: ignore[arg-type]
         return CategoricalResult(
             test="fisher", p=fi.p, min_expected=ch.min_expected, chisq=ch, fisher=fi

@@ -12,6 +12,10 @@
   non-convergence) gives ``estimable=False`` and a reason, never numbers.
 * Proportional-hazards check: :func:`ph_test` — see its docstring for exactly
   which statistic it is (the pre-3.0 ``cox.zph``, *not* survival 3.x's).
+
+Ties, the CI level and the PH test's transform are read from
+:data:`analysis_assets.study.METHODS` at call time; settings lifelines cannot compute (other
+ties, other transforms) are refused.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 from lifelines.statistics import proportional_hazard_test
 from scipy import stats
+
+from analysis_assets import study
 
 __all__ = ["FIT_OPTIONS", "CoxTerm", "WaldTest", "CoxResult", "PHTest", "cox_fit", "ph_test"]
 
@@ -134,7 +140,7 @@ def cox_fit(
     event_col: str,
     covariates: Sequence[str],
     categorical: Mapping[str, object] | None = None,
-    alpha: float = 0.05,
+    alpha: float | None = None,
 ) -> CoxResult:
     """Fit a Cox model with Efron ties (= R ``coxph(..., ties = "efron")``).
 
@@ -149,14 +155,17 @@ def cox_fit(
     categorical : mapping, optional
         ``{column: reference_level}`` for categorical terms; each gets k dummy
         coefficients ``column[level]`` and a joint k-df Wald test in ``wald``.
-    alpha : float, default 0.05
-        For the (1 - alpha) Wald CI of the hazard ratios.
+    alpha : float, optional
+        For the (1 - alpha) Wald CI of the hazard ratios; default ``METHODS.alpha`` (0.05).
 
     Returns
     -------
     CoxResult
         ``estimable=False`` with a ``reason`` when the model cannot be estimated.
     """
+    if study.METHODS.cox_ties != "efron":
+        raise NotImplementedError(f"lifelines fits Efron ties only, not {study.METHODS.cox_ties}")
+    alpha = study.METHODS.alpha if alpha is None else alpha
     categorical = dict(categorical or {})
     try:
         data, groups = _design(df, duration_col, event_col, covariates, categorical)
@@ -293,6 +302,10 @@ def ph_test(result: CoxResult) -> PHTest:
     """
     if not result.estimable or result.model is None or result.data is None:
         raise ValueError("PH test needs an estimable Cox model")
+    if study.METHODS.ph_transform != "km":
+        raise NotImplementedError(
+            f"the PH test's transform is 'km' only, not {study.METHODS.ph_transform!r}"
+        )
     cph = result.model
     r = proportional_hazard_test(cph, result.data, time_transform=_left_km_transform)
     summ = r.summary.reindex(list(cph.params_.index))  # lifelines sorts by name; keep model order

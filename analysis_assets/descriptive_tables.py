@@ -1,15 +1,24 @@
-"""Descriptive tables: the cohort flow, Table 1 (characteristics by group) and the toxicity
-and treatment summary. n and denominators everywhere; percentages computed (half-up)."""
+"""Descriptive tables: the cohort flow, the characteristics by group (long format, the data
+of Table 1) and the toxicity and treatment summary. n and denominators everywhere;
+percentages computed (half-up)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from analysis_assets.categorical import compare_categorical, describe_test
+from analysis_assets.categorical import CategoricalResult, compare_categorical, describe_test
 from analysis_assets.comparisons import group_labels, group_order
 from analysis_assets.formatting import percent, table_median_range
-from analysis_assets.labels import label
+from analysis_assets.labels import label, level_label, variable
+from analysis_assets.manuscript_tables import (
+    MEDIAN_RANGE,
+    MISSING,
+    UNKNOWN,
+    display_digits,
+    format_count_percent,
+    format_median_range,
+)
 from analysis_assets.rank_tests import compare_continuous
 from analysis_assets.study import (
     OVERALL,
@@ -29,95 +38,212 @@ def cohort_flow(flow: pd.DataFrame) -> pd.DataFrame:
     return flow.reset_index(drop=True)
 
 
-def table1(mart: pd.DataFrame) -> pd.DataFrame:
-    """Patient characteristics overall and by toxicity group, CRS and ICANS.
+CHARACTERISTICS_COLUMNS = [
+    "comparison",
+    "group",
+    "variable",
+    "characteristic",
+    "level",
+    "level_label",
+    "n",
+    "denominator",
+    "pct",
+    "median",
+    "minimum",
+    "maximum",
+    "value",
+    "test",
+    "test_detail",
+    "test_note",
+    "p_value",
+]
 
-    Continuous: median (range), Mann-Whitney U / Kruskal-Wallis; categorical: n (%) over the
-    patients with a known value, chi-squared or exact Fisher (study rule). Missing values are
-    counted in their own row and left out of the tests.
+
+def _scaled(mart: pd.DataFrame, column: str) -> pd.Series:
+    """A continuous column on the scale it is shown (cell dose in 10⁶ cells/kg)."""
+    return pd.to_numeric(mart[column], errors="coerce") / variable(column).scale
+
+
+#: codes that say the value is not known (extract format: ``ph_status`` ``unknown``): counted
+#: with the missing values, not as a level
+UNKNOWN_CODES = ("unknown",)
+
+
+def _codes(values: pd.Series) -> pd.Series:
+    """A categorical column as text codes (booleans as ``yes``/``no``); missing, and the codes
+    of :data:`UNKNOWN_CODES`, as None."""
+    if pd.api.types.infer_dtype(values, skipna=True) == "boolean":
+        coded = values.astype("boolean").map({True: "yes", False: "no"})
+    else:
+        coded = values.astype("string")
+    coded = coded.astype(object).where(values.notna())
+    return coded.where(~coded.isin(UNKNOWN_CODES), None)
+
+
+def _ordered_levels(column: str, codes: pd.Series) -> list[str]:
+    """The codes present, in the order of the label registry (others after, sorted)."""
+    order = list(variable(column).levels.values())
+    present = sorted(set(codes.dropna()))
+    labels = {code: level_label(column, code) for code in present}
+    rank = {code: order.index(text) for code, text in labels.items() if text in order}
+    return sorted(present, key=lambda code: (rank.get(code, len(order)), code))
+
+
+def _categorical_note(result: CategoricalResult) -> str:
+    """The test of a categorical characteristic as its footnote says it."""
+    fisher = result.fisher
+    if fisher is None:
+        return "Pearson's chi-squared test (no continuity correction)"
+    if fisher.odds_ratio is not None:
+        return "Fisher's exact test"
+    if fisher.method == "exact":
+        return "Fisher–Freeman–Halton exact test"
+    return (
+        f"Fisher–Freeman–Halton test, Monte Carlo p-value ({fisher.n_resamples:,} random "
+        f"tables with the observed margins, seed {fisher.seed})"
+    )
+
+
+CONTINUOUS_NOTES = {
+    "Mann-Whitney U": "Mann–Whitney U test",
+    "Kruskal-Wallis": "Kruskal–Wallis test",
+}
+
+
+def _test_columns(result, detail: str | None, note: str | None) -> dict:
+    return {
+        "test": result.test if result else None,
+        "test_detail": detail if result else None,
+        "test_note": note if result else None,
+        "p_value": result.p if result else np.nan,
+    }
+
+
+def _continuous_rows(
+    values: pd.Series, column: str, labels: pd.Series, groups: list[str], digits: int, test: bool
+) -> pd.DataFrame:
+    """Median (range) per group and the patients without a value; the rank test."""
+    stats = values.groupby(labels).agg(["count", "median", "min", "max"]).reindex(groups)
+    size = labels.value_counts().reindex(groups).astype(int)
+    samples = [values[labels == g].dropna().to_numpy() for g in groups]
+    result = None
+    if test and sum(len(s) > 0 for s in samples) >= 2:
+        result = compare_continuous(*samples)
+    known = stats["count"].astype(int)
+    summary = pd.DataFrame(
+        {
+            "group": groups,
+            "level": MEDIAN_RANGE,
+            "level_label": "Median (range)",
+            "n": known.to_numpy(),
+            "denominator": size.to_numpy(),
+            "median": stats["median"].to_numpy(),
+            "minimum": stats["min"].to_numpy(),
+            "maximum": stats["max"].to_numpy(),
+        }
+    )
+    summary["value"] = [
+        format_median_range(m, lo, hi, digits)
+        for m, lo, hi in zip(summary["median"], summary["minimum"], summary["maximum"])
+    ]
+    missing = _missing_rows(groups, size - known, size)
+    rows = pd.concat([summary, missing], ignore_index=True)
+    detail = result.test if result else None
+    return rows.assign(
+        variable=column, **_test_columns(result, detail, CONTINUOUS_NOTES.get(detail, detail))
+    )
+
+
+def _missing_rows(groups: list[str], missing: pd.Series, size: pd.Series) -> pd.DataFrame:
+    """The patients of each group without a value: a count of the group, no percentage."""
+    n = missing.astype(int).to_numpy()
+    return pd.DataFrame(
+        {
+            "group": groups,
+            "level": MISSING,
+            "level_label": UNKNOWN,
+            "n": n,
+            "denominator": size.astype(int).to_numpy(),
+            "value": n.astype(str),
+        }
+    )
+
+
+def _categorical_rows(
+    raw: pd.Series, column: str, labels: pd.Series, groups: list[str], test: bool
+) -> pd.DataFrame:
+    """n (%) of each level per group over the patients with a known value, the patients
+    without one, and chi-squared or Fisher (the study's rule)."""
+    codes = _codes(raw)
+    levels = _ordered_levels(column, codes)
+    counts = pd.crosstab(codes, labels).reindex(index=levels, columns=groups, fill_value=0)
+    size = labels.value_counts().reindex(groups).astype(int)
+    known = counts.sum(axis=0)
+    table = counts.to_numpy()
+    result = None
+    if test and (table.sum(axis=1) > 0).sum() >= 2 and (table.sum(axis=0) > 0).sum() >= 2:
+        result = compare_categorical(table)
+    rows = counts.rename_axis(index="level", columns="group").stack().rename("n").reset_index()
+    rows["denominator"] = rows["group"].map(known).astype(int)
+    rows["level_label"] = rows["level"].map(lambda code: level_label(column, code))
+    rows["pct"] = [percent(int(n), int(d)) for n, d in zip(rows["n"], rows["denominator"])]
+    rows["value"] = [format_count_percent(n, d) for n, d in zip(rows["n"], rows["denominator"])]
+    rows = pd.concat([rows, _missing_rows(groups, size - known, size)], ignore_index=True)
+    detail = describe_test(result) if result else None
+    note = _categorical_note(result) if result else None
+    return rows.assign(variable=column, **_test_columns(result, detail, note))
+
+
+def _comparison_groups(mart: pd.DataFrame, comparison: str) -> tuple[pd.Series, list[str]]:
+    """Every patient's group in a comparison (None: unknown) and the groups present."""
+    if comparison == OVERALL:
+        return pd.Series(OVERALL_GROUP, index=mart.index, dtype=object), [OVERALL_GROUP]
+    labels = group_labels(mart, comparison)
+    return labels, [g for g in group_order(comparison) if (labels == g).any()]
+
+
+def _comparison_rows(mart: pd.DataFrame, comparison: str, digits: dict[str, int]) -> pd.DataFrame:
+    """Every characteristic of Table 1 in one comparison."""
+    labels, groups = _comparison_groups(mart, comparison)
+    test = comparison != OVERALL
+    frames = [
+        _continuous_rows(_scaled(mart, c), c, labels, groups, digits[c], test)
+        for c in TABLE1_CONTINUOUS
+    ]
+    frames += [_categorical_rows(mart[c], c, labels, groups, test) for c in TABLE1_CATEGORICAL]
+    return pd.concat(frames, ignore_index=True).assign(comparison=comparison)
+
+
+def characteristics(mart: pd.DataFrame) -> pd.DataFrame:
+    """Patient characteristics overall and by toxicity group, CRS and ICANS, long format.
+
+    One row per comparison, characteristic, level and group: ``n`` and ``denominator``
+    (categorical levels: of the group's patients with a known value; continuous: the patients
+    with a value, of the group's patients; the ``missing`` level: the group's patients without
+    a value, of the group's patients, with no percentage), ``pct`` half-up, ``median``/``minimum``/
+    ``maximum`` on the scale of the label (cell dose in 10⁶ cells/kg), ``value`` as Table 1
+    prints it, and per comparison the test (Mann-Whitney U / Kruskal-Wallis; chi-squared or
+    Fisher by the study's rule), how its p was obtained and p. Patients whose group is
+    unknown are in ``overall`` only. Table 1 (:func:`manuscript_tables.table1_layout`) is
+    this table laid out.
+
+    Parameters
+    ----------
+    mart : DataFrame
+        Rows of ``mart.patient_outcomes``.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`CHARACTERISTICS_COLUMNS`.
     """
-    rows = []
-    overall = pd.Series(OVERALL_GROUP, index=mart.index, dtype=object)
-    for comparison in (OVERALL, *TABLE1_COMPARISONS):
-        labels = overall if comparison == OVERALL else group_labels(mart, comparison)
-        order = (OVERALL_GROUP,) if comparison == OVERALL else group_order(comparison)
-        groups = [g for g in order if (labels == g).any()]
-        for column in TABLE1_CONTINUOUS:
-            description = label(column)
-            values = pd.to_numeric(mart[column], errors="coerce")
-            samples = [values[labels == g].dropna().to_numpy() for g in groups]
-            result = None
-            if comparison != OVERALL and sum(len(s) > 0 for s in samples) >= 2:
-                result = compare_continuous(*samples)
-            for group, sample in zip(groups, samples):
-                members = labels == group
-                rows.append(
-                    {
-                        "comparison": comparison,
-                        "characteristic": description,
-                        "level": "median (range)",
-                        "group": group,
-                        "n": len(sample),
-                        "denominator": int(members.sum()),
-                        "value": table_median_range(values[members]),
-                        "test": result.test if result else None,
-                        "test_detail": result.test if result else None,
-                        "p_value": result.p if result else None,
-                    }
-                )
-        for column in TABLE1_CATEGORICAL:
-            description = label(column)
-            values = mart[column].astype(object).where(mart[column].notna())
-            values = values.map(
-                lambda v: (
-                    {True: "yes", False: "no"}.get(v, v) if isinstance(v, (bool, np.bool_)) else v
-                )
-            )
-            levels = sorted({str(v) for v in values.dropna()})
-            known = values.notna()
-            counts = np.array(
-                [
-                    [
-                        int(((labels == g) & known & (values.astype(str) == level)).sum())
-                        for g in groups
-                    ]
-                    for level in levels
-                ]
-            )
-            result = None
-            if (
-                comparison != OVERALL
-                and counts.size
-                and counts.sum(axis=1).min() > 0
-                and (counts.sum(axis=0) > 0).sum() >= 2
-                and len(levels) >= 2
-            ):
-                used = counts[:, counts.sum(axis=0) > 0]
-                result = compare_categorical(used)
-            for level_index, level in enumerate([*levels, "missing"]):
-                for group_index, group in enumerate(groups):
-                    members = labels == group
-                    denominator = int((members & known).sum())
-                    if level == "missing":
-                        n, shown_denominator = int((members & ~known).sum()), int(members.sum())
-                    else:
-                        n, shown_denominator = int(counts[level_index, group_index]), denominator
-                    pct = percent(n, shown_denominator)
-                    rows.append(
-                        {
-                            "comparison": comparison,
-                            "characteristic": description,
-                            "level": level,
-                            "group": group,
-                            "n": n,
-                            "denominator": shown_denominator,
-                            "value": f"{n} ({pct if pct is not None else '-'}%)",
-                            "test": result.test if result else None,
-                            "test_detail": describe_test(result) if result else None,
-                            "p_value": result.p if result else None,
-                        }
-                    )
-    return pd.DataFrame(rows)
+    digits = {c: display_digits(_scaled(mart, c)) for c in TABLE1_CONTINUOUS}
+    frames = [
+        _comparison_rows(mart, comparison, digits) for comparison in (OVERALL, *TABLE1_COMPARISONS)
+    ]
+    long = pd.concat(frames, ignore_index=True)
+    long["characteristic"] = long["variable"].map(label)
+    return long.reindex(columns=CHARACTERISTICS_COLUMNS)
 
 
 def toxicity_summary(mart: pd.DataFrame) -> pd.DataFrame:

@@ -15,6 +15,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
+from analysis_assets.labels import VARIABLES, label
 from analysis_assets.study import COMPARISONS, COVARIATES
 
 __all__ = [
@@ -29,6 +30,12 @@ __all__ = [
     "table_median_range",
     "comparison_label",
     "term_label",
+    "test_label",
+    "column_label",
+    "count_of",
+    "format_date",
+    "format_estimate_ci",
+    "format_power_of_ten",
     "strip_schema",
     "by_table_name",
 ]
@@ -202,9 +209,102 @@ def table_median_range(values: pd.Series) -> str:
 
 
 def comparison_label(comparison: str) -> str:
-    """The description of a comparison of the study, or its name when it has none."""
+    """The description of a comparison of the study; for another grouping (a column such as
+    ``bm_blasts_ge_20``) its label in :mod:`analysis_assets.labels`, else its name."""
     known = COMPARISONS.get(comparison)
-    return known.description if known else comparison
+    if known:
+        return known.description
+    return label(comparison, unit=False) if comparison in VARIABLES else comparison
+
+
+#: the tests' names as the analysis tables store them -> as a reader names them
+TEST_LABELS: dict[str, str] = {
+    "fisher": "Fisher's exact test",
+    "chi-squared": "Pearson's chi-squared test",
+    "Mann-Whitney U": "Mann–Whitney U test",
+    "Kruskal-Wallis": "Kruskal–Wallis test",
+}
+
+
+def test_label(test) -> str:
+    """``fisher`` -> ``Fisher's exact test`` (an unknown name is returned as it is)."""
+    return TEST_LABELS.get(str(test), str(test))
+
+
+#: unit suffixes of extract-format column names -> the unit as printed
+_UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("_pg_ml", "pg/mL"),
+    ("_ng_ml", "ng/mL"),
+    ("_per_ug_gdna", "per µg gDNA"),
+    ("_pct", "%"),
+    ("_kg", "kg"),
+    ("_mg", "mg"),
+    ("_ge_20", "≥ 20%"),
+)
+
+
+def column_label(column: str) -> str:
+    """A column as people read it: its label with unit from :mod:`analysis_assets.labels`;
+    a column the registry lacks (e.g. a raw extract-format field) in words, its unit suffix
+    spelled out (``copies_per_ug_gdna`` -> ``copies per µg gDNA``)."""
+    column = str(column)
+    if column in VARIABLES:
+        return label(column)
+    for suffix, unit in _UNIT_SUFFIXES:
+        if column.endswith(suffix):
+            words = column[: -len(suffix)].replace("_", " ")
+            return f"{words} {unit}" if unit.startswith(("≥", "per")) else f"{words}, {unit}"
+    return column.replace("_", " ")
+
+
+def count_of(count: int, total: int, who: str = "") -> str:
+    """``75 of 92 gradable patients (81.5%)``: the count, its stated denominator and the
+    half-up percentage (:func:`percent`).
+
+    Parameters
+    ----------
+    count, total : int
+    who : str, default ""
+        Names the denominator (``gradable patients``); empty leaves it out.
+
+    Returns
+    -------
+    str
+    """
+    who = f" {who}" if who else ""
+    return f"{int(count)} of {int(total)}{who} ({format_percent(count, total)})"
+
+
+def format_date(day) -> str:
+    """``1 March 2023`` (day, English month name, year)."""
+    months = (
+        "January February March April May June July August September October November December"
+    ).split()
+    return f"{day.day} {months[day.month - 1]} {day.year}"
+
+
+def format_estimate_ci(estimate, lower, upper, unit: str = "", level: int = 95) -> str:
+    """``40.1 months (95% CI 30.2–NR)``; a missing estimate or limit is NR (not reached)."""
+
+    def shown(value) -> str:
+        return "NR" if is_missing(value) else format_number(value)
+
+    unit = f" {unit}" if unit and not is_missing(estimate) else ""
+    return f"{shown(estimate)}{unit} ({level}% CI {shown(lower)}–{shown(upper)})"
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def format_power_of_ten(value: float) -> str:
+    """``1e-10`` -> ``10⁻¹⁰``; ``2.5e-4`` -> ``2.5 × 10⁻⁴``; plain numbers from 0.1 to 1000."""
+    value = float(value)
+    if 0.1 <= abs(value) < 1000:
+        return format_number(value, 2)
+    mantissa, exponent = f"{value:.1e}".split("e")
+    power = f"10{str(int(exponent)).translate(_SUPERSCRIPT)}"
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return power if mantissa == "1" else f"{mantissa} × {power}"
 
 
 def term_label(term: str, description: str) -> str:

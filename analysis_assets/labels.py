@@ -56,7 +56,9 @@ VARIABLES: dict[str, Variable] = {
     "extramedullary_pre": Variable("Extramedullary disease before CAR-T", levels=YES_NO),
     "weight_kg": Variable("Weight", "kg"),
     "cell_dose_per_kg": Variable("CAR-T cell dose", "× 10⁶ cells/kg", scale=1e6),
-    # toxicity
+    # toxicity (crs and icans: the comparisons of Table 1, by CRS / ICANS of any grade)
+    "crs": Variable("CRS"),
+    "icans": Variable("ICANS"),
     "crs_max_grade": Variable("Maximum CRS grade (ASTCT)"),
     "icans_max_grade": Variable("Maximum ICANS grade (ASTCT)"),
     "crs_onset_day": Variable("CRS onset", "day"),

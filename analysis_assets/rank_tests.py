@@ -7,7 +7,8 @@
 * :func:`kruskal_wallis` — tie-corrected H (= R ``kruskal.test``; scipy ``kruskal``).
 * :func:`compare_continuous` — the study rule: Mann–Whitney U for two groups,
   Kruskal–Wallis for more.
-Missing values are dropped.
+Missing values are dropped. The continuity correction is ``METHODS.mann_whitney_continuity``
+(:data:`analysis_assets.study.METHODS`, read at call time).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+
+from analysis_assets import study
 
 __all__ = ["GroupTestResult", "mann_whitney", "kruskal_wallis", "compare_continuous"]
 
@@ -52,7 +55,13 @@ def mann_whitney(x: Sequence[float], y: Sequence[float]) -> GroupTestResult:
     a, b = _clean(x), _clean(y)
     if len(a) == 0 or len(b) == 0:
         raise ValueError("both groups need observations")
-    r = stats.mannwhitneyu(a, b, use_continuity=True, alternative="two-sided", method="asymptotic")
+    r = stats.mannwhitneyu(
+        a,
+        b,
+        use_continuity=study.METHODS.mann_whitney_continuity,
+        alternative="two-sided",
+        method="asymptotic",
+    )
     return GroupTestResult(
         test="Mann-Whitney U",
         stat=float(r.statistic),

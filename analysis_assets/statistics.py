@@ -15,8 +15,13 @@ modules (no Dagster imports anywhere):
 * :mod:`analysis_assets.formatting` — half-up rounding of percentages (and the study's
   printing of p-values, numbers and labels).
 
+The settings (chi-squared/Fisher rule, enumeration limit, Monte Carlo resamples and seed,
+confidence level, CI type, ties, PH transform) are :data:`analysis_assets.study.METHODS`,
+read at call time; the report's Methods print the same values.
+
 Agreement with R is tested in ``tests/test_statistics.py`` against
-``tests/reference/r_reference.json`` (made by ``tests/reference/make_reference.R``).
+``tests/reference/r_reference.json`` (made by ``tests/reference/make_reference.R``), within
+the tolerances of :data:`analysis_assets.study.R_PARITY` (the R call each statistic equals).
 """
 
 from analysis_assets.categorical import (

@@ -11,6 +11,125 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# --------------------------------------------------------------------------- statistical methods
+
+
+@dataclass(frozen=True)
+class StatisticalMethods:
+    """How every statistic of the study is computed: the settings the analysis code reads at
+    call time and the report's Methods section prints (change one here, both follow).
+
+    The named choices (``km_conf_type``, ``cox_ties``, ``ph_transform``, ...) are the only
+    ones the implementation offers; the compute code refuses any other value rather than
+    silently computing something else.
+    """
+
+    #: two-sided significance level: a test "differs significantly" when p is below it
+    significance_level: float = 0.05
+    #: confidence level of every interval, in percent (95 -> alpha = 0.05 exactly)
+    confidence_percent: int = 95
+    #: chi-squared (Pearson, no Yates) unless an expected count is below this: then Fisher
+    fisher_min_expected: float = 5.0
+    #: r x c Fisher: largest number of tables with the observed margins enumerated exactly
+    fisher_max_tables: int = 2_000_000
+    #: r x c Fisher beyond that limit: Monte Carlo resamples and their seed
+    fisher_resamples: int = 100_000
+    fisher_seed: int = 20240501
+    #: Mann-Whitney U: normal approximation with tie and continuity correction
+    mann_whitney_continuity: bool = True
+    #: Kaplan-Meier confidence intervals (lifelines computes log-log only) and variance
+    km_conf_type: str = "log-log"
+    km_variance: str = "Greenwood"
+    #: median follow-up (death censors, censoring is the event)
+    follow_up_method: str = "reverse Kaplan-Meier"
+    #: Cox model ties (lifelines fits Efron only) and its proportional-hazards test
+    cox_ties: str = "efron"
+    ph_test: str = "scaled Schoenfeld residuals (Grambsch-Therneau, survival < 3.0 cox.zph)"
+    #: time transform of the PH test: 1 - KM(t-) (R's "km")
+    ph_transform: str = "km"
+
+    @property
+    def confidence_level(self) -> float:
+        """0.95 for 95%."""
+        return self.confidence_percent / 100
+
+    @property
+    def alpha(self) -> float:
+        """1 - confidence level (0.05 for 95%), computed exactly from the percentage."""
+        return (100 - self.confidence_percent) / 100
+
+
+#: the study's statistical methods (read as ``study.METHODS`` at call time, so a test may
+#: replace it)
+METHODS = StatisticalMethods()
+
+
+@dataclass(frozen=True)
+class RParity:
+    """A statistic, the R call it equals and the largest difference the tests allow."""
+
+    statistic: str
+    r_call: str
+    tolerance: float
+    #: "absolute", "relative" or "Monte Carlo SE" (multiples of the Monte Carlo standard error)
+    scale: str = "absolute"
+
+
+#: statistic -> its R equivalent; ``tests/test_statistics.py`` (R's data sets) and
+#: ``tests/test_analysis.py`` (the demo mart) read their tolerances here, and the report's
+#: Methods print them
+R_PARITY: dict[str, RParity] = {
+    "kaplan_meier": RParity(
+        "Kaplan-Meier estimate and its log-log CI",
+        'survfit(Surv(time, status) ~ 1, conf.type = "log-log")',
+        1e-10,
+    ),
+    "km_median": RParity(
+        "median survival and its CI", "quantile(survfit(...), probs = 0.5)", 1e-12
+    ),
+    "follow_up": RParity(
+        "median follow-up (reverse Kaplan-Meier)",
+        'quantile(survfit(Surv(time, status == 0) ~ 1, conf.type = "log-log"), 0.5)',
+        1e-12,
+    ),
+    "logrank": RParity("log-rank test", "survdiff(Surv(time, status) ~ group)", 1e-10),
+    "chi_squared": RParity("Pearson chi-squared test", "chisq.test(table, correct = FALSE)", 1e-10),
+    "fisher": RParity("Fisher's exact test (2x2 and r x c)", "fisher.test(table)", 1e-10),
+    "fisher_odds_ratio": RParity(
+        "conditional odds ratio and its exact CI (2x2)",
+        "fisher.test(table)$estimate, $conf.int",
+        2.5e-4,
+    ),
+    "fisher_monte_carlo": RParity(
+        "Fisher's test by Monte Carlo", "fisher.test(table) (exact p)", 3, "Monte Carlo SE"
+    ),
+    "mann_whitney": RParity(
+        "Mann-Whitney U test",
+        "wilcox.test(x, y, exact = FALSE, correct = TRUE)",
+        1e-10,
+    ),
+    "kruskal_wallis": RParity("Kruskal-Wallis test", "kruskal.test(groups)", 1e-10),
+    "cox_coefficients": RParity(
+        "Cox coefficients, SEs and Wald p", 'coxph(Surv(time, status) ~ ..., ties = "efron")', 1e-6
+    ),
+    "cox_hazard_ratio": RParity(
+        "hazard ratios and their 95% Wald CI",
+        'summary(coxph(..., ties = "efron"))',
+        1e-6,
+        "relative",
+    ),
+    "cox_wald": RParity(
+        "multi-df Wald test of a categorical covariate",
+        "t(b) %*% solve(vcov(fit)[i, i]) %*% b on coef(fit)[i]",
+        1e-6,
+    ),
+    "ph_test": RParity(
+        "proportional-hazards test",
+        'cox.zph(fit, transform = "km") of survival < 3.0',
+        1e-8,
+    ),
+}
+
 # --------------------------------------------------------------------------- comparisons
 
 
@@ -43,8 +162,6 @@ OTHER_GROUPINGS: dict[str, tuple[str, ...]] = {
 }
 #: codes of mart.patient_outcomes.toxicity_group, in the order of its comparison's groups
 TOXICITY_GROUP_CODES = ("none", "other", "grade_3_plus")
-#: a test "differs significantly" in the report's sentences when p is below this
-SIGNIFICANCE_LEVEL = 0.05
 #: the comparison and group of "all patients together" (Table 1, survival)
 OVERALL = "overall"
 OVERALL_GROUP = "all patients"
@@ -278,8 +395,12 @@ ANALYSES: dict[str, Analysis] = {
         ("patient_outcomes", "cohort_flow"),
         {
             "cohort_flow": "CONSORT-style cohort flow, overall and by centre, with percentages.",
-            "table1": "Table 1: characteristics overall and by toxicity group, CRS and ICANS, "
-            "with the test used and p.",
+            "characteristics": "Characteristics overall and by toxicity group, CRS and ICANS, "
+            "long format (one row per comparison, characteristic, level and group): n, "
+            "denominator, %, median (range), the test used and p. The data of Table 1.",
+            "table1": "Table 1 as printed (also tables/table1.docx): one row per "
+            "characteristic and level, Unknown rows, Overall and per comparison its groups "
+            "(N in the headers) and p, footnotes.",
             "toxicity_summary": "Incidence, onset and duration of CRS/ICANS; tocilizumab and "
             "corticosteroid use and doses (dexamethasone equivalents).",
         },
@@ -313,8 +434,10 @@ ANALYSES: dict[str, Analysis] = {
         ("patient_outcomes",),
         {
             "cox_univariate": "Univariate Cox models (Efron) for OS and LFS: HR, 95% Wald CI, p.",
-            "cox_multivariate": "Table 2: multivariate Cox for OS and LFS with the group's "
-            "Wald test.",
+            "cox_multivariate": "Multivariate Cox for OS and LFS with the group's "
+            "Wald test (the estimates of Table 2).",
+            "table2": "Table 2 as printed (also tables/table2.docx): per endpoint N and "
+            "events, HR (95% CI) and p per covariate, reference rows, the group's Wald p.",
             "ph_assumption": "Proportional-hazards test of each multivariate model.",
         },
     ),
@@ -324,6 +447,7 @@ ANALYSES: dict[str, Analysis] = {
 PATIENT_LEVEL_TABLES: tuple[str, ...] = ("patient_outcomes", "daily_toxicity")
 TABLE_TITLES: dict[str, str] = {
     "cohort_flow": "Cohort flow (patients remaining at each step, by centre)",
+    "characteristics": "Patient characteristics by group, long format (the data of Table 1)",
     "table1": "Table 1. Patient characteristics, overall and by toxicity group, CRS and ICANS",
     "toxicity_summary": "Toxicity and its treatment: incidence, onset, duration, doses",
     "response_rates": "Response rates at day 30 (responders / n per group)",
@@ -333,7 +457,9 @@ TABLE_TITLES: dict[str, str] = {
     "logrank_tests": "Log-rank tests",
     "km_estimates": "Kaplan-Meier estimates",
     "cox_univariate": "Univariate Cox screening",
-    "cox_multivariate": "Table 2. Multivariate Cox models",
+    "cox_multivariate": "Multivariate Cox models: every term (the estimates of Table 2)",
+    "table2": "Table 2. Multivariate Cox models of OS (all infused patients) and LFS "
+    "(patients in CR at day 30)",
     "ph_assumption": "Proportional-hazards checks (multivariate models)",
     "intake_nulled_values": "Values set to missing at intake (their rows kept), by column",
     "intake_rows_held_back": "Delivered rows held back at intake, by reason "

@@ -10,6 +10,10 @@ reproduces R's *reporting* rules that lifelines does not share:
   limits are read from the CI curves with the same rule; not reached = ``None``.
 * Survival at fixed times follows ``summary(fit, times = t, extend = FALSE)``:
   the step function is read at t; times after the last observation are NaN.
+
+The confidence level, the CI type and the variance are read from
+:data:`analysis_assets.study.METHODS` at call time; lifelines offers Greenwood log-log CIs
+only, so any other setting is refused.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
+
+from analysis_assets import study
 
 __all__ = [
     "MedianEstimate",
@@ -74,8 +80,19 @@ def _clean(
     return t, e.astype(bool)
 
 
+def _km_alpha(alpha: float | None) -> float:
+    """The KM CI's alpha (``METHODS.alpha`` by default); refuses CIs lifelines cannot make."""
+    methods = study.METHODS
+    if (methods.km_conf_type, methods.km_variance) != ("log-log", "Greenwood"):
+        raise NotImplementedError(
+            f"Kaplan-Meier CIs are Greenwood log-log only, not {methods.km_variance} "
+            f"{methods.km_conf_type}"
+        )
+    return methods.alpha if alpha is None else alpha
+
+
 def km_table(
-    durations: Sequence[float], events: Sequence[float | bool], alpha: float = 0.05
+    durations: Sequence[float], events: Sequence[float | bool], alpha: float | None = None
 ) -> pd.DataFrame:
     """Kaplan–Meier estimate with Greenwood variance and log-log CI.
 
@@ -85,8 +102,8 @@ def km_table(
         Follow-up times (missing values are dropped together with their event).
     events : sequence of {0, 1} or bool
         1 = event observed, 0 = censored.
-    alpha : float, default 0.05
-        1 - confidence level.
+    alpha : float, optional
+        1 - confidence level; default ``METHODS.alpha`` (0.05).
 
     Returns
     -------
@@ -97,7 +114,7 @@ def km_table(
         conf.type = "log-log")``.
     """
     t, e = _clean(durations, events)
-    kmf = KaplanMeierFitter(alpha=alpha).fit(t, e)
+    kmf = KaplanMeierFitter(alpha=_km_alpha(alpha)).fit(t, e)
     et = kmf.event_table
     sf = kmf.survival_function_.iloc[:, 0]
     ci = kmf.confidence_interval_

@@ -81,14 +81,18 @@ def test_same_p_in_figure_sentence_and_table(tmp_path):
     [png, svg] = figure1_response_bars(rates, tmp_path)
     assert png.suffix == ".png"
     drawn = _svg_texts(svg)
-    [sentence] = results_sentences({"analysis.response_rates": rates})["Response"]
+    verdict, *sentences = results_sentences({"analysis.response_rates": rates})["Response"]
+    assert verdict.startswith("The rate of CR at day 30 ")
+    sentence = " ".join(sentences)
     table = render_table(rates)
     cells = re.findall(r'<td class="num">([^<]*)</td></tr>', table)  # p_value: last column
     assert len(cells) == len(rates)
     for comparison, (p, printed) in zip(EDGE_COMPARISONS, P_EDGES):
         expected = format_p(p)
         assert f"fisher, {expected}" in drawn, (p, expected)
-        assert f"{comparison_label(comparison)}: fisher {expected}" in sentence, (p, expected)
+        assert f"by {comparison_label(comparison)}: " in sentence
+        said = "not tested" if math.isnan(p) else f"Fisher's exact test, {expected}."
+        assert said in sentence, (p, expected)
         in_table = {c for c, row in zip(cells, rates.itertuples()) if row.comparison == comparison}
         assert in_table == {html.escape(printed)}, (p, in_table)
 
@@ -111,7 +115,8 @@ def test_table_median_range_is_the_frozen_table_format():
 
 def test_labels():
     assert comparison_label("crs") == "CRS (any grade) vs none"
-    assert comparison_label("bm_blasts_ge_20") == "bm_blasts_ge_20"  # no description
+    assert comparison_label("bm_blasts_ge_20") == "BM blasts ≥ 20%"  # its label
+    assert comparison_label("not_a_column") == "not_a_column"
     group = "three-level toxicity group"
     assert (
         term_label("toxicity_group[grade_3_plus]", group)
@@ -135,3 +140,39 @@ def test_schema_prefix():
         "patient_outcomes": 1,
         "logrank_tests": 2,
     }
+
+
+def test_count_of_states_the_denominator_and_rounds_half_up():
+    from analysis_assets.formatting import count_of
+
+    assert count_of(75, 92, "gradable patients") == "75 of 92 gradable patients (81.5%)"
+    assert count_of(3, 16) == "3 of 16 (18.8%)"  # 18.75 -> 18.8 (half-up)
+    assert count_of(1, 8) == "1 of 8 (12.5%)" and count_of(0, 0) == "0 of 0 (n/a)"
+
+
+def test_estimates_with_ci_print_nr_when_not_reached():
+    from analysis_assets.formatting import format_estimate_ci
+
+    assert format_estimate_ci(40.05, 30.2, None, "months") == "40.1 months (95% CI 30.2–NR)"
+    assert format_estimate_ci(None, 12.0, math.nan, "months") == "NR (95% CI 12–NR)"
+    assert format_estimate_ci(0.5, 0.25, 0.75, level=90) == "0.5 (90% CI 0.3–0.8)"  # half-up
+
+
+def test_column_and_test_labels_and_dates():
+    from datetime import date
+
+    from analysis_assets.formatting import (
+        column_label,
+        format_date,
+        format_power_of_ten,
+        test_label,
+    )
+
+    assert column_label("peak_il6_pg_ml") == "Peak IL-6, pg/mL"  # the registry's label
+    assert column_label("il6_pg_ml") == "il6, pg/mL"  # an extract-format field, in words
+    assert column_label("copies_per_ug_gdna") == "copies per µg gDNA"
+    assert "_" not in column_label("some_raw_field")
+    assert test_label("fisher") == "Fisher's exact test" and test_label("other") == "other"
+    assert format_date(date(2023, 3, 1)) == "1 March 2023"
+    assert format_power_of_ten(1e-10) == "10⁻¹⁰" and format_power_of_ten(2.5e-4) == "2.5 × 10⁻⁴"
+    assert format_power_of_ten(3) == "3"

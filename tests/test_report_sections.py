@@ -143,15 +143,92 @@ def test_completeness_says_what_was_nulled_held_back_and_left_out():
             {"entity": ["patients"], "column_name": ["sex"], "values": [1]}
         ),
         "intake_rows_held_back": pd.DataFrame({"rule": ["conflicting_duplicate"], "rows": [2]}),
-        "cox_multivariate": COX.assign(endpoint="OS", n=2),
+        "cox_multivariate": COX.assign(endpoint="OS", n=2, covariates="sex"),
     }
     lines = completeness_sentences(tables)
     assert lines[0].startswith("At intake, 1 delivered values that broke the extract format")
-    assert lines[0].endswith("(patients sex 1).")
-    assert "by reason: conflicting_duplicate 2." in lines[1]
-    assert "Sex missing for 1 of 4" in lines[2]
-    assert lines[3].startswith("1 of 4 patients could not be graded")
+    assert lines[0].endswith("(Sex (patients): 1).")
+    assert "by reason (a row may have several): conflicting duplicate 2." in lines[1]
+    assert "Sex on 3 of 4 (1 unknown)" in lines[2]
+    assert lines[3].startswith("1 of 4 patients could not be graded for CRS or ICANS")
     assert lines[4] == (
-        "The multivariate Cox model of OS used 2 of the 3 all infused patients "
-        "(1 left out for a missing covariate)."
+        "The multivariate Cox model of OS used 2 of the 3 patients of its population (all "
+        "infused patients); 1 left out for a missing covariate (Sex unknown for 1)."
     )
+
+
+def test_sections_in_the_order_a_reader_needs_them(tmp_path):
+    from tests.analysis_inputs import PROVENANCE, analysis_tables
+
+    text = build_report(analysis_tables(), [], PROVENANCE, tmp_path / "r.html").read_text(
+        encoding="utf-8"
+    )
+    order = [
+        "<h1>",
+        "<p>Data cut-off: 2023-03-01.</p>",
+        '<table id="deliveries">',
+        "<h2>Methods</h2>",
+        "<h2>Results</h2>",
+        "<h2>Tables</h2>",
+        "<h2>Provenance</h2>",
+    ]
+    positions = [text.index(marker) for marker in order]
+    assert positions == sorted(positions)
+    opening = text[: text.index("<h2>Methods</h2>")]
+    for delivery in PROVENANCE.deliveries:
+        assert f"<code>{delivery.fingerprint[:12]}</code>" in opening
+        assert delivery.fingerprint not in opening  # the whole one is in the provenance table
+    assert "1 March 2023" in opening and PROVENANCE.code_version in opening
+
+
+def test_tables_have_human_headers_and_no_nan():
+    inputs = ReportInputs(tables={"cox_multivariate": COX}, figures={}, provenance=None)
+    text = "".join(tables_section(inputs))
+    headers = re.findall(r"<th>(.*?)</th>", text)
+    assert "p" in headers and "HR" in headers and "95% CI, lower" in headers
+    assert not {"p_value", "ci_lower", "hazard_ratio", "note"} & set(headers)  # note: all empty
+    cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", text)]
+    assert "nan" not in cells and "None" not in cells
+    assert "Toxicity group: grade ≥ 3 CRS or ICANS" in cells
+    assert not any("[" in c for c in cells)
+
+
+def test_medians_not_reached_print_nr_in_tables_and_sentences():
+    medians = pd.DataFrame(
+        {
+            "endpoint": ["OS"],
+            "comparison": ["overall"],
+            "group": ["all patients"],
+            "n": [20],
+            "events": [6],
+            "median_months": [np.nan],
+            "median_ci_lower": [30.25],
+            "median_ci_upper": [None],
+        }
+    )
+    table = "".join(tables_section(ReportInputs({"survival_medians": medians}, {}, None)))
+    assert table.count('<td class="num">NR</td>') == 2 and "nan" not in table
+    [sentence] = results_sentences({"survival_medians": medians})["Survival"]
+    assert "was NR (95% CI 30.3–NR)" in sentence and "(n = 20, 6 events)" in sentence
+
+
+def test_manuscript_tables_come_first_with_their_own_renderer():
+    from analysis_assets.manuscript_tables import table2_layout
+
+    cox = COX.assign(
+        covariates="received_steroids + toxicity_group",
+        model="multivariate",
+        wald_chi_square=[np.nan, np.nan, 2.8],
+        wald_df=[np.nan, np.nan, 2],
+    )
+    table2 = table2_layout(cox)
+    inputs = ReportInputs(
+        tables={"cox_multivariate": COX, "km_estimates": COX, "table2": table2},
+        figures={},
+        provenance=None,
+    )
+    text = "".join(tables_section(inputs))
+    assert text.index('id="table-table2"') < text.index('id="table-cox_multivariate"')
+    assert '<table class="manuscript-table" id="table-table2">' in text
+    assert text.index('<details id="appendix">') < text.index('id="table-km_estimates"')
+    assert text.index('<details id="appendix">') > text.index('id="table-table2"')

@@ -1,5 +1,6 @@
 """Analysis assets: read the mart, call the plain functions of analysis_assets, write the results
-(DuckDB schema analysis, CSV under CARTWH_OUTPUT/tables); then the figures and the report.
+(DuckDB schema analysis, CSV under CARTWH_OUTPUT/tables, and Tables 1 and 2 also as .docx
+there); then the figures and the report.
 
 Which analyses, tables and descriptions: ``analysis_assets.study.ANALYSES``. The analyses
 depend on the quality results, so a failing blocking check stops them. They are built aside
@@ -25,7 +26,7 @@ from analysis_assets.figures import all_figures
 from analysis_assets.provenance import DeliveryUsed, Provenance
 from analysis_assets.report import build_report
 from analysis_assets.study import ANALYSES, PATIENT_LEVEL_TABLES, TABLE1_COMPARISONS, Analysis
-from analysis_assets.tables import write_tables
+from analysis_assets.tables import DOCUMENTS, write_tables
 from cartwh.history import patient_columns
 from cartwh.ingest.ledger import current_deliveries
 from cartwh.previews import thumbnail_markdown
@@ -73,14 +74,15 @@ def build_analysis_asset(name: str, analysis: Analysis):
             tables = run_analysis(name, _read(conn, "mart", analysis.inputs))
             written = write_tables(conn, tables, staged / "tables", schema=STAGED_SCHEMA)
         for table, rows in written.items():
+            published = Path(study.output) / "tables"
+            documents = {"document": MetadataValue.path(str(published / f"{table}.docx"))}
             yield MaterializeResult(
                 asset_key=AssetKey(["analysis", table]),
                 metadata={
                     "rows": rows,
                     "dagster/row_count": rows,
-                    "published_as": MetadataValue.path(
-                        str(Path(study.output) / "tables" / f"{table}.csv")
-                    ),
+                    "published_as": MetadataValue.path(str(published / f"{table}.csv")),
+                    **(documents if table in DOCUMENTS else {}),
                 },
             )
 
