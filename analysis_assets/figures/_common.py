@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from analysis_assets.comparisons import group_order  # noqa: E402
-from analysis_assets.formatting import comparison_label  # noqa: E402
+from analysis_assets.formatting import comparison_label, is_missing, test_label  # noqa: E402
 from analysis_assets.provenance import Provenance  # noqa: E402
 from analysis_assets.study import ENDPOINTS, FIGURE_CAPTIONS, KM_CAPTION  # noqa: E402
 
@@ -52,19 +52,6 @@ STYLE = {
 }
 matplotlib.rcParams.update(STYLE)
 
-#: names of the tests in the analysis tables -> as a figure prints them (private: candidates
-#: for analysis_assets.labels)
-TEST_LABELS = {
-    "fisher": "Fisher's exact test",
-    "fisher_exact": "Fisher's exact test",
-    "fisher (monte carlo)": "Fisher's exact test (Monte Carlo)",
-    "chi-squared": "χ² test",
-    "chi_squared": "χ² test",
-    "Mann-Whitney U": "Mann–Whitney U test",
-    "Kruskal-Wallis": "Kruskal–Wallis test",
-    "log-rank": "Log-rank test",
-}
-
 #: set by all_figures for the figures it draws (saves the figure functions a parameter each)
 PROVENANCE: ContextVar[Provenance | None] = ContextVar("figure_provenance", default=None)
 
@@ -80,12 +67,11 @@ def method_label(test) -> str:
     Returns
     -------
     str
-        ``"no test"`` when missing; an unknown name unchanged.
+        :func:`analysis_assets.formatting.test_label`; ``"no test"`` when missing.
     """
-    if test is None or (isinstance(test, float) and pd.isna(test)):
+    if is_missing(test):
         return "no test"
-    text = str(test)
-    return TEST_LABELS.get(text, TEST_LABELS.get(text.lower(), text))
+    return test_label(test)
 
 
 def sentence_case(text: str) -> str:
