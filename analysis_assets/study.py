@@ -319,9 +319,11 @@ FIGURE4_COMPARISONS: tuple[str, ...] = (
     "steroids",
 )
 FIGURE4_VARIABLE = "peak_car_copies"
-#: (endpoint, comparison) of every single Kaplan-Meier figure (``km_{endpoint}_{comparison}``)
+#: (endpoint, comparison) of the single Kaplan-Meier figures (``km_{endpoint}_{comparison}``),
+#: for slides and the Dagster UI's thumbnails: the two main contrasts only, since every panel
+#: is also in a multi-panel figure (SURVIVAL_FIGURES) and each figure costs ~1 s in 3 formats
 KM_PANELS: tuple[tuple[str, str], ...] = tuple(
-    (endpoint, comparison) for endpoint in ("OS", "LFS") for comparison in FIGURE1_COMPARISONS
+    (endpoint, comparison) for endpoint in ("OS", "LFS") for comparison in ("crs", "toxicity_group")
 )
 #: the multi-panel survival figures: stem -> panels A, B, ... as (endpoint, comparison), in
 #: reading order (two panels per row: OS of all patients, LFS of CR patients)
@@ -369,7 +371,7 @@ FIGURE_CAPTIONS: dict[str, str] = {
     "corticosteroids (F), with the rank test of each panel.",
     "table2_forest": "Figure 5. Table 2 as a forest plot: hazard ratios with 95% CI (log "
     "scale), reference levels marked.",
-    "swimmer_first_30_days": "Figure S3. CRS and ICANS grades day by day over the toxicity "
+    "swimmer_toxicity_and_response": "Figure S3. CRS and ICANS grades day by day over the toxicity "
     "window, with the day of CR within the response window.",
 }
 #: caption of every ``km_{endpoint}_{comparison}`` figure
@@ -442,9 +444,9 @@ ANALYSES: dict[str, Analysis] = {
         },
     ),
 }
-#: patient-level mart tables the report reads besides the analysis tables: they feed the text
-#: and the figures and are never printed row by row
-PATIENT_LEVEL_TABLES: tuple[str, ...] = ("patient_outcomes", "daily_toxicity")
+#: mart tables the report reads besides the analysis tables: they feed the text and the
+#: figures (the exclusions by reason: the cohort flow's boxes) and are not printed as tables
+REPORT_MART_TABLES: tuple[str, ...] = ("patient_outcomes", "daily_toxicity", "cohort_exclusions")
 TABLE_TITLES: dict[str, str] = {
     "cohort_flow": "Cohort flow (patients remaining at each step, by centre)",
     "characteristics": "Patient characteristics by group, long format (the data of Table 1)",

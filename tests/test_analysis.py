@@ -332,7 +332,7 @@ def test_make_demo_outputs_report_and_figures(demo):
         "km_LFS_toxicity_group",
         "figure4_car_copies",
         "table2_forest",
-        "swimmer_first_30_days",
+        "swimmer_toxicity_and_response",
     ):
         assert {f"{stem}.png", f"{stem}.svg"} <= figures, stem
     with demo.connect() as conn:

@@ -149,7 +149,7 @@ def test_every_figure_is_a_300_dpi_png_a_pdf_and_an_svg(built):
         "km_LFS_crs",
         "figure4_car_copies",
         "table2_forest",
-        "swimmer_first_30_days",
+        "swimmer_toxicity_and_response",
     } <= stems
     assert len(paths) == 3 * len(stems) == len(set(paths))
     for stem in stems:

@@ -78,7 +78,7 @@ def _svg_texts(path) -> str:
 
 def test_same_p_in_figure_sentence_and_table(tmp_path):
     rates = _response_rates()
-    [png, svg] = figure1_response_bars(rates, tmp_path)
+    [png, _pdf, svg] = figure1_response_bars(rates, tmp_path)
     assert png.suffix == ".png"
     drawn = _svg_texts(svg)
     verdict, *sentences = results_sentences({"analysis.response_rates": rates})["Response"]
@@ -89,7 +89,7 @@ def test_same_p_in_figure_sentence_and_table(tmp_path):
     assert len(cells) == len(rates)
     for comparison, (p, printed) in zip(EDGE_COMPARISONS, P_EDGES):
         expected = format_p(p)
-        assert f"fisher, {expected}" in drawn, (p, expected)
+        assert f"Fisher's exact test, {expected}" in drawn, (p, expected)
         assert f"by {comparison_label(comparison)}: " in sentence
         said = "not tested" if math.isnan(p) else f"Fisher's exact test, {expected}."
         assert said in sentence, (p, expected)

@@ -83,9 +83,14 @@ def test_multivariate_sentence_and_forest_plot_use_the_same_term_labels(tmp_path
     drawn = re.sub(r"\s+", " ", drawn)
     for term, description in zip(COX["term"], COX["description"]):
         assert term_label(term, description) in sentence
-        # the forest plot wraps long labels over lines: compare word by word
-        assert all(word in drawn for word in term_label(term, description).split())
-    assert "0.81 (0.40-1.60), p = 0.500" in drawn  # HR half-up, as in the sentence
+    # the forest draws a heading per covariate and its levels (reference first), with the
+    # same numbers as the sentence (HR half-up, en dash)
+    assert "Received corticosteroids No Reference Yes 0.81 (0.40–1.60) 0.500" in drawn
+    assert (
+        "Toxicity group no CRS/ICANS Reference grade ≥ 3 CRS or ICANS 2.50 (1.10–5.70) 0.046"
+        in drawn
+    )
+    assert "Overall (Wald test) Wald test 0.250" in drawn
 
 
 def test_tables_section_titles_come_from_the_study():

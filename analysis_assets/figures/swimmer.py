@@ -23,7 +23,7 @@ from cartwh.parameters import study_parameters
 __all__ = ["swimmer_order", "swimmer_plot", "swimmer_figure", "swimmer_cr_marks"]
 
 #: the stem of the swimmer plot (a key of study.FIGURE_CAPTIONS)
-SWIMMER_STEM = "swimmer_first_30_days"
+SWIMMER_STEM = "swimmer_toxicity_and_response"
 
 
 def swimmer_order(mart: pd.DataFrame) -> pd.Series:
@@ -61,7 +61,7 @@ def swimmer_plot(
     days: int | None = None,
     response_window: tuple[int, int] | None = None,
 ) -> list[Path]:
-    """The swimmer plot (``swimmer_first_30_days``), see :func:`swimmer_figure`.
+    """The swimmer plot (``swimmer_toxicity_and_response``), see :func:`swimmer_figure`.
 
     Returns
     -------

@@ -21,7 +21,7 @@ from analysis_assets.formatting import (
 from analysis_assets.labels import VARIABLES, label
 from analysis_assets.manuscript_tables import table_html
 from analysis_assets.report.common import ReportInputs, escape
-from analysis_assets.study import COVARIATES, PATIENT_LEVEL_TABLES, RESPONSES, TABLE_TITLES
+from analysis_assets.study import COVARIATES, REPORT_MART_TABLES, RESPONSES, TABLE_TITLES
 
 __all__ = [
     "COLUMN_HEADERS",
@@ -45,7 +45,7 @@ APPENDIX_TABLES: tuple[str, ...] = (
 #: the manuscript tables, printed first
 FIRST_TABLES: tuple[str, ...] = ("table1", "table2")
 #: tables printed elsewhere in the report
-NOT_PRINTED: tuple[str, ...] = (*PATIENT_LEVEL_TABLES, "provenance")
+NOT_PRINTED: tuple[str, ...] = (*REPORT_MART_TABLES, "provenance")
 #: table -> its own renderer (the manuscript tables: spanning headers, indented levels,
 #: footnotes); the others use :func:`render_table`
 TABLE_RENDERERS: dict[str, Callable[[pd.DataFrame], str]] = {

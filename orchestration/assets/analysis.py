@@ -25,7 +25,7 @@ from analysis_assets.analyses import run_analysis
 from analysis_assets.figures import all_figures
 from analysis_assets.provenance import DeliveryUsed, Provenance
 from analysis_assets.report import build_report
-from analysis_assets.study import ANALYSES, PATIENT_LEVEL_TABLES, TABLE1_COMPARISONS, Analysis
+from analysis_assets.study import ANALYSES, REPORT_MART_TABLES, TABLE1_COMPARISONS, Analysis
 from analysis_assets.tables import DOCUMENTS, write_tables
 from cartwh.history import patient_columns
 from cartwh.ingest.ledger import current_deliveries
@@ -95,11 +95,12 @@ ANALYSIS_ASSETS = [build_analysis_asset(name, analysis) for name, analysis in AN
 @asset(
     key=AssetKey(["analysis", "report"]),
     deps=[AssetKey(["analysis", t]) for t in ANALYSIS_TABLES]
-    + [AssetKey(["mart", t]) for t in PATIENT_LEVEL_TABLES]
+    + [AssetKey(["mart", t]) for t in REPORT_MART_TABLES]
     + [AssetKey(["quality", "nulled_fields"]), AssetKey(["quality", "quarantine"])],
     **LAYERS["report"].spec_kwargs(),
-    description="Figures (PNG and SVG) under CARTWH_OUTPUT/figures and the self-contained "
-    "results report CARTWH_OUTPUT/report.html, with provenance.",
+    description="Figures (300-dpi PNG, PDF and SVG) under CARTWH_OUTPUT/figures and the "
+    "self-contained results report CARTWH_OUTPUT/report.html (Methods, Results, figures, "
+    "tables), with provenance.",
     kinds={"html"},
 )
 def report(context: AssetExecutionContext, warehouse: Warehouse, study: Study, landing: Landing):
@@ -107,7 +108,7 @@ def report(context: AssetExecutionContext, warehouse: Warehouse, study: Study, l
     with warehouse.get_connection(context.log.info) as conn:
         tables = {
             **_read(conn, STAGED_SCHEMA, ANALYSIS_TABLES),
-            **_read(conn, "mart", PATIENT_LEVEL_TABLES),
+            **_read(conn, "mart", REPORT_MART_TABLES),
         }
         tables.update(intake_summaries(conn))
         deliveries = current_deliveries(conn)
