@@ -351,9 +351,8 @@ SURVIVAL_FIGURES: dict[str, tuple[tuple[str, str], ...]] = {
         ("LFS", "steroids"),
     ),
 }
+#: caption of every figure of the study, in the order the report shows them
 FIGURE_CAPTIONS: dict[str, str] = {
-    "cohort_flow": "Figure S2. Cohort flow: patients delivered, infused, gradable, evaluable "
-    "and in CR, with the reason for each exclusion.",
     "figure1_cr_day30": "Figure 1A. CR at day 30 by toxicity and treatment (all infused patients).",
     "figure1_mrd_negative_cr": "Figure 1B. MRD-negative CR at day 30 by toxicity and treatment "
     "(all infused patients).",
@@ -364,13 +363,15 @@ FIGURE_CAPTIONS: dict[str, str] = {
     "figure3_survival_by_grade": "Figure 3. OS of all patients and LFS of CR patients by CRS "
     "grade (A, B), ICANS grade (C, D) and the three-level toxicity group (E, F). "
     "Kaplan–Meier estimates with censoring marks, log-rank p and the number at risk.",
-    "figure_s1_survival_by_treatment": "Figure S1. OS of all patients and LFS of CR patients "
-    "by tocilizumab (A, B) and corticosteroids (C, D).",
     "figure4_car_copies": "Figure 4. Peak CAR copies in peripheral blood by CRS (A), ICANS (B), "
     "the three-level toxicity group (C), concurrent CRS and ICANS (D), tocilizumab (E) and "
     "corticosteroids (F), with the rank test of each panel.",
     "table2_forest": "Figure 5. Table 2 as a forest plot: hazard ratios with 95% CI (log "
     "scale), reference levels marked.",
+    "figure_s1_survival_by_treatment": "Figure S1. OS of all patients and LFS of CR patients "
+    "by tocilizumab (A, B) and corticosteroids (C, D).",
+    "cohort_flow": "Figure S2. Cohort flow: patients delivered, infused, gradable, evaluable "
+    "and in CR, with the reason for each exclusion.",
     "swimmer_toxicity_and_response": "Figure S3. CRS and ICANS grades day by day over the toxicity "
     "window, with the day of CR within the response window.",
 }

@@ -62,7 +62,18 @@ def figure_html(stem: str, files: list[Path]) -> str:
 
 
 def figures_section(inputs: ReportInputs) -> list[str]:
-    """Every figure with its caption."""
+    """Every figure with its caption: the study's numbered figures in the order of
+    ``study.FIGURE_CAPTIONS``, then the others (the single Kaplan–Meier figures, panels of
+    the numbered ones) collapsed."""
     if not inputs.figures:
         return []
-    return ["<h2>Figures</h2>"] + [figure_html(s, f) for s, f in inputs.figures.items()]
+    numbered = [stem for stem in FIGURE_CAPTIONS if stem in inputs.figures]
+    others = [stem for stem in inputs.figures if stem not in FIGURE_CAPTIONS]
+    parts = ["<h2>Figures</h2>"] + [figure_html(s, inputs.figures[s]) for s in numbered]
+    if others:
+        parts.append(
+            f"<details><summary>{len(others)} more figures (single panels)</summary>"
+            + "".join(figure_html(s, inputs.figures[s]) for s in others)
+            + "</details>"
+        )
+    return parts
