@@ -81,6 +81,13 @@ def test_prose_has_no_raw_column_name(page):
 
 
 def test_every_figure_is_drawn_and_nothing_loads_from_outside(page):
+    shown = page.execute_script(
+        "return Array.from(document.querySelectorAll('figure > svg, figure > img'))"
+        ".map(e => e.getBoundingClientRect().width)"
+    )
+    assert len([width for width in shown if width > 100]) >= 9  # the numbered figures
+    # the collapsed single panels too, once opened
+    page.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
     sizes = page.execute_script(
         "return Array.from(document.querySelectorAll('figure > svg, figure > img'))"
         ".map(e => e.getBoundingClientRect().width)"
