@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
+from tests.browser import CHROMEDRIVER, CHROMIUM, headless_chromium
+
 SCREENSHOT = "report-screenshot.png"
 #: what must never show in the prose: raw column names, code syntax, ASCII for ≥ and ×, and
 #: missing values printed as text
@@ -25,25 +24,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # the tests run as root
-        "--disable-dev-shm-usage",
-        "--window-size=1280,1000",
-        # offline: no network at all, so anything the page tried to fetch would be missing
-        "--proxy-server=127.0.0.1:9",
-        "--proxy-bypass-list=<-loopback>",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
+    with headless_chromium(width=1280, offline=True) as driver:
+        yield driver
 
 
 @pytest.fixture(scope="module")

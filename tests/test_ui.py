@@ -29,10 +29,9 @@ from cartwh.settings import Settings, read_settings
 from cartwh.transform.prepare import dbt_environment
 from orchestration.catalogue import LAYERS
 from orchestration.refresh import dagster_instance
+from tests.browser import headless_chromium
 
 WEBSERVER = Path(sys.executable).with_name("dagster-webserver")
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 START_TIMEOUT_S = 120
 #: the text of the community sign-up modal that nux: enabled: false turns off
 SIGN_UP_MODAL = "Join the Dagster community"
@@ -339,22 +338,8 @@ def test_materialisations_say_what_each_step_produced(ui, demo):
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # the tests run as root
-        "--disable-dev-shm-usage",
-        "--window-size=1600,1000",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
+    with headless_chromium(width=1600) as driver:
+        yield driver
 
 
 def _page_text_once(browser, expected: list[str], timeout_s: float = 45) -> str:
