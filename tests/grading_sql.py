@@ -5,7 +5,8 @@
 ``dbt_project/macros/clinical/``; the only dbt context they use is ``ref()`` and ``var()``. So the
 models are rendered with jinja2 (macros prepended to the model's source, ``var()`` read from
 ``dbt_project.yml``, ``ref()`` naming a table created here, everything else undefined and loud)
-and created as views over small input tables. A change to a macro, a model or a var changes
+and created over small input tables (the daily grades materialised after each load, as dbt
+materialises the model). A change to a macro, a model or a var changes
 what runs here; no dbt project, profile or compile step is involved.
 
 :class:`GradingDatabase` loads patients (Python dicts, see :func:`GradingDatabase.load`) and
@@ -122,6 +123,7 @@ def render_model(name: str) -> str:
 
 #: the models under test, in dependency order
 GRADING_MODELS = ("int_daily_toxicity_graded", "int_toxicity_summarised")
+DAILY, SUMMARY = GRADING_MODELS
 
 
 class GradingDatabase:
@@ -134,8 +136,11 @@ class GradingDatabase:
             body = ", ".join(f"{c} {_ARROW_TO_SQL[t]}" for c, t in columns.items())
             self.con.execute(f"create table {table} ({body})")
         self.sql = {model: render_model(model) for model in GRADING_MODELS}
-        for model, sql in self.sql.items():
-            self.con.execute(f"create view {model} as {sql}")
+        # the daily grades are materialised after each load (as dbt does: the model is a
+        # table), so the patient summary reads them without grading the days again
+        self.con.execute(f"create view {DAILY}__view as {self.sql[DAILY]}")
+        self.con.execute(f"create table {DAILY} as select * from {DAILY}__view limit 0")
+        self.con.execute(f"create view {SUMMARY} as {self.sql[SUMMARY]}")
 
     def close(self) -> None:
         self.con.close()
@@ -197,6 +202,8 @@ class GradingDatabase:
                 self.con.register("_input", arrow)
                 self.con.execute(f"insert into {table} by name select * from _input")
                 self.con.unregister("_input")
+        self.con.execute(f"delete from {DAILY}")
+        self.con.execute(f"insert into {DAILY} select * from {DAILY}__view")
 
     def query(self, sql: str) -> list[dict]:
         cursor = self.con.execute(sql)
@@ -211,4 +218,3 @@ class GradingDatabase:
     def summaries(self) -> dict[str, dict]:
         """patient_key -> the row of int_toxicity_summarised."""
         return {r["patient_key"]: r for r in self.query("select * from int_toxicity_summarised")}
-
