@@ -310,6 +310,11 @@ SPEC_PAIRS = [
         patient([(1, day(tmax_c=39.0, hypotension="yes", vasopressor_count=1))]),
         patient([(1, day(tmax_c=39.0, hypotension="yes", vasopressor_count=2))]),
     ),
+    # fever + hypotension without vasopressor (2) -> vasopressin alone (3)
+    (
+        patient([(1, day(tmax_c=38.3, hypotension="yes"))]),
+        patient([(1, day(tmax_c=38.3, hypotension="yes", vasopressin="yes"))]),
+    ),
     # 37.9 degC with hypotension (0) -> 38.0 (2)
     (
         patient([(2, day(tmax_c=37.9, hypotension="yes"))]),
@@ -354,6 +359,7 @@ SPEC_PAIRS = [
 SPEC_GRADES = [
     ("crs_grade", 2, 3),
     ("crs_grade", 3, 4),
+    ("crs_grade", 2, 3),
     ("crs_grade", 0, 2),
     ("crs_grade", 0, 2),
     ("icans_grade", 2, 3),
