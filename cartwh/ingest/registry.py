@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from cartwh.ingest.confinement import SYMLINK_REASON
-from cartwh.ingest.discovery import SkippedFolder
+from cartwh.ingest.discovery import SkippedFolder, summarised
 from cartwh.ingest.mapping import CENTRE_CODE, CentreMapping, mapping_for, plain_yaml
 
 CANONICAL_CENTRES_FILE = "canonical-centres.yml"
@@ -62,7 +62,7 @@ class CentreRegistry:
                     f"or a mapping file {self.mappings_dir / (name + '.yml')})"
                 )
             skipped.append(SkippedFolder(name, "", f"{reason}; not loaded"))
-        return skipped
+        return summarised(skipped)
 
 
 def load_registry(mappings_dir: Path) -> CentreRegistry:
