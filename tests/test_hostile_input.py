@@ -207,3 +207,86 @@ def test_a_missing_landing_folder_is_one_line(tmp_path):
         f"cartwh: landing folder {(tmp_path / 'landing').resolve()} does not exist: create it, "
         "or point CARTWH_LANDING at the folder the centres deliver to"
     ]
+
+
+#: a file size limit far below the demo warehouse and Dagster's run index: the refresh's
+#: first large write fails (ENOSPC and EFBIG take the same path)
+FILE_SIZE_LIMIT = 8_000_000
+
+
+def _limited():
+    """In the child: writes past FILE_SIZE_LIMIT fail with EFBIG (instead of SIGXFSZ)."""
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
+
+
+def _published(root: Path) -> dict:
+    tables = sorted((root / "output" / "tables").glob("*.csv"))
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as conn:
+        analysis = _raw_text_of(conn, "analysis")
+    return {
+        "tables": {p.name: p.read_bytes() for p in tables},
+        "analysis": analysis,
+        "figures": sorted(p.name for p in (root / "output" / "figures").iterdir()),
+    }
+
+
+def _raw_text_of(conn: duckdb.DuckDBPyConnection, schema: str) -> str:
+    tables = conn.execute(
+        "select table_name from information_schema.tables where table_schema = ? order by 1",
+        [schema],
+    ).fetchall()
+    return "".join(
+        str(sorted(map(repr, conn.execute(f'select * from {schema}."{t}"').fetchall())))
+        for (t,) in tables
+    )
+
+
+def test_a_full_disk_stops_the_refresh_with_one_line_and_the_next_one_recovers(demo, tmp_path):
+    """On a copy of the demo: a refresh under RLIMIT_FSIZE fails with one line naming what it
+    was writing, exit 1, a bounded log, the published results untouched; without the limit
+    the next refresh publishes again."""
+    import shutil
+
+    root = tmp_path / "copy"
+    root.mkdir()
+    for name in ("landing", "output", "warehouse.duckdb", "warehouse_work"):
+        source = demo.root / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, symlinks=True)
+        else:
+            shutil.copy2(source, root / name)
+    env = {**os.environ, **demo.env()}
+    env.update(
+        CARTWH_DATA=str(root),
+        CARTWH_LANDING=str(root / "landing"),
+        CARTWH_WAREHOUSE=str(root / "warehouse.duckdb"),
+        CARTWH_OUTPUT=str(root / "output"),
+    )
+    before = _published(root)
+    command = [sys.executable, "-m", "cartwh.cli", "refresh", "--full"]
+    command += ["--accept-data-warnings"]
+
+    full = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=900, preexec_fn=_limited
+    )
+
+    assert full.returncode == ExitCode.FAILED, full.stdout[-2000:] + full.stderr[-2000:]
+    output = full.stdout + full.stderr
+    assert "Traceback" not in output
+    assert len(output.splitlines()) < 40, output[-3000:]
+    disk = [line for line in full.stderr.splitlines() if "disk full" in line]
+    assert len(disk) == 1, full.stderr
+    assert disk[0].startswith("cartwh: disk full or file size limit reached while writing ")
+    assert "free space and rerun" in disk[0]
+    logs = sorted((root / "warehouse_work" / "logs").glob("refresh-*.log"))
+    log_text = logs[-1].read_text(encoding="utf-8", errors="replace")
+    assert len(log_text.splitlines()) < 5000 and log_text.count("Traceback") <= 20
+    assert _published(root) == before  # the previous published results stay
+
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert "refresh done in" in again.stdout
