@@ -56,6 +56,55 @@ class _Tee:
         return False
 
 
+#: a refresh's log is a few thousand lines; past this, something repeats (a write failing
+#: over and over): the rest is left out, with one line saying so
+MAX_LOG_LINES = 20_000
+
+
+class _BoundedLog:
+    """The log file as Python code writes it: at most :data:`MAX_LOG_LINES` lines, and a
+    write that fails (the disk is full) is not tried again, so a failure cannot flood it."""
+
+    def __init__(self, log: TextIO):
+        self.log = log
+        self.lines = 0
+        self.closed_for = None  # why nothing more is written
+
+    def write(self, text: str) -> int:
+        if self.closed_for is None:
+            try:
+                self.lines += text.count("\n")
+                if self.lines > MAX_LOG_LINES:
+                    self.closed_for = "limit"
+                    self.log.write(
+                        f"\n[cartwh: the log reached {MAX_LOG_LINES:,} lines; the rest of "
+                        "this refresh's output is left out]\n"
+                    )
+                    self.log.flush()
+                else:
+                    self.log.write(text)
+            except OSError:
+                self.closed_for = "error"
+        return len(text)
+
+    def flush(self) -> None:
+        if self.closed_for != "error":
+            try:
+                self.log.flush()
+            except OSError:
+                self.closed_for = "error"
+
+    def fileno(self) -> int:
+        return self.log.fileno()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self.log, "encoding", "utf-8")
+
+
 def _terminal(stream: TextIO, fd: int, stack: list) -> TextIO:
     """``stream`` itself, or, when it writes to the process's real ``fd``, a stream on a copy
     of that fd (the fd itself is about to point at the log file)."""
@@ -87,13 +136,14 @@ def output_into(log: TextIO, verbose: bool = False):
             continue
         os.dup2(log.fileno(), fd)
     saved_streams = sys.stdout, sys.stderr
-    sys.stdout = _Tee(log, out) if verbose else log
-    sys.stderr = _Tee(log, err) if verbose else log
+    bounded = _BoundedLog(log)
+    sys.stdout = _Tee(bounded, out) if verbose else bounded
+    sys.stderr = _Tee(bounded, err) if verbose else bounded
     try:
         yield out, err
     finally:
         sys.stdout, sys.stderr = saved_streams
-        log.flush()
+        bounded.flush()
         for fd, saved in saved_fds:
             os.dup2(saved, fd)
             os.close(saved)

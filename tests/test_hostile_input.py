@@ -290,3 +290,39 @@ def test_a_full_disk_stops_the_refresh_with_one_line_and_the_next_one_recovers(d
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     assert "refresh done in" in again.stdout
+
+
+def test_the_refresh_log_is_bounded_and_a_failing_write_is_not_retried(tmp_path):
+    from cartwh.runlog import MAX_LOG_LINES, output_into
+
+    path = tmp_path / "refresh.log"
+    with open(path, "a", encoding="utf-8", buffering=1) as log, output_into(log):
+        for number in range(MAX_LOG_LINES + 5000):
+            print(f"line {number}")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= MAX_LOG_LINES + 2
+    assert lines[-1].startswith(f"[cartwh: the log reached {MAX_LOG_LINES:,} lines")
+
+
+@pytest.mark.parametrize(
+    "problem, what",
+    [
+        (OSError(27, "File too large", "/data/w.duckdb"), "/data/w.duckdb"),
+        (
+            'IOException: IO Error: Could not write file "/data/w.duckdb": File too large',
+            "/data/w.duckdb",
+        ),
+        ("OperationalError: (sqlite3.OperationalError) disk I/O error", "the Dagster run history"),
+        ("OSError: [Errno 28] No space left on device", "the warehouse, its work folder"),
+    ],
+)
+def test_a_full_disk_is_recognised_and_named(tmp_path, problem, what):
+    from cartwh.runlog import disk_full_line
+    from cartwh.settings import read_settings
+
+    settings = read_settings({"CARTWH_DATA": str(tmp_path)})
+    line = disk_full_line(problem, settings)
+    assert line.startswith(f"disk full or file size limit reached while writing {what}")
+    assert line.endswith("; free space and rerun")
+    assert disk_full_line("KeyError: 'x'", settings) is None
+    assert disk_full_line(ValueError("bad"), settings) is None
