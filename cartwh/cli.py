@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -67,6 +68,27 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
 EXIT_DATA_WARNINGS = ExitCode.DATA_WARNINGS
 
 
+def _disk_full_is_one_line(command):
+    """A write that finds the disk full (or the file size limit reached) ends the command with
+    one line naming what it was writing, exit 1; no traceback, nothing retried."""
+
+    @functools.wraps(command)
+    def guarded(args: argparse.Namespace, settings: Settings) -> int:
+        from cartwh.runlog import disk_full_line
+
+        try:
+            return command(args, settings)
+        except OSError as exc:
+            line = disk_full_line(exc, settings)
+            if line is None:
+                raise
+            print(f"cartwh: {line}", file=sys.stderr)
+            return ExitCode.FAILED
+
+    return guarded
+
+
+@_disk_full_is_one_line
 def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
     if args.lock:
         from cartwh.datalock import locked_settings
@@ -131,11 +153,20 @@ def _run_refresh_logged(args, settings: Settings, log, log_path: Path, plan):
             stages.finish()
             return result
         except Exception as exc:
-            traceback.print_exc(file=log)
+            from cartwh.runlog import disk_full_line
+
+            full = disk_full_line(exc, settings)
+            try:
+                traceback.print_exc(file=log)
+            except OSError:
+                pass  # the log's disk is full too: the line below says so
             writer.clear()
             first = (str(exc).splitlines() or [""])[0]
             print(
-                f"cartwh: the refresh failed unexpectedly ({type(exc).__name__}: {first}); "
+                f"cartwh: {full}; the refresh was stopped, what is published is from the last "
+                f"good refresh"
+                if full
+                else f"cartwh: the refresh failed unexpectedly ({type(exc).__name__}: {first}); "
                 f"the stack trace is in {log_path}",
                 file=err,
                 flush=True,
@@ -169,7 +200,9 @@ def _refresh_outcome(args, settings, registry, result, log_path: Path, elapsed: 
             file=sys.stderr if args.quiet else sys.stdout,
         )
     if not result.success:
-        if not result.blocking_failures:
+        if result.disk_full:
+            print(f"cartwh: {result.disk_full}", file=sys.stderr)
+        elif not result.blocking_failures:
             print(
                 f"cartwh: the refresh failed at {result.failed_step}: {result.failure or ''}; "
                 f"the details are in {log_path}",

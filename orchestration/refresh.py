@@ -14,6 +14,7 @@ from cartwh.ingest.registry import load_registry
 from cartwh.publish import REPORT, discard_staging, mark_report
 from cartwh.refresh_plan import RefreshPlan, plan_refresh, run_tags
 from cartwh.refresh_status import read_status, record_failed, stale_notice, unfinished
+from cartwh.runlog import disk_full_line
 from cartwh.settings import Settings
 from cartwh.warehouse import WarehouseBusy, write_lock
 from orchestration.sensors import planned_selection
@@ -67,6 +68,8 @@ class RefreshResult:
     run_id: str | None = None
     #: the first line of the failed step's error
     failure: str | None = None
+    #: one line when the refresh failed because the disk was full (or a file size limit hit)
+    disk_full: str | None = None
 
     @property
     def blocking_failures(self) -> list[FailedCheck]:
@@ -184,8 +187,26 @@ def _refresh_holding_the_lock(settings: Settings, run: Run) -> RefreshResult:
     prune_dbt_targets(settings.dbt_work / "target", settings.keep_runs)
     failure, busy = _failure(result)
     return RefreshResult(
-        result.success, failed, failed_step, busy, run_id=result.run_id, failure=failure
+        result.success,
+        failed,
+        failed_step,
+        busy,
+        run_id=result.run_id,
+        failure=failure,
+        disk_full=None if result.success else _disk_full(result.all_events, settings),
     )
+
+
+def _disk_full(events, settings: Settings) -> str | None:
+    """The disk-full line of the first failure (a step's or the run's) that ran out of space."""
+    for event in events:
+        error = getattr(event.event_specific_data, "error", None)
+        while error is not None:
+            line = disk_full_line(f"{error.cls_name}: {error.message}", settings)
+            if line:
+                return line
+            error = error.cause or error.context
+    return None
 
 
 def record_failure(settings: Settings, run_id: str, step: str) -> None:

@@ -82,7 +82,7 @@ def test_mapping_files_alone_register_their_centres(tmp_path):
                 f"{k}: &{k} [{', '.join([f'*{p}'] * 9)}]\n" for p, k in zip("abcdefgh", "bcdefghi")
             ).replace("b: &b [*a", "a: &a [lol]\nb: &b [*a")
             + "centre_code: cd\nentities:\n  patients:\n    columns: *i\n",
-            "entities.patients.columns: Input should be a valid dictionary",
+            "line 1, column 4: an anchor (&a): anchors and aliases are not allowed",
         ),
         ("centre_code: cd\n" + "#" * (1 << 20), "larger than 1048576 bytes"),
         (

@@ -74,6 +74,38 @@ class SkippedFolder:
         return f"{self.centre_code}/{self.delivery_id}" if self.delivery_id else self.centre_code
 
 
+#: more entries than this skipped at one level for the same reason are summarised in one line
+MAX_LISTED = 5
+
+
+def summarised(skipped: list[SkippedFolder]) -> list[SkippedFolder]:
+    """``skipped`` with every group of more than :data:`MAX_LISTED` entries of one folder and
+    reason (3,000 stray files in a centre folder) made one entry that counts them and names
+    the first few, so that the ledger, the log and the warnings stay a page long."""
+    groups: dict[tuple[str, str], list[SkippedFolder]] = {}
+    for folder in skipped:
+        level = folder.centre_code if folder.delivery_id else ""
+        name = folder.delivery_id or folder.centre_code
+        generic = folder.reason.replace(repr(name), "the name")  # "'x1' is not a delivery id"
+        groups.setdefault((level, generic), []).append(folder)
+    kept: list[SkippedFolder] = []
+    for (level, reason), folders in groups.items():
+        if len(folders) <= MAX_LISTED:
+            kept += folders
+            continue
+        names = [f.delivery_id or f.centre_code for f in folders]
+        where = f"{level}/" if level else "the landing area"
+        first = ", ".join(names[:MAX_LISTED])
+        summary = f"{len(folders):,} unexpected entries in {where} (first {MAX_LISTED}: {first}): "
+        label = f"({len(folders):,} entries)"
+        kept.append(
+            SkippedFolder(level, label, summary + reason)
+            if level
+            else SkippedFolder(label, "", summary + reason)
+        )
+    return kept
+
+
 def _inside(path: Path, root: Path) -> bool:
     try:
         inside(path, root)
@@ -135,14 +167,14 @@ def discover_deliveries(
                 problem = SYMLINK_REASON
             elif not _inside(delivery_dir, landing):
                 problem = "resolves outside the landing area: not read"
-            elif problem is None and not delivery_dir.is_dir():
+            elif not delivery_dir.is_dir():
                 problem = "a file, not a delivery folder; put it inside a delivery folder"
             if problem:
                 skipped.append(SkippedFolder(centre_dir.name, delivery_dir.name, problem))
                 continue
             found.append(DeliveryFolder(centre_dir.name, delivery_dir.name, delivery_dir))
         deliveries += sorted(found, key=lambda d: delivery_order(d.delivery_id))
-    return deliveries, skipped
+    return deliveries, summarised(skipped)
 
 
 def sha256_file(path: Path) -> str:

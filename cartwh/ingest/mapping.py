@@ -291,6 +291,44 @@ def canonical_mapping(centre_code: str) -> CentreMapping:
 MAX_MAPPING_FILE_BYTES = 1 << 20
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors and aliases: a mapping file has no use for them,
+    and a few nested aliases expand into billions of values (a "billion laughs" YAML bomb)
+    once pydantic walks them."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"an alias (*{event.anchor}): anchors and aliases are not allowed, "
+                "write the values out",
+                event.start_mark,
+            )
+        event = self.peek_event()
+        if getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"an anchor (&{event.anchor}): anchors and aliases are not allowed, "
+                "write the values out",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
+def plain_yaml(text: str):
+    """``text`` read as plain YAML: no tags (``!!python/...``), no anchors or aliases.
+
+    Raises
+    ------
+    yaml.YAMLError
+        Anything else, with the line and column.
+    """
+    return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def _yaml_problem(exc: yaml.YAMLError) -> str:
     """A YAML error on one line: where, and what (PyYAML's own text spans several lines)."""
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
@@ -308,7 +346,7 @@ def load_mapping_file(path: Path) -> CentreMapping:
                 f"mapping file {path}: larger than {MAX_MAPPING_FILE_BYTES} bytes; "
                 "a mapping file is a page of YAML"
             )
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = plain_yaml(path.read_text(encoding="utf-8"))
         mapping = CentreMapping.model_validate(data)
     except MappingError:
         raise
@@ -317,7 +355,7 @@ def load_mapping_file(path: Path) -> CentreMapping:
     except yaml.YAMLError as exc:
         raise MappingError(
             f"mapping file {path}: not valid YAML ({_yaml_problem(exc)}); "
-            "plain YAML only (no tags such as !!python)"
+            "plain YAML only (no tags such as !!python, no anchors or aliases)"
         ) from None
     except (OSError, ValueError) as exc:
         raise MappingError(f"mapping file {path}: {' '.join(str(exc).split())}") from None

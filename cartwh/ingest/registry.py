@@ -14,8 +14,8 @@ from pathlib import Path
 import yaml
 
 from cartwh.ingest.confinement import SYMLINK_REASON
-from cartwh.ingest.discovery import SkippedFolder
-from cartwh.ingest.mapping import CENTRE_CODE, CentreMapping, mapping_for
+from cartwh.ingest.discovery import SkippedFolder, summarised
+from cartwh.ingest.mapping import CENTRE_CODE, CentreMapping, mapping_for, plain_yaml
 
 CANONICAL_CENTRES_FILE = "canonical-centres.yml"
 
@@ -62,7 +62,7 @@ class CentreRegistry:
                     f"or a mapping file {self.mappings_dir / (name + '.yml')})"
                 )
             skipped.append(SkippedFolder(name, "", f"{reason}; not loaded"))
-        return skipped
+        return summarised(skipped)
 
 
 def load_registry(mappings_dir: Path) -> CentreRegistry:
@@ -73,7 +73,7 @@ def load_registry(mappings_dir: Path) -> CentreRegistry:
     canonical: list[str] = []
     if listing.exists():
         try:
-            data = yaml.safe_load(listing.read_text(encoding="utf-8")) or {}
+            data = plain_yaml(listing.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise RegistryError(f"{listing}: not valid YAML ({exc})") from None
         canonical = data.get("centres") or [] if isinstance(data, dict) else None
