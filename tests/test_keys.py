@@ -187,7 +187,7 @@ def test_the_key_is_in_no_file_the_refresh_wrote(demo):
     planted = settings.work / "planted.txt"
     planted.write_text(base64.b64encode(TEST_SECRET.encode()).decode())
     try:
-        assert _files_holding([planted], TEST_SECRET) == [f"{planted} (base64)"]
+        assert f"{planted} (base64)" in _files_holding([planted], TEST_SECRET)
     finally:
         planted.unlink()
 
@@ -336,7 +336,7 @@ def test_rekey_changes_every_key_and_nothing_else_as_a_fresh_refresh_would(rotat
         ).fetchone()[0]
         rotation = conn.execute("select * from history.key_rotations").fetchall()
         # no old key is left in any text column (samples, messages) of any table
-        conn.execute("create temporary table old_keys as select unnest(?) as k", [keys_before])
+        old_keys = sorted(keys_before)
         for schema, table in _base_tables(conn):
             texts = [
                 c
@@ -348,8 +348,10 @@ def test_rekey_changes_every_key_and_nothing_else_as_a_fresh_refresh_would(rotat
             ]
             for column in texts:
                 left = conn.execute(
-                    f'select count(*) from "{schema}"."{table}" t join old_keys o '
-                    f'on contains(t."{column}", o.k)'
+                    "with o as (select unnest(?::varchar[]) as k) "
+                    f'select count(*) from "{schema}"."{table}" t join o '
+                    f'on contains(t."{column}", o.k)',
+                    [old_keys],
                 ).fetchone()[0]
                 assert left == 0, f"{schema}.{table}.{column} still holds {left} old keys"
     assert per_patient == 0 and len({k for _, _, k in walk}) == len(walk)
