@@ -27,7 +27,7 @@ sysdeps:
 # The demo lives in its own folder (never data/landing, where real deliveries may be); it is
 # deleted only when it carries the marker this target writes.
 DEMO := data/demo
-DEMO_ENV := CARTWH_DATA=$(DEMO)
+DEMO_ENV := CARTWH_DATA=$(DEMO) CARTWH_DEMO=1
 
 demo: install
 	@if [ -e $(DEMO) ] && [ ! -f $(DEMO)/.made-by-make-demo ]; then \

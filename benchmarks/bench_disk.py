@@ -55,7 +55,7 @@ def main() -> None:
     env = {
         **os.environ,
         "CARTWH_DATA": str(root),
-        "CARTWH_SECRET": "bench-secret",
+        "CARTWH_SECRET": "bench-secret-0123456789abcdef0123456789",
         "CARTWH_KEEP_RUNS": str(args.keep_runs),
     }
     rows = []

@@ -87,7 +87,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="cartwh-bench-refresh-"))
-    env = {**os.environ, "CARTWH_DATA": str(root), "CARTWH_SECRET": "bench-secret"}
+    env = {
+        **os.environ,
+        "CARTWH_DATA": str(root),
+        "CARTWH_SECRET": "bench-secret-0123456789abcdef0123456789",
+    }
     refresh = [*CLI, "refresh", "--accept-data-warnings"]
     results: dict = {}
     try:

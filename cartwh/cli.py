@@ -68,6 +68,21 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
 EXIT_DATA_WARNINGS = ExitCode.DATA_WARNINGS
 
 
+def _require_key(settings: Settings) -> None:
+    """Refuse (SettingsError) without a usable key; in demo mode say which key is used."""
+    _ = settings.secret  # raises SettingsError naming CARTWH_SECRET and the fix
+    if settings.uses_demo_key and not (settings.landing / GENERATED_MARKER).exists():
+        raise SettingsError(
+            f"CARTWH_DEMO=1 uses the published demo key, but {settings.landing} was not written "
+            "by `cartwh generate`: set CARTWH_SECRET (32 characters or more) for real data"
+        )
+    if settings.uses_demo_key:
+        print(
+            "demo mode: using the published demo key; set CARTWH_SECRET for real data",
+            file=sys.stderr,
+        )
+
+
 def _disk_full_is_one_line(command):
     """A write that finds the disk full (or the file size limit reached) ends the command with
     one line naming what it was writing, exit 1; no traceback, nothing retried."""
@@ -90,6 +105,7 @@ def _disk_full_is_one_line(command):
 
 @_disk_full_is_one_line
 def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
+    _require_key(settings)
     if args.lock:
         from cartwh.datalock import locked_settings
 
@@ -336,6 +352,7 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_lock(args: argparse.Namespace, settings: Settings) -> int:
     from cartwh.datalock import lock_file, take_lock
 
+    _require_key(settings)  # the lock keeps a check of the key
     lock_file(settings, args.name)  # a bad name is refused before waiting for the warehouse
     try:
         with _open_warehouse(settings, args.wait) as conn:
@@ -345,6 +362,26 @@ def cmd_lock(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     print(f"lock {args.name}: {path}; rebuild it with `cartwh refresh --lock {args.name}`")
     return 0
+
+
+def cmd_rekey(args: argparse.Namespace, settings: Settings) -> int:
+    from cartwh.rekey import NEW_SECRET_VARIABLE, RekeyError, rekey
+    from cartwh.warehouse import WarehouseBusy
+
+    try:
+        rotation = rekey(settings, os.environ.get(NEW_SECRET_VARIABLE) or None)
+    except RekeyError as exc:
+        print(f"cartwh: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    except WarehouseBusy as exc:
+        print(f"cartwh: {exc}", file=sys.stderr)
+        return ExitCode.BUSY
+    print(
+        f"re-keyed {rotation.patients} patients: {rotation.rows} rows in "
+        f"{len(rotation.tables)} tables; recorded in history.key_rotations. Now set "
+        f"CARTWH_SECRET to the new key and run `cartwh refresh` (it re-renders the outputs)"
+    )
+    return ExitCode.OK
 
 
 def cmd_mapping_check(args: argparse.Namespace, settings: Settings) -> int:
@@ -507,6 +544,7 @@ def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
     from cartwh.project import PROJECT_ROOT, WORKSPACE_FILE
     from orchestration.refresh import dagster_instance
 
+    _require_key(settings)
     dagster_instance(settings).dispose()  # creates DAGSTER_HOME with its dagster.yaml
     command = [
         str(Path(sys.executable).with_name("dagster")),
@@ -637,6 +675,13 @@ def build_parser() -> argparse.ArgumentParser:
     lock.add_argument("name")
     lock.add_argument("--wait", **WAIT_OPTION)
     lock.set_defaults(func=cmd_lock)
+
+    rekey = commands.add_parser(
+        "rekey",
+        help="rotate the pseudonymisation key: every patient_key from CARTWH_SECRET (old key) "
+        "to CARTWH_NEW_SECRET (new key), in one transaction",
+    )
+    rekey.set_defaults(func=cmd_rekey)
 
     mapping = commands.add_parser("mapping", help="centre mapping files")
     mapping_commands = mapping.add_subparsers(dest="mapping_command", required=True)

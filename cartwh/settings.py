@@ -16,7 +16,15 @@ from pathlib import Path
 from cartwh.parameters import StudyParameters, study_parameters
 from cartwh.project import DEFAULT_MAPPINGS_DIR
 
+#: the published key of the demo consortium: used only in demo mode (``CARTWH_DEMO=1``)
 DEMO_SECRET = "cartwh-demo-secret-change-me"
+#: shortest pseudonymisation key accepted outside demo mode
+MIN_SECRET_LENGTH = 32
+#: what a user is told to do when the key is missing or unusable
+SECRET_HOW = (
+    "export CARTWH_SECRET=\"$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')\" "
+    "and keep it out of the repository (for the demo consortium only: CARTWH_DEMO=1)"
+)
 #: share of a centre's patients a new delivery may drop before the acceptance gate holds it
 DEFAULT_MAX_PATIENT_DROP = 0.10
 DEFAULT_KEEP_RUNS = 5
@@ -29,7 +37,18 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CARTWH_WAREHOUSE": ("$CARTWH_DATA/warehouse.duckdb", "DuckDB warehouse file"),
     "CARTWH_OUTPUT": ("$CARTWH_DATA/output", "reports, figures, exported tables"),
     "CARTWH_CUTOFF": ("`cutoff` of dbt_project.yml (2023-03-01)", "data cut-off date"),
-    "CARTWH_SECRET": ("a demo key", "pseudonymisation key (HMAC-SHA256)"),
+    "CARTWH_SECRET": (
+        "none: required (the demo key only with `CARTWH_DEMO=1`)",
+        f"pseudonymisation key (HMAC-SHA256), at least {MIN_SECRET_LENGTH} characters",
+    ),
+    "CARTWH_NEW_SECRET": (
+        "unset",
+        "the new key for `cartwh rekey` (read by that command only)",
+    ),
+    "CARTWH_DEMO": (
+        "unset",
+        "`1`: demo mode, the published demo key when `CARTWH_SECRET` is unset (`make demo`)",
+    ),
     "CARTWH_MAPPINGS": ("mappings/", "centre registry and mapping files"),
     "CARTWH_WORK": (
         "<warehouse>_work/ beside the warehouse",
@@ -65,13 +84,38 @@ class Settings:
     warehouse: Path
     output: Path
     cutoff: date
-    secret: str
+    #: ``CARTWH_SECRET`` as set (None: unset); read it through :attr:`secret`
+    key: str | None
     mappings: Path
     dagster_home: Path
     work: Path
     max_patient_drop: float = DEFAULT_MAX_PATIENT_DROP
     keep_runs: int = DEFAULT_KEEP_RUNS
     daily_refresh: str = DEFAULT_DAILY_REFRESH
+    #: demo mode (``CARTWH_DEMO=1``): the published demo key stands in for a missing key
+    demo: bool = False
+
+    @property
+    def secret(self) -> str:
+        """The pseudonymisation key, checked.
+
+        Returns
+        -------
+        str
+            ``CARTWH_SECRET``; in demo mode without it, :data:`DEMO_SECRET`.
+
+        Raises
+        ------
+        SettingsError
+            Outside demo mode when the key is unset, shorter than :data:`MIN_SECRET_LENGTH`
+            or the published demo key; the message names the variable and how to set it.
+        """
+        return check_secret(self.key, self.demo)
+
+    @property
+    def uses_demo_key(self) -> bool:
+        """True when pseudonyms are made with the published demo key (demo mode only)."""
+        return self.demo and (self.key is None or self.key == DEMO_SECRET)
 
     @property
     def dbt_work(self) -> Path:
@@ -112,14 +156,59 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         warehouse=warehouse,
         output=path("CARTWH_OUTPUT", data / "output"),
         cutoff=cutoff,
-        secret=env.get("CARTWH_SECRET") or DEMO_SECRET,
+        key=env.get("CARTWH_SECRET") or None,
         mappings=path("CARTWH_MAPPINGS", DEFAULT_MAPPINGS_DIR),
         dagster_home=path("CARTWH_DAGSTER_HOME", work / "dagster"),
         work=work,
         max_patient_drop=_share(env, "CARTWH_MAX_PATIENT_DROP", DEFAULT_MAX_PATIENT_DROP),
         keep_runs=_count(env, "CARTWH_KEEP_RUNS", DEFAULT_KEEP_RUNS),
         daily_refresh=_cron(env, "CARTWH_DAILY_REFRESH", DEFAULT_DAILY_REFRESH),
+        demo=_switch(env, "CARTWH_DEMO"),
     )
+
+
+def check_secret(key: str | None, demo: bool, name: str = "CARTWH_SECRET") -> str:
+    """The key to pseudonymise with, or a :class:`SettingsError` saying how to set it.
+
+    Parameters
+    ----------
+    key : str or None
+        The key as set in the environment variable ``name`` (None: unset).
+    demo : bool
+        Demo mode: a missing key is the published :data:`DEMO_SECRET`, and short keys pass.
+    name : str
+        The variable the key comes from, named in the message.
+
+    Returns
+    -------
+    str
+        The key.
+    """
+    if key is None or not key:
+        if demo:
+            return DEMO_SECRET
+        raise SettingsError(f"{name} is not set: it is required outside demo mode; {SECRET_HOW}")
+    if demo:
+        return key
+    if key == DEMO_SECRET:
+        raise SettingsError(
+            f"{name} is the published demo key, which real data must never use: {SECRET_HOW}"
+        )
+    if len(key) < MIN_SECRET_LENGTH:
+        raise SettingsError(
+            f"{name} has {len(key)} characters, fewer than the {MIN_SECRET_LENGTH} required: "
+            f"{SECRET_HOW}"
+        )
+    return key
+
+
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    text = (env.get(name) or "").strip().lower()
+    if text in ("", "0", "false", "no"):
+        return False
+    if text in ("1", "true", "yes"):
+        return True
+    raise SettingsError(f"{name}={text!r} is not a switch: write 1 (on) or leave it unset")
 
 
 def _share(env: Mapping[str, str], name: str, default: float) -> float:

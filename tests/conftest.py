@@ -14,6 +14,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+#: the pseudonymisation key of the tests (CARTWH_SECRET needs 32 characters or more)
+TEST_SECRET = "test-secret-0123456789abcdef0123456789"
+#: a second valid key, for "another key gives other pseudonyms"
+OTHER_SECRET = "other-secret-0123456789abcdef012345678"
+
 
 def write_delivery(
     landing: Path, centre: str, delivery: str, files: dict[str, str | bytes], manifest: bool = False
@@ -103,7 +108,7 @@ class Demo:
             "CARTWH_WAREHOUSE": str(self.warehouse),
             "CARTWH_OUTPUT": str(self.output),
             "CARTWH_DATA": str(self.root),
-            "CARTWH_SECRET": "test-secret",
+            "CARTWH_SECRET": TEST_SECRET,
             "CARTWH_CUTOFF": "2023-03-01",
         }
 

@@ -21,6 +21,7 @@ import xlsxwriter
 from cartwh.ingest import load_delivery
 from cartwh.ingest.discovery import DeliveryFolder
 from cartwh.ingest.mapping import CentreMapping, canonical_mapping
+from tests.conftest import TEST_SECRET
 
 PATIENTS_HEADER = (
     "centre_patient_id,mrn,full_name,date_of_birth,sex,ph_status,prior_therapy_lines,"
@@ -559,6 +560,7 @@ def corpus(tmp_path_factory):
         "CARTWH_DATA": str(root),
         "CARTWH_OUTPUT": str(root / "output"),
         "CARTWH_MAPPINGS": str(mappings),
+        "CARTWH_SECRET": TEST_SECRET,
     }
     refresh = subprocess.run(
         [sys.executable, "-m", "cartwh.cli", "refresh", "--log-level", "ERROR"],

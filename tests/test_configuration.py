@@ -13,6 +13,7 @@ import pytest
 from cartwh.ingest.registry import RegistryError, load_registry
 from cartwh.project import DEFAULT_MAPPINGS_DIR
 from cartwh.settings import SettingsError, read_settings
+from tests.conftest import TEST_SECRET
 
 
 def _mappings(tmp_path: Path, canonical: str | None, mapped: tuple[str, ...] = ()) -> Path:
@@ -144,7 +145,12 @@ def test_bad_configuration_is_one_line_and_exit_2(tmp_path, env, message):
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "cartwh.cli", "refresh"],
-        env={"PATH": "/usr/bin:/bin", "CARTWH_DATA": str(tmp_path), **env},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "CARTWH_DATA": str(tmp_path),
+            "CARTWH_SECRET": TEST_SECRET,
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=120,

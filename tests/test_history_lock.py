@@ -14,7 +14,7 @@ import duckdb
 import pytest
 from PIL import Image
 
-from tests.conftest import run_cartwh
+from tests.conftest import OTHER_SECRET, TEST_SECRET, run_cartwh
 from tests.content_hash import content_hashes
 
 
@@ -104,7 +104,7 @@ def test_lock_records_the_current_state(demo, rebuilt):
     ] == [tuple(r) for r in files]
     assert lock["cutoff"] == "2023-03-01"
     text = json.dumps(lock)
-    assert "test-secret" not in text and lock["key_check"]["hmac_sha256"]
+    assert TEST_SECRET not in text and lock["key_check"]["hmac_sha256"]
     again = cartwh(env, "lock", "frozen")
     assert again.returncode == 2
     assert again.stderr.strip().count("\n") == 0 and "lock frozen exists" in again.stderr
@@ -145,7 +145,7 @@ def test_a_changed_or_foreign_state_is_refused(demo, rebuilt, tmp_path):
     assert missing.returncode == 2 and f"file {victim}: missing" in missing.stderr
     assert not (work / "locks" / "changed" / "warehouse.duckdb").exists()
 
-    other_key = cartwh({**env, "CARTWH_SECRET": "another-secret"}, "refresh", "--lock", "changed")
+    other_key = cartwh({**env, "CARTWH_SECRET": OTHER_SECRET}, "refresh", "--lock", "changed")
     assert other_key.returncode == 2 and "CARTWH_SECRET is not the key" in other_key.stderr
     lock["code_version"] = "cartwh 0.0.0 (0000000)"
     (work / "locks" / "changed.json").write_text(json.dumps(lock), encoding="utf-8")

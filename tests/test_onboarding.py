@@ -21,7 +21,7 @@ import duckdb
 import pytest
 
 from cartwh.cli import EXIT_DATA_WARNINGS
-from tests.conftest import table_digest, write_delivery
+from tests.conftest import TEST_SECRET, table_digest, write_delivery
 
 MAPPING_OV = """
 centre_code: ov
@@ -356,7 +356,7 @@ def built(tmp_path_factory):
         "CARTWH_WAREHOUSE": str(root / "w.duckdb"),
         "CARTWH_OUTPUT": str(root / "output"),  # not the session demo's (in os.environ)
         "CARTWH_DATA": str(root),
-        "CARTWH_SECRET": "s",
+        "CARTWH_SECRET": TEST_SECRET,
     }
     result = _refresh(env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

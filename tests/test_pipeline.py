@@ -11,7 +11,7 @@ import sys
 from cartwh.ingest.registry import load_registry
 from cartwh.project import DEFAULT_MAPPINGS_DIR
 from models.extract_format import ENTITIES
-from tests.conftest import table_digest
+from tests.conftest import OTHER_SECRET, TEST_SECRET, table_digest
 
 CENTRES = load_registry(DEFAULT_MAPPINGS_DIR).centres
 
@@ -141,8 +141,8 @@ def test_patient_key_is_the_hmac_of_centre_and_id(demo):
     )
     assert rows
     for centre, patient_id, key in rows:
-        assert key == patient_key("test-secret", centre, patient_id)
-        assert key != patient_key("another-secret", centre, patient_id)
+        assert key == patient_key(TEST_SECRET, centre, patient_id)
+        assert key != patient_key(OTHER_SECRET, centre, patient_id)
 
 
 def test_cli_sql_prints_a_table_and_csv(demo):

@@ -34,7 +34,7 @@ from cartwh.warehouse import (
     read_connection,
     write_lock,
 )
-from tests.conftest import table_digest
+from tests.conftest import TEST_SECRET, table_digest
 
 HOLDER = """
 import sys, time
@@ -204,7 +204,7 @@ class Refreshes:
         self.env = {
             "CARTWH_DATA": str(root),
             "CARTWH_MAPPINGS": str(root / "mappings"),
-            "CARTWH_SECRET": "test-secret",
+            "CARTWH_SECRET": TEST_SECRET,
             "CARTWH_KEEP_RUNS": "2",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "DAGSTER_DISABLE_TELEMETRY": "true",

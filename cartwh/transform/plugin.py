@@ -23,30 +23,43 @@ def patient_key(secret: str, centre_code: str, centre_patient_id: str) -> str:
     return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
+def register_patient_key(conn, secret: str, name: str = "cartwh_patient_key") -> None:
+    """Register the UDF ``name(centre_code, centre_patient_id)`` keyed with ``secret`` on ``conn``.
+
+    Parameters
+    ----------
+    conn : duckdb.DuckDBPyConnection
+        The connection to register the function on (the key stays in this process).
+    secret : str
+        The HMAC key.
+    name : str
+        The SQL name of the function (``cartwh rekey`` registers one per key).
+    """
+    import pyarrow as pa
+
+    def _keys(centres, ids):
+        return pa.array(
+            [
+                None if c is None or i is None or not i.strip() else patient_key(secret, c, i)
+                for c, i in zip(centres.to_pylist(), ids.to_pylist())
+            ],
+            type=pa.string(),
+        )
+
+    conn.create_function(
+        name,
+        _keys,
+        ["VARCHAR", "VARCHAR"],
+        "VARCHAR",
+        type="arrow",
+        null_handling="special",
+        side_effects=False,
+    )
+
+
 class Plugin(BasePlugin):
     def initialize(self, plugin_config):
         self._secret = read_settings().secret
 
     def configure_connection(self, conn):
-        import pyarrow as pa
-
-        secret = self._secret
-
-        def _keys(centres, ids):
-            return pa.array(
-                [
-                    None if c is None or i is None or not i.strip() else patient_key(secret, c, i)
-                    for c, i in zip(centres.to_pylist(), ids.to_pylist())
-                ],
-                type=pa.string(),
-            )
-
-        conn.create_function(
-            "cartwh_patient_key",
-            _keys,
-            ["VARCHAR", "VARCHAR"],
-            "VARCHAR",
-            type="arrow",
-            null_handling="special",
-            side_effects=False,
-        )
+        register_patient_key(conn, self._secret)
