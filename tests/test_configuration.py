@@ -157,7 +157,7 @@ def test_bad_configuration_is_one_line_and_exit_2(tmp_path, env, message):
     )
     elapsed = time.monotonic() - started
     assert result.returncode == 2, result.stderr
-    assert elapsed < 5, f"took {elapsed:.1f} s"  # about 1 s; generous for a loaded machine
+    assert elapsed < 15, f"took {elapsed:.1f} s"  # about 1 s; 5 s seen on a loaded machine
     assert result.stderr.startswith(message) and len(result.stderr.strip().splitlines()) == 1
 
 

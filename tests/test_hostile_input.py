@@ -19,6 +19,7 @@ from cartwh.ingest.discovery import MAX_LISTED, discover_deliveries
 from cartwh.ingest.load import load_centre
 from cartwh.ingest.mapping import canonical_mapping
 from cartwh.ingest.registry import load_registry
+from tests.conftest import TEST_SECRET
 from tests.test_bad_deliveries import GOOD
 
 MARKER = "HOSTILE-MARKER-OUTSIDE-THE-LANDING-AREA-51d2"
@@ -45,7 +46,7 @@ def _raw_text(conn: duckdb.DuckDBPyConnection) -> str:
 def _cli(*args: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "cartwh.cli", *args],
-        env={**os.environ, **env},
+        env={**os.environ, "CARTWH_SECRET": TEST_SECRET, **env},
         capture_output=True,
         text=True,
         timeout=timeout,
