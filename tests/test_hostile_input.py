@@ -46,7 +46,12 @@ def _raw_text(conn: duckdb.DuckDBPyConnection) -> str:
 def _cli(*args: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "cartwh.cli", *args],
-        env={**os.environ, "CARTWH_SECRET": TEST_SECRET, **env},
+        # not the CARTWH_* of the session's demo (its fixture sets them for the whole session)
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("CARTWH_")},
+            "CARTWH_SECRET": TEST_SECRET,
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=timeout,
