@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -71,13 +72,21 @@ def conn(tmp_path: Path):
     connection.close()
 
 
+def inherited_environment() -> dict[str, str]:
+    """This process's environment without its ``CARTWH_*``/``DBT_*`` variables: what a CLI
+    process of a test starts from, whatever the session demo has set."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("CARTWH_", "DBT_"))}
+
+
 def run_cartwh(
     args: list[str], env: dict[str, str], timeout: float = 300
 ) -> subprocess.CompletedProcess:
-    """`cartwh ARGS` in a process of its own, with ``env`` over this process's environment."""
+    """`cartwh ARGS` in a process of its own, with ``env`` over :func:`inherited_environment`
+    (the session demo sets its variables for the whole session: a test would otherwise see them
+    or not depending on which tests its worker ran before)."""
     return subprocess.run(
         [sys.executable, "-m", "cartwh.cli", *args],
-        env={**os.environ, **env},
+        env={**inherited_environment(), **env},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -111,6 +120,29 @@ class Demo:
             "CARTWH_SECRET": TEST_SECRET,
             "CARTWH_CUTOFF": "2023-03-01",
         }
+
+    def copy(self, root: Path) -> Demo:
+        """A warehouse of its own under ``root`` with this one's deliveries, warehouse, work
+        folder (run history included) and outputs, for tests that change them: the session
+        demo is only read."""
+        copy = Demo(root)
+        for name in ("landing", "truth", "warehouse.duckdb", "warehouse_work", "output"):
+            source = self.root / name
+            if source.is_dir():
+                shutil.copytree(source, root / name, symlinks=True)
+            elif source.exists():
+                shutil.copy2(source, root / name)
+        return copy
+
+    @contextlib.contextmanager
+    def as_environment(self):
+        """This warehouse's variables and the dbt bridge's in ``os.environ``, restored after."""
+        from cartwh.transform.prepare import dbt_environment
+
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in {**self.env(), **dbt_environment(self.settings())}.items():
+                patch.setenv(key, value)
+            yield self
 
     def settings(self):
         from cartwh.settings import read_settings

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ import xlsxwriter
 from cartwh.ingest import load_delivery
 from cartwh.ingest.discovery import DeliveryFolder
 from cartwh.ingest.mapping import CentreMapping, canonical_mapping
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, inherited_environment
 
 PATIENTS_HEADER = (
     "centre_patient_id,mrn,full_name,date_of_birth,sex,ph_status,prior_therapy_lines,"
@@ -554,7 +553,7 @@ def corpus(tmp_path_factory):
             for name, content in files.items():
                 (folder / name).write_text(content, encoding="utf-8")
     env = {
-        **os.environ,
+        **inherited_environment(),
         "CARTWH_LANDING": str(root / "landing"),
         "CARTWH_WAREHOUSE": str(root / "w.duckdb"),
         "CARTWH_DATA": str(root),

@@ -12,7 +12,6 @@ test shows that a broken mart fails them and that Dagster treats them as blockin
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import yaml
 
 from models.extract_format import ENTITIES
 from models.patient_outcomes import PatientOutcomes
+from tests.conftest import inherited_environment
 
 DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
 MODELS = DBT_PROJECT / "models"
@@ -257,7 +257,7 @@ def test_a_broken_mart_fails_its_invariants_and_they_block(demo, tmp_path):
             [keys[1]],
         )
     checkout_before = sorted(p.name for p in DBT_PROJECT.iterdir())
-    env = {**os.environ, **demo.env(), "CARTWH_WAREHOUSE": str(warehouse)}
+    env = {**inherited_environment(), **demo.env(), "CARTWH_WAREHOUSE": str(warehouse)}
     result = subprocess.run(
         [sys.executable, "-m", "cartwh.cli", "dbt", "test", "-s", SELECTION],
         env=env,

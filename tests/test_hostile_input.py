@@ -5,7 +5,6 @@ read outside the configured folders, and the centre's good deliveries still used
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from cartwh.ingest.discovery import MAX_LISTED, discover_deliveries
 from cartwh.ingest.load import load_centre
 from cartwh.ingest.mapping import canonical_mapping
 from cartwh.ingest.registry import load_registry
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, inherited_environment
 from tests.test_bad_deliveries import GOOD
 
 MARKER = "HOSTILE-MARKER-OUTSIDE-THE-LANDING-AREA-51d2"
@@ -46,12 +45,7 @@ def _raw_text(conn: duckdb.DuckDBPyConnection) -> str:
 def _cli(*args: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "cartwh.cli", *args],
-        # not the CARTWH_* of the session's demo (its fixture sets them for the whole session)
-        env={
-            **{k: v for k, v in os.environ.items() if not k.startswith("CARTWH_")},
-            "CARTWH_SECRET": TEST_SECRET,
-            **env,
-        },
+        env={**inherited_environment(), "CARTWH_SECRET": TEST_SECRET, **env},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -258,23 +252,8 @@ def test_a_full_disk_stops_the_refresh_with_one_line_and_the_next_one_recovers(d
     """On a copy of the demo: a refresh under RLIMIT_FSIZE fails with one line naming what it
     was writing, exit 1, a bounded log, the published results untouched; without the limit
     the next refresh publishes again."""
-    import shutil
-
-    root = tmp_path / "copy"
-    root.mkdir()
-    for name in ("landing", "output", "warehouse.duckdb", "warehouse_work"):
-        source = demo.root / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, symlinks=True)
-        else:
-            shutil.copy2(source, root / name)
-    env = {**os.environ, **demo.env()}
-    env.update(
-        CARTWH_DATA=str(root),
-        CARTWH_LANDING=str(root / "landing"),
-        CARTWH_WAREHOUSE=str(root / "warehouse.duckdb"),
-        CARTWH_OUTPUT=str(root / "output"),
-    )
+    copy = demo.copy(tmp_path / "copy")
+    root, env = copy.root, {**inherited_environment(), **copy.env()}
     before = _published(root)
     command = [sys.executable, "-m", "cartwh.cli", "refresh", "--full"]
     command += ["--accept-data-warnings"]

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -14,18 +12,19 @@ import pytest
 
 from cartwh.exitcodes import ExitCode
 from cartwh.settings import DEMO_SECRET, MIN_SECRET_LENGTH, SettingsError, read_settings
-from tests.conftest import OTHER_SECRET, TEST_SECRET, Demo, run_cartwh, write_delivery
+from tests.conftest import OTHER_SECRET, TEST_SECRET, run_cartwh, write_delivery
 from tests.content_hash import PROVENANCE_COLUMNS, TIME_TYPES, _value
 
 NEW_SECRET = "new-secret-after-rotation-0123456789abcdef"
 
 
 def _without_key(env: dict[str, str]) -> dict[str, str]:
-    """This process's environment and ``env``, with no key and no demo switch."""
-    merged = {**os.environ, **env}
-    for name in ("CARTWH_SECRET", "CARTWH_NEW_SECRET", "CARTWH_DEMO"):
-        merged.pop(name, None)
-    return merged
+    """``env`` with no key and no demo switch (run_cartwh inherits no CARTWH_* variable)."""
+    return {
+        k: v
+        for k, v in env.items()
+        if k not in ("CARTWH_SECRET", "CARTWH_NEW_SECRET", "CARTWH_DEMO")
+    }
 
 
 # --- settings ------------------------------------------------------------------------------
@@ -198,20 +197,10 @@ def test_the_key_is_in_no_file_the_refresh_wrote(demo):
 @pytest.fixture(scope="module")
 def rotated(demo, tmp_path_factory):
     """A copy of the demo, with the environment of the CLI pointed at it."""
-    from cartwh.transform.prepare import dbt_environment
-
-    copy = Demo(tmp_path_factory.mktemp("keys"))
-    for name in ("landing", "warehouse.duckdb", "warehouse_work", "output"):
-        source = demo.root / name
-        if source.is_dir():
-            shutil.copytree(source, copy.root / name, symlinks=True)
-        elif source.exists():
-            shutil.copy2(source, copy.root / name)
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in {**copy.env(), **dbt_environment(copy.settings())}.items():
-            patch.setenv(key, value)
-        patch.delenv("CARTWH_NEW_SECRET", raising=False)
-        yield copy
+    with demo.copy(tmp_path_factory.mktemp("keys")).as_environment() as copy:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.delenv("CARTWH_NEW_SECRET", raising=False)
+            yield copy
 
 
 def _keyed_tables(conn) -> list[tuple[str, str]]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import duckdb
 import pytest
 
 from cartwh.cli import EXIT_DATA_WARNINGS
+from tests.conftest import inherited_environment
 
 PATIENTS_BY_CENTRE = "select centre_code, count(*) from mart.patient_outcomes group by 1 order by 1"
 MARKER = "OUTSIDE-THE-LANDING-AREA-7f3c9"
@@ -95,7 +95,7 @@ def world(demo, tmp_path_factory):
     shutil.copytree(current, landing / "fx" / "2023-03-01")
     _add_junk(landing, root / "outside")
     env = {
-        **os.environ,
+        **inherited_environment(),
         **demo.env(),
         "CARTWH_DATA": str(root),
         "CARTWH_LANDING": str(landing),

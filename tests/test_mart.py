@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 from lifelines import KaplanMeierFitter
 
+from tests.conftest import inherited_environment
+
 # Study marginals (paper-cohort.md) and the tolerances the generator promises.
 STUDY = {
     "crs": (76, 3),
@@ -102,11 +104,10 @@ def test_derived_values_equal_the_latent_truth_where_data_are_clean(versus_truth
 
 def test_dbt_docs_document_the_mart(demo):
     import json
-    import os
     import subprocess
     import sys
 
-    env = {**os.environ, **demo.env()}
+    env = {**inherited_environment(), **demo.env()}
     result = subprocess.run(
         [sys.executable, "-m", "cartwh.cli", "dbt", "docs", "generate"],
         env=env,

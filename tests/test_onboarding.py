@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import shutil
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import duckdb
 import pytest
 
 from cartwh.cli import EXIT_DATA_WARNINGS
-from tests.conftest import TEST_SECRET, table_digest, write_delivery
+from tests.conftest import TEST_SECRET, inherited_environment, table_digest, write_delivery
 
 MAPPING_OV = """
 centre_code: ov
@@ -350,11 +349,11 @@ def built(tmp_path_factory):
         },
     )
     env = {
-        **os.environ,
+        **inherited_environment(),
         "CARTWH_LANDING": str(root / "landing"),
         "CARTWH_MAPPINGS": str(mappings),
         "CARTWH_WAREHOUSE": str(root / "w.duckdb"),
-        "CARTWH_OUTPUT": str(root / "output"),  # not the session demo's (in os.environ)
+        "CARTWH_OUTPUT": str(root / "output"),
         "CARTWH_DATA": str(root),
         "CARTWH_SECRET": TEST_SECRET,
     }

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Demo
 from tests.content_hash import content_hashes
 
 NEW_DELIVERY = "2023-03-15"
@@ -47,18 +46,7 @@ def _rewrite_manifest(folder: Path) -> None:
 @pytest.fixture(scope="module")
 def ops(demo, tmp_path_factory):
     """A copy of the demo, with the environment of the CLI pointed at it."""
-    from cartwh.transform.prepare import dbt_environment
-
-    copy = Demo(tmp_path_factory.mktemp("ops"))
-    for name in ("landing", "warehouse.duckdb", "warehouse_work", "output"):
-        source = demo.root / name
-        if source.is_dir():
-            shutil.copytree(source, copy.root / name, symlinks=True)
-        else:
-            shutil.copy2(source, copy.root / name)
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in {**copy.env(), **dbt_environment(copy.settings())}.items():
-            patch.setenv(key, value)
+    with demo.copy(tmp_path_factory.mktemp("ops")).as_environment() as copy:
         yield copy
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import subprocess
 import sys
 
 from cartwh.ingest.registry import load_registry
 from cartwh.project import DEFAULT_MAPPINGS_DIR
 from models.extract_format import ENTITIES
-from tests.conftest import OTHER_SECRET, TEST_SECRET, table_digest
+from tests.conftest import OTHER_SECRET, TEST_SECRET, inherited_environment, table_digest
 
 CENTRES = load_registry(DEFAULT_MAPPINGS_DIR).centres
 
@@ -62,7 +61,7 @@ def test_staging_reaches_every_centre_with_canonical_values(demo):
 def test_refresh_again_changes_nothing_in_raw(demo):
     """A whole refresh (--full: without it, nothing new starts no run) reloads nothing."""
     before = table_digest_all(demo)
-    env = {**os.environ, **demo.env()}
+    env = {**inherited_environment(), **demo.env()}
     result = subprocess.run(
         [sys.executable, "-m", "cartwh.cli", "refresh", "--full", "--log-level", "ERROR"],
         env=env,
@@ -146,7 +145,7 @@ def test_patient_key_is_the_hmac_of_centre_and_id(demo):
 
 
 def test_cli_sql_prints_a_table_and_csv(demo):
-    env = {**os.environ, **demo.env()}
+    env = {**inherited_environment(), **demo.env()}
     query = "select centre_code, count(*) as n from raw.deliveries group by 1 order by 1"
     table = subprocess.run(
         [sys.executable, "-m", "cartwh.cli", "sql", query],

@@ -4,7 +4,6 @@ rest of the data flows on."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -14,6 +13,7 @@ import pytest
 
 from models.extract_format import ENTITIES
 from models.patient_outcomes import PatientOutcomes
+from tests.conftest import inherited_environment
 
 RULE_OF_KIND = {
     "missing_value": {"required_missing"},
@@ -120,7 +120,7 @@ def test_check_results_have_dqd_shape_and_no_blocking_failure(demo):
 
 
 def test_cartwh_quality_summarises_per_centre(demo):
-    env = {**os.environ, **demo.env()}
+    env = {**inherited_environment(), **demo.env()}
     result = subprocess.run(
         [sys.executable, "-m", "cartwh.cli", "quality"],
         env=env,
