@@ -97,10 +97,25 @@ def _disk_full_is_one_line(command):
             line = disk_full_line(exc, settings)
             if line is None:
                 raise
+            _record_disk_full(settings)
             print(f"cartwh: {line}", file=sys.stderr)
             return ExitCode.FAILED
 
     return guarded
+
+
+def _record_disk_full(settings: Settings) -> None:
+    """A refresh of this process stopped by a full disk is recorded as failed (not left
+    "started"), as far as the disk still allows."""
+    from cartwh.refresh_status import read_status, record_failed
+
+    status = read_status(settings.work)
+    if status is None or status.state != "started" or status.pid != os.getpid():
+        return
+    try:
+        record_failed(settings.work, status.run_id, "disk full")
+    except OSError:
+        pass  # the status says "started" and no process runs it: reported as "did not finish"
 
 
 @_disk_full_is_one_line

@@ -23,9 +23,11 @@ from analysis_assets.provenance import PROVENANCE_FILE
 
 STAGED_SCHEMA = "analysis_next"
 LIVE_SCHEMA = "analysis"
-#: published by renames, in this order: the report last, as it names the refresh
-PUBLISHED_FOLDERS = ("tables", "figures")
 REPORT = "report.html"
+#: what users open: symlinks into ``current`` (see :func:`publish_files`)
+PUBLISHED = ("tables", "figures", REPORT, PROVENANCE_FILE)
+RELEASES = ".releases"
+CURRENT = "current"
 
 
 def staging_folder(output: Path, run_id: str) -> Path:
@@ -106,25 +108,55 @@ def publish_refresh_tables(
 
 
 def publish_files(output: Path, run_id: str) -> None:
-    """Move the staged folders and report over the published ones.
+    """Swap the staged tables, figures, report and provenance in, all at once.
 
-    Each rename is atomic; the sequence is not: a reader listing ``tables/`` and ``figures/``
-    at the same instant may see one new and one old, and a crash between renames leaves a mix
-    until the next good refresh (the status file then still says this refresh did not finish,
-    and the report that names it is renamed last).
+    The staged folder becomes the release ``.releases/<run id>``, and the symlink ``current``
+    is pointed at it by one atomic rename. ``tables``, ``figures``, ``report.html`` and
+    ``provenance.json`` are fixed symlinks into ``current``: a reader (or a crash) sees the
+    whole previous release or the whole new one, never a report beside other tables. Folders
+    published before releases existed are replaced by the symlinks once.
     """
     staged = staging_folder(output, run_id)
-    retired = output / f".old-{run_id}"
-    retired.mkdir(parents=True, exist_ok=True)
-    for name in PUBLISHED_FOLDERS:
-        if (output / name).exists():
-            os.rename(output / name, retired / name)
-        os.rename(staged / name, output / name)
-    os.replace(staged / PROVENANCE_FILE, output / PROVENANCE_FILE)
-    os.replace(staged / REPORT, output / REPORT)
-    shutil.rmtree(retired)
-    shutil.rmtree(staged)
+    releases = output / RELEASES
+    releases.mkdir(parents=True, exist_ok=True)
+    release = releases / run_id
+    if staged.is_dir():
+        if release.exists():
+            shutil.rmtree(release)
+        os.rename(staged, release)
+    _point(output / CURRENT, Path(RELEASES) / run_id)
+    for name in PUBLISHED:
+        link = output / name
+        if not (link.is_symlink() and os.readlink(link) == str(Path(CURRENT) / name)):
+            if link.is_dir() and not link.is_symlink():
+                shutil.rmtree(link)
+            _point(link, Path(CURRENT) / name)
+    for old in releases.iterdir():
+        if old.name != run_id:
+            shutil.rmtree(old, ignore_errors=True)
     discard_staging(output)
+
+
+def published_run(output: Path) -> str | None:
+    """The run id of the release users see, or None (nothing published as a release yet)."""
+    current = output / CURRENT
+    return Path(os.readlink(current)).name if current.is_symlink() else None
+
+
+def _has_table(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return conn.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchall() == [(1,)]
+
+
+def _point(link: Path, target: Path) -> None:
+    """Make ``link`` a symlink to ``target`` (relative: the output folder can be moved or
+    copied) by an atomic rename over whatever ``link`` was."""
+    temporary = link.with_name(f".{link.name}.{os.getpid()}.link")
+    temporary.unlink(missing_ok=True)
+    os.symlink(target, temporary)
+    os.replace(temporary, link)
 
 
 def discard_staging(output: Path, keep_run_id: str | None = None) -> None:
@@ -137,6 +169,36 @@ def discard_staging(output: Path, keep_run_id: str | None = None) -> None:
                 shutil.rmtree(folder, ignore_errors=True)
 
 
+def complete_interrupted_publication(
+    conn: duckdb.DuckDBPyConnection, output: Path, work: Path
+) -> str | None:
+    """Roll forward a refresh killed while it published (its analysis schema committed, its
+    files or its "finished" status not yet), so that tables, files and status agree again
+    before anything else runs; undo the history record of one killed before its tables were
+    published. Returns the run id whose publication was completed, or None.
+
+    Call it holding the writers' lock, with no refresh running.
+    """
+    from cartwh.history import forget_refresh
+    from cartwh.refresh_status import read_status, record_published
+
+    status = read_status(work)
+    if status is None or status.state != "started":
+        return None
+    run_id = status.run_id
+    published = _has_table(conn, LIVE_SCHEMA, "provenance") and conn.execute(
+        f"select count(*) from {LIVE_SCHEMA}.provenance where run_id = ?", [run_id]
+    ).fetchall() != [(0,)]
+    if not published:
+        if _has_table(conn, "history", "refreshes"):
+            forget_refresh(conn, run_id)
+        return None
+    if staging_folder(output, run_id).is_dir() or published_run(output) != run_id:
+        publish_files(output, run_id)
+    record_published(work, run_id)
+    return run_id
+
+
 _MARK = re.compile(r"<!--cartwh:refresh-status-->.*?<!--/cartwh:refresh-status-->", re.S)
 
 
@@ -145,6 +207,7 @@ def mark_report(report: Path, notice: str | None) -> None:
     it (None)."""
     if not report.exists():
         return
+    report = report.resolve()  # the file in the current release, not the symlink to it
     text = _MARK.sub("", report.read_text(encoding="utf-8"))
     if notice:
         block = (

@@ -66,6 +66,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
         str(DEFAULT_KEEP_RUNS),
         "dbt artefacts and Dagster runs of the last N refreshes kept",
     ),
+    "CARTWH_CRASH_AT": (
+        "unset",
+        "tests only: a crash point of `cartwh/faults.py` where the process kills itself",
+    ),
     "CARTWH_DAGSTER_HOME": (
         "$CARTWH_WORK/dagster",
         "Dagster run history of this warehouse (refresh, sensor, ui); DAGSTER_HOME is not used, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 
 from dagster import DagsterInstance, LoggerDefinition
@@ -11,12 +12,12 @@ from dagster import DagsterInstance, LoggerDefinition
 from cartwh.housekeeping import prune_dagster_runs, prune_dbt_targets
 from cartwh.ingest.landing_state import write_plan
 from cartwh.ingest.registry import load_registry
-from cartwh.publish import REPORT, discard_staging, mark_report
+from cartwh.publish import REPORT, complete_interrupted_publication, discard_staging, mark_report
 from cartwh.refresh_plan import RefreshPlan, plan_refresh, run_tags
 from cartwh.refresh_status import read_status, record_failed, stale_notice, unfinished
 from cartwh.runlog import disk_full_line
 from cartwh.settings import Settings
-from cartwh.warehouse import WarehouseBusy, write_lock
+from cartwh.warehouse import WarehouseBusy, connect_for_writing, write_lock
 from orchestration.sensors import planned_selection
 
 #: warning checks of the intake that a data manager must act on: a refresh that completes
@@ -222,13 +223,24 @@ def _published(settings: Settings, run_id: str) -> bool:
 
 
 def _close_unfinished_run(instance: DagsterInstance, settings: Settings) -> None:
-    """A refresh that was killed stays "started" in Dagster: mark it failed (so that the UI
-    says so and pruning may delete it)."""
+    """A refresh that was killed stays "started": complete its publication if it was killed
+    while publishing, otherwise mark its Dagster run failed (so that the UI says so and pruning
+    may delete it)."""
     status = read_status(settings.work)
-    if unfinished(status, writer_active=False):
-        run = instance.get_run_by_id(status.run_id)
-        if run is not None and not run.is_finished:
-            instance.report_run_failed(run, "the process running this refresh ended early")
+    if not unfinished(status, writer_active=False):
+        return
+    message = "the process running this refresh ended early"
+    if settings.warehouse.exists():
+        with closing(connect_for_writing(settings.warehouse, log=_to_stderr)) as conn:
+            completed = complete_interrupted_publication(conn, settings.output, settings.work)
+        if completed:
+            message += " while publishing; the next refresh completed the publication"
+            _to_stderr(
+                f"completed the publication of the refresh {completed} (killed while publishing)"
+            )
+    run = instance.get_run_by_id(status.run_id)
+    if run is not None and not run.is_finished:
+        instance.report_run_failed(run, message)
 
 
 def _failed_step(events) -> str:

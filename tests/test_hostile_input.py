@@ -5,6 +5,7 @@ read outside the configured folders, and the centre's good deliveries still used
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -274,6 +275,8 @@ def test_a_full_disk_stops_the_refresh_with_one_line_and_the_next_one_recovers(d
     log_text = logs[-1].read_text(encoding="utf-8", errors="replace")
     assert len(log_text.splitlines()) < 5000 and log_text.count("Traceback") <= 20
     assert _published(root) == before  # the previous published results stay
+    status = json.loads((root / "warehouse_work" / "refresh-status.json").read_text())
+    assert status["state"] != "started", status  # failed, or the previous refresh's finished
 
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from cartwh.faults import crash_point
 from cartwh.ingest import gate, ledger
 from cartwh.ingest.confinement import OutsideLanding, private_workdir
 from cartwh.ingest.discovery import (
@@ -388,6 +389,7 @@ def _load_claimed(
             print_,
             ledger_rows + other_rows + not_read_rows,
         )
+        crash_point("raw_load")
         run(conn, "commit")
     except BaseException:
         run(conn, "rollback")

@@ -27,6 +27,7 @@ from analysis_assets.provenance import DeliveryUsed, Provenance
 from analysis_assets.report import build_report
 from analysis_assets.study import ANALYSES, REPORT_MART_TABLES, TABLE1_COMPARISONS, Analysis
 from analysis_assets.tables import DOCUMENTS, write_tables
+from cartwh.faults import crash_point
 from cartwh.history import patient_columns
 from cartwh.ingest.ledger import current_deliveries
 from cartwh.previews import thumbnail_markdown
@@ -73,6 +74,7 @@ def build_analysis_asset(name: str, analysis: Analysis):
         with warehouse.write_connection(context.log.info) as conn:
             tables = run_analysis(name, _read(conn, "mart", analysis.inputs))
             written = write_tables(conn, tables, staged / "tables", schema=STAGED_SCHEMA)
+            crash_point("analysis")
         for table, rows in written.items():
             published = Path(study.output) / "tables"
             documents = {"document": MetadataValue.path(str(published / f"{table}.docx"))}
@@ -126,6 +128,7 @@ def report(context: AssetExecutionContext, warehouse: Warehouse, study: Study, l
     )
     figures = all_figures(tables, staged / "figures", provenance)
     path = build_report(tables, figures, provenance, staged / "report.html")
+    crash_point("report")
     context.log.info(f"report (published at the end of the refresh): {path}")
     published = Path(study.output)
     km = sorted(f for f in figures if f.suffix == ".png" and f.stem.startswith("km_"))
@@ -164,6 +167,7 @@ def build_publish_asset(upstream: list[AssetKey]):
             tables = publish_refresh_tables(
                 conn, output, run_id, ANALYSIS_TABLES, patient_columns(landing.registry())
             )
+        crash_point("publish_tables")
         publish_files(output, run_id)
         record_published(Path(warehouse.work), run_id)
         context.log.info(f"published the analysis of run {run_id} in {output}")

@@ -21,6 +21,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from cartwh.faults import crash_point
 from orchestration.catalogue import LAYERS, Layer, describe_dbt_test, staging_centre
 from orchestration.progress import dbt_progress
 from orchestration.resources import Study, Warehouse
@@ -133,6 +134,8 @@ def _counting(invocation, context: AssetExecutionContext):
             status = str(data.get("status", "")).lower()
             failed += status in ("error", "fail", "runtime error")
             warned += status == "warn"
+            if done == 1:
+                crash_point("dbt")
             if time.monotonic() - logged > 0.5 or done == total:
                 context.log.debug(dbt_progress(done, total, failed, warned))
                 logged = time.monotonic()
