@@ -57,8 +57,19 @@ create table if not exists history.check_failures (
     numerator bigint,
     denominator bigint
 );
+create table if not exists history.content_hashes (
+    run_id varchar not null,
+    table_name varchar not null,
+    content_hash varchar not null
+);
 """
-HISTORY_TABLES = ("refreshes", "refresh_deliveries", "delivery_changes", "check_failures")
+HISTORY_TABLES = (
+    "refreshes",
+    "refresh_deliveries",
+    "delivery_changes",
+    "check_failures",
+    "content_hashes",
+)
 
 #: the centres' current deliveries as the ledger has them (one row per centre)
 _CURRENT = """
@@ -365,3 +376,32 @@ def history_lines(refreshes: list[dict]) -> list[str]:
         else:
             lines.append("  checks: no change in failure counts")
     return lines
+
+
+def record_content_hashes(conn: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Record the content hash of every published table (``cartwh.content_hash``) as the
+    refresh ``run_id`` left them; the row ``*`` holds the digest of them all."""
+    from cartwh.content_hash import content_digest, content_hashes
+
+    hashes = content_hashes(conn)
+    rows = [(run_id, name, value) for name, value in hashes.items()]
+    rows.append((run_id, "*", content_digest(hashes)))
+    ensure_history_schema(conn)
+    run(conn, "begin")
+    try:
+        run(conn, "delete from history.content_hashes where run_id = ?", [run_id])
+        conn.executemany("insert into history.content_hashes values (?, ?, ?)", rows)
+    except BaseException:
+        run(conn, "rollback")
+        raise
+    run(conn, "commit")
+
+
+def recorded_digest(conn: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
+    """The digest of everything ``run_id`` published, as it recorded it (None: not recorded)."""
+    found = run(
+        conn,
+        "select content_hash from history.content_hashes where run_id = ? and table_name = '*'",
+        [run_id],
+    )
+    return found[0][0] if found else None

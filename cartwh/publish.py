@@ -83,7 +83,7 @@ def publish_refresh_tables(
     that the report step wrote becomes a table and a CSV like the others. Returns the tables."""
     from analysis_assets.provenance import Provenance
     from analysis_assets.tables import write_tables
-    from cartwh.history import forget_refresh, record_refresh
+    from cartwh.history import forget_refresh, record_content_hashes, record_refresh
 
     staged = staging_folder(output, run_id)
     provenance = Provenance.from_dict(
@@ -104,6 +104,7 @@ def publish_refresh_tables(
     except BaseException:
         forget_refresh(conn, run_id)
         raise
+    record_content_hashes(conn, run_id)
     return published
 
 
@@ -179,7 +180,7 @@ def complete_interrupted_publication(
 
     Call it holding the writers' lock, with no refresh running.
     """
-    from cartwh.history import forget_refresh
+    from cartwh.history import forget_refresh, record_content_hashes, recorded_digest
     from cartwh.refresh_status import read_status, record_published
 
     status = read_status(work)
@@ -193,6 +194,8 @@ def complete_interrupted_publication(
         if _has_table(conn, "history", "refreshes"):
             forget_refresh(conn, run_id)
         return None
+    if recorded_digest(conn, run_id) is None:
+        record_content_hashes(conn, run_id)
     if staging_folder(output, run_id).is_dir() or published_run(output) != run_id:
         publish_files(output, run_id)
     record_published(work, run_id)

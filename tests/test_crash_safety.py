@@ -20,6 +20,7 @@ import duckdb
 import pytest
 
 from cartwh.faults import CRASH_POINTS, CRASH_VARIABLE
+from cartwh.history import recorded_digest
 from cartwh.publish import CURRENT, PUBLISHED, RELEASES, REPORT, complete_interrupted_publication
 from tests.conftest import TEST_SECRET, inherited_environment
 from tests.content_hash import content_hashes
@@ -176,8 +177,16 @@ def test_a_killed_refresh_never_leaves_a_report_beside_other_tables(crashed):
         ]
 
 
+def _recorded(warehouse: Path) -> str:
+    """The content digest that the published refresh of ``warehouse`` recorded."""
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        [(run_id,)] = conn.execute("select distinct run_id from analysis.provenance").fetchall()
+        return recorded_digest(conn, run_id)
+
+
 def test_after_the_crashes_the_warehouse_equals_an_uninterrupted_refresh(crashed, reference):
     assert content_hashes(crashed.warehouse) == content_hashes(reference / "warehouse.duckdb")
+    assert _recorded(crashed.warehouse) == _recorded(reference / "warehouse.duckdb") is not None
 
 
 def _without_provenance(text: str) -> str:
@@ -223,6 +232,7 @@ def test_what_users_open_are_links_into_one_release(crashed):
 
 def _killed_while_publishing(tmp_path: Path, run_id: str, tables_published: bool) -> Path:
     """A warehouse, output and status as a refresh killed during its publication leaves them."""
+    from cartwh.history import ensure_history_schema
     from cartwh.refresh_status import record_started
 
     output, work = tmp_path / "output", tmp_path / "work"
@@ -233,11 +243,13 @@ def _killed_while_publishing(tmp_path: Path, run_id: str, tables_published: bool
     (staged / REPORT).write_text(f"<html><body>run id {run_id}</body></html>")
     (staged / "provenance.json").write_text(json.dumps({"run_id": run_id}))
     with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
-        conn.execute("create schema analysis; create schema history")
+        ensure_history_schema(conn)
+        conn.execute("create schema analysis")
         published = run_id if tables_published else "an-older-run"
         conn.execute(f"create table analysis.provenance as select '{published}' as run_id")
-        for table in ("refreshes", "refresh_deliveries", "delivery_changes", "check_failures"):
-            conn.execute(f"create table history.{table} as select '{run_id}' as run_id")
+        conn.execute(
+            "insert into history.refreshes values (?, now(), date '2023-03-01', 'test')", [run_id]
+        )
     record_started(work, run_id)
     status = work / "refresh-status.json"
     status.write_text(status.read_text().replace(f'"pid": {os.getpid()}', '"pid": null'))

@@ -10,10 +10,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cartwh.content_hash import PROVENANCE_COLUMNS, TIME_TYPES
 from cartwh.exitcodes import ExitCode
 from cartwh.settings import DEMO_SECRET, MIN_SECRET_LENGTH, SettingsError, read_settings
 from tests.conftest import OTHER_SECRET, TEST_SECRET, run_cartwh, write_delivery
-from tests.content_hash import PROVENANCE_COLUMNS, TIME_TYPES, _value
+from tests.content_hash import _value
 
 NEW_SECRET = "new-secret-after-rotation-0123456789abcdef"
 
