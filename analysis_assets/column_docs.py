@@ -54,8 +54,7 @@ COMMON: dict[str, str] = {
 #: (table, column) -> meaning, where a column means something particular in that table
 SPECIFIC: dict[tuple[str, str], str] = {
     ("characteristics", "characteristic"): "The characteristic as labelled in Table 1.",
-    ("characteristics", "level"): "Stored level, or the statistic shown (median (range), "
-    "missing).",
+    ("characteristics", "level"): "Stored level, or the statistic shown (median (range), missing).",
     ("characteristics", "level_label"): "The level as labelled in Table 1.",
     ("characteristics", "pct"): "n / denominator, percent.",
     ("characteristics", "median"): "Median of a continuous characteristic.",

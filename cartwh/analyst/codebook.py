@@ -112,9 +112,9 @@ def _codes(schema: str, table: str, column: str, rule: str | None) -> str:
     levels = VARIABLES[column].levels if column in VARIABLES else {}
     if levels:
         return "; ".join(f"{code} = {label}" for code, label in levels.items())
-    values = (table == "patient_outcomes" and _contract_codes().get(column)) or dbt_column_docs().get(
-        (table, column), ("", ())
-    )[1]
+    values = (
+        table == "patient_outcomes" and _contract_codes().get(column)
+    ) or dbt_column_docs().get((table, column), ("", ()))[1]
     return "; ".join(str(v) for v in values or ())
 
 
@@ -186,7 +186,9 @@ def _markdown(rows: list[CodebookRow], names: list[str], provenance: dict) -> st
         "|---|---|---|",
     ]
     for rule in RULES.values():
-        applied = [f"{r.schema}.{r.table}.{r.column}" for r in rows if r.deidentification == rule.meaning]
+        applied = [
+            f"{r.schema}.{r.table}.{r.column}" for r in rows if r.deidentification == rule.meaning
+        ]
         lines.append(
             f"| {rule.name} | {_cell(rule.meaning)} | {_cell(', '.join(applied) or 'none')} |"
         )

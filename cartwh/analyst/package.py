@@ -160,8 +160,7 @@ def _refuse_dates_in_text(conn) -> None:
         if not checked:
             continue
         counts = ", ".join(
-            f"count_if(regexp_matches({quoted(n)}, '{DATE_IN_TEXT}'))"
-            for n in checked
+            f"count_if(regexp_matches({quoted(n)}, '{DATE_IN_TEXT}'))" for n in checked
         )
         row = conn.execute(f'select {counts} from {_ALIAS}.{schema}."{table}"').fetchone()
         found += [f"{schema}.{table}.{n} ({k} rows)" for n, k in zip(checked, row) if k]
