@@ -100,8 +100,13 @@ def _age_text(column: str, rows: str) -> str:
     )
 
 
+def _age_top_coded(column: str) -> str:
+    # not least(): it skips nulls, and an unknown age would become 90
+    return f"case when {column} > {OLDEST_AGE_SHOWN} then {AGE_TOP_CODE} else {column} end"
+
+
 def _age_number(column: str, rows: str) -> str:
-    return f"case when {rows} then least({column}, {AGE_TOP_CODE}) else {column} end"
+    return f"case when {rows} then {_age_top_coded(column)} else {column} end"
 
 
 _AGE_ROWS = "variable = 'age_at_infusion'"
@@ -110,7 +115,7 @@ _AGE_ROWS = "variable = 'age_at_infusion'"
 TRANSFORMATIONS: dict[tuple[str, str, str], tuple[str, str]] = {
     ("mart", "patient_outcomes", "age_at_infusion"): (
         "age_top_coded",
-        f"least({{c}}, {AGE_TOP_CODE})",
+        _age_top_coded("{c}"),
     ),
     **{
         ("analysis", "characteristics", column): (
