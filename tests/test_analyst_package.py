@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -389,7 +390,8 @@ def test_cartwh_sql_without_an_analyst_database_says_how_to_make_one(demo, tmp_p
 
 
 def test_cartwh_sql_answers_while_a_refresh_holds_the_warehouse(package, tmp_path):
-    warehouse = tmp_path / "warehouse.duckdb"  # never opened: its writers' lock is held below
+    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse.write_bytes(b"")  # never opened: its writers' lock alone keeps readers out
     env = {
         "CARTWH_WAREHOUSE": str(warehouse),
         "CARTWH_DATA": str(tmp_path),
@@ -400,3 +402,29 @@ def test_cartwh_sql_answers_while_a_refresh_holds_the_warehouse(package, tmp_pat
         busy = run_cartwh(["sql", "--warehouse", "select 1", "--wait", "0.5"], env, 60)
     assert answered.returncode == 0 and "93" in answered.stdout, answered.stderr
     assert busy.returncode == ExitCode.BUSY
+
+
+def test_a_reader_keeps_its_package_and_a_failed_publication_changes_nothing(
+    demo, package, small, tmp_path
+):
+    copy = tmp_path / "package"
+    shutil.copytree(package, copy)
+    reader = duckdb.connect(str(copy / "analyst.duckdb"), read_only=True)
+    try:
+        with demo.connect() as warehouse:
+            publish_package(warehouse, copy)  # renamed over the file the reader has open
+        assert reader.execute("select count(*) from mart.patient_outcomes").fetchone() == (93,)
+    finally:
+        reader.close()
+    published = {p: p.read_bytes() for p in sorted(copy.rglob("*")) if p.is_file()}
+    # a warehouse whose quality table carries a date as text: refused after it was staged
+    small.execute(
+        "create table analysis.provenance as select 'r1' as run_id, now() as generated_at, "
+        "'v' as code_version, date '2023-03-01' as cutoff, 'xz' as centre_code, "
+        "'2023-03-01' as delivery_id, 'abc' as sha256, 1 as files, 1 as rows"
+    )
+    small.execute("create table quality.check_results as select 'seen 2021-03-04' as description")
+    with pytest.raises(PublishError, match=r"dates written as text in quality\.check_results"):
+        publish_package(small, copy)
+    assert {p: p.read_bytes() for p in sorted(copy.rglob("*")) if p.is_file()} == published
+    assert not [p for p in copy.iterdir() if p.name.startswith((".next-", ".old-"))]
