@@ -426,5 +426,7 @@ def test_a_reader_keeps_its_package_and_a_failed_publication_changes_nothing(
     small.execute("create table quality.check_results as select 'seen 2021-03-04' as description")
     with pytest.raises(PublishError, match=r"dates written as text in quality\.check_results"):
         publish_package(small, copy)
+    with pytest.raises(PublishError, match=r"quality\.check_results\.description \(1 rows\)"):
+        check_publishable(small)  # what the refresh runs before it publishes anything
     assert {p: p.read_bytes() for p in sorted(copy.rglob("*")) if p.is_file()} == published
     assert not [p for p in copy.iterdir() if p.name.startswith((".next-", ".old-"))]

@@ -25,7 +25,6 @@ from cartwh.analyst.deidentify import (
     PublishedColumn,
     PublishError,
     published_columns,
-    quoted,
     select_sql,
 )
 
@@ -49,8 +48,14 @@ class Package:
 def check_publishable(conn, source_schemas: dict[str, str] | None = None) -> None:
     """Raise :class:`PublishError` when the warehouse's tables could not be published (a date
     column without a rule, a column without a meaning), before anything is written."""
-    columns = published_columns(conn, source_schemas)
+    sources = {**{s: s for s in PUBLISHED_SCHEMAS}, **(source_schemas or {})}
+    columns = published_columns(conn, sources)
     codebook([(c.schema, c.table, c.name, c.data_type, c.rule) for c in columns])
+    _refuse_dates_in_text(conn, _by_table(columns), sources)
+
+
+def _by_table(columns: list[PublishedColumn]) -> dict[tuple[str, str], list[PublishedColumn]]:
+    return {key: list(group) for key, group in groupby(columns, lambda c: (c.schema, c.table))}
 
 
 def publish_package(conn, folder: Path, log: Callable[[str], None] | None = None) -> Package:
@@ -69,8 +74,8 @@ def publish_package(conn, folder: Path, log: Callable[[str], None] | None = None
         When a column would publish a date of care or has no meaning, or the warehouse has no
         published refresh; nothing is changed then.
     """
-    columns = published_columns(conn, {})
-    tables = {key: list(group) for key, group in groupby(columns, lambda c: (c.schema, c.table))}
+    columns = published_columns(conn)
+    tables = _by_table(columns)
     if ("analysis", "provenance") not in tables:
         raise PublishError(
             "the warehouse has no published refresh (analysis.provenance): run `cartwh refresh`"
@@ -95,6 +100,7 @@ def publish_package(conn, folder: Path, log: Callable[[str], None] | None = None
 
 
 def _write_database(conn, tables: dict, staged: Path):
+    _refuse_dates_in_text(conn, tables, {s: s for s in PUBLISHED_SCHEMAS})
     database = staged / ANALYST_DATABASE
     conn.execute(f"attach '{database}' as {_ALIAS} (read_write)").fetchall()
     try:
@@ -107,7 +113,6 @@ def _write_database(conn, tables: dict, staged: Path):
             parquet = staged / PARQUET_FOLDER / schema / f"{table}.parquet"
             parquet.parent.mkdir(parents=True, exist_ok=True)
             conn.execute(f"copy {target} to '{parquet}' (format parquet)").fetchall()
-        _refuse_dates_in_text(conn)
         types = dict(
             ((s, t, c), d)
             for s, t, c, d in conn.execute(
@@ -145,25 +150,17 @@ def _whole_number(column: PublishedColumn) -> PublishedColumn:
     )
 
 
-def _refuse_dates_in_text(conn) -> None:
-    """Every text column of the written package, checked for dates written as text (a second
+def _refuse_dates_in_text(conn, tables: dict, sources: dict[str, str]) -> None:
+    """Every published text column, de-identified, checked for dates written as text (a second
     guard after the rules: a new text column carrying raw dates stops the publication)."""
-    text_columns = conn.execute(
-        "select table_schema, table_name, list(column_name order by ordinal_position) "
-        "from information_schema.columns where table_catalog = ? and data_type = 'VARCHAR' "
-        "group by all order by all",
-        [_ALIAS],
-    ).fetchall()
     found = []
-    for schema, table, names in text_columns:
-        checked = [n for n in names if n not in DELIVERY_NAMES]
+    for (schema, table), columns in tables.items():
+        checked = [c for c in columns if c.data_type == "VARCHAR" and c.name not in DELIVERY_NAMES]
         if not checked:
             continue
-        counts = ", ".join(
-            f"count_if(regexp_matches({quoted(n)}, '{DATE_IN_TEXT}'))" for n in checked
-        )
-        row = conn.execute(f'select {counts} from {_ALIAS}.{schema}."{table}"').fetchone()
-        found += [f"{schema}.{table}.{n} ({k} rows)" for n, k in zip(checked, row) if k]
+        counts = ", ".join(f"count_if(regexp_matches({c.sql}, '{DATE_IN_TEXT}'))" for c in checked)
+        row = conn.execute(f'select {counts} from {sources[schema]}."{table}" as src').fetchone()
+        found += [f"{schema}.{table}.{c.name} ({k} rows)" for c, k in zip(checked, row) if k]
     if found:
         raise PublishError(
             f"dates written as text in {', '.join(found)}: mask them (a rule in "
