@@ -37,7 +37,8 @@ demo: install
 	$(DEMO_ENV) $(BIN)/cartwh refresh
 	@echo
 	@echo "landing:   $$(pwd)/$(DEMO)/landing"
-	@echo "warehouse: $$(pwd)/$(DEMO)/warehouse.duckdb   (try: $(DEMO_ENV) $(BIN)/cartwh sql \"select * from raw.deliveries\")"
+	@echo "warehouse: $$(pwd)/$(DEMO)/warehouse.duckdb   (try: $(DEMO_ENV) $(BIN)/cartwh sql --warehouse \"select * from raw.deliveries\")"
+	@echo "analyst:   $$(pwd)/$(DEMO)/analyst   (PHI-free: analyst.duckdb, parquet/, codebook.md; try: $(DEMO_ENV) $(BIN)/cartwh sql \"select count(*) from mart.patient_outcomes\")"
 	@echo "report:    $$(pwd)/$(DEMO)/output/report.html"
 	@echo "output:    $$(pwd)/$(DEMO)/output   (tables/, figures/, queries/, data_docs/index.html)"
 	@$(DEMO_ENV) $(BIN)/cartwh quality || true

@@ -323,9 +323,22 @@ def _open_warehouse(settings: Settings, wait_s: float):
 def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
     import duckdb
 
+    from cartwh.analyst import ANALYST_DATABASE
+
+    analyst = settings.analyst / ANALYST_DATABASE
     try:
-        with _open_warehouse(settings, args.wait) as conn:
-            frame = conn.execute(args.query).df()
+        if args.warehouse:
+            with _open_warehouse(settings, args.wait) as conn:
+                frame = conn.execute(args.query).df()
+        elif not analyst.exists():
+            raise WarehouseUnavailable(
+                f"no analyst database at {analyst}: run `cartwh refresh` or `cartwh publish`, "
+                "or query the warehouse with --warehouse",
+                ExitCode.USAGE,
+            )
+        else:  # replaced by a rename, never written in place: no lock to wait for
+            with duckdb.connect(str(analyst), read_only=True) as conn:
+                frame = conn.execute(args.query).df()
     except WarehouseUnavailable as exc:
         print(f"cartwh: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -343,6 +356,27 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(frame.to_string(index=False, max_rows=args.max_rows))
         print(f"({len(frame)} rows)")
+    return ExitCode.OK
+
+
+@_disk_full_is_one_line
+def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    from cartwh.analyst import PublishError, publish_package
+
+    folder = Path(args.out).resolve() if args.out else settings.analyst
+    try:
+        with _open_warehouse(settings, args.wait) as conn:
+            package = publish_package(conn, folder)
+    except WarehouseUnavailable as exc:
+        print(f"cartwh: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except PublishError as exc:
+        print(f"cartwh: {exc}", file=sys.stderr)
+        return ExitCode.FAILED
+    print(
+        f"published the analyst package of refresh {package.run_id}: {package.tables} tables, "
+        f"{package.columns} columns in {package.folder}"
+    )
     return ExitCode.OK
 
 
@@ -669,12 +703,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     refresh.set_defaults(func=cmd_refresh)
 
-    sql = commands.add_parser("sql", help="run a read-only query on the warehouse")
+    sql = commands.add_parser(
+        "sql", help="run a read-only query on the analyst database (the warehouse: --warehouse)"
+    )
     sql.add_argument("query")
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
     sql.add_argument("--max-rows", type=int, default=200)
+    sql.add_argument(
+        "--warehouse",
+        action="store_true",
+        help="query the warehouse itself (raw, staging, restricted: identifying data) instead "
+        "of the analyst database ($CARTWH_ANALYST/analyst.duckdb)",
+    )
     sql.add_argument("--wait", **WAIT_OPTION)
     sql.set_defaults(func=cmd_sql)
+
+    publish = commands.add_parser(
+        "publish",
+        help="write the PHI-free analyst package (DuckDB, Parquet, codebook) from the warehouse",
+    )
+    publish.add_argument("--out", help="the package's folder (default: $CARTWH_ANALYST)")
+    publish.add_argument("--wait", **WAIT_OPTION)
+    publish.set_defaults(func=cmd_publish)
 
     history = commands.add_parser(
         "history", help="published refreshes, newest first: deliveries, changes, check trends"

@@ -154,6 +154,7 @@ def locked_settings(settings: Settings, name: str) -> Settings:
         landing=landing,
         warehouse=root / "warehouse.duckdb",
         output=root / "output",
+        analyst=root / "analyst",
         work=work,
         dagster_home=work / "dagster",
         cutoff=date.fromisoformat(lock["cutoff"]),

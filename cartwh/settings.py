@@ -36,6 +36,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CARTWH_LANDING": ("$CARTWH_DATA/landing", "landing folder"),
     "CARTWH_WAREHOUSE": ("$CARTWH_DATA/warehouse.duckdb", "DuckDB warehouse file"),
     "CARTWH_OUTPUT": ("$CARTWH_DATA/output", "reports, figures, exported tables"),
+    "CARTWH_ANALYST": (
+        "$CARTWH_DATA/analyst",
+        "the PHI-free analyst package: analyst.duckdb, parquet/, codebook (`cartwh publish`)",
+    ),
     "CARTWH_CUTOFF": ("`cutoff` of dbt_project.yml (2023-03-01)", "data cut-off date"),
     "CARTWH_SECRET": (
         "none: required (the demo key only with `CARTWH_DEMO=1`)",
@@ -93,6 +97,8 @@ class Settings:
     mappings: Path
     dagster_home: Path
     work: Path
+    #: the analyst package's folder (:mod:`cartwh.analyst`)
+    analyst: Path
     max_patient_drop: float = DEFAULT_MAX_PATIENT_DROP
     keep_runs: int = DEFAULT_KEEP_RUNS
     daily_refresh: str = DEFAULT_DAILY_REFRESH
@@ -164,6 +170,7 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         mappings=path("CARTWH_MAPPINGS", DEFAULT_MAPPINGS_DIR),
         dagster_home=path("CARTWH_DAGSTER_HOME", work / "dagster"),
         work=work,
+        analyst=path("CARTWH_ANALYST", data / "analyst"),
         max_patient_drop=_share(env, "CARTWH_MAX_PATIENT_DROP", DEFAULT_MAX_PATIENT_DROP),
         keep_runs=_count(env, "CARTWH_KEEP_RUNS", DEFAULT_KEEP_RUNS),
         daily_refresh=_cron(env, "CARTWH_DAILY_REFRESH", DEFAULT_DAILY_REFRESH),

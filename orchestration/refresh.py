@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from dagster import DagsterInstance, LoggerDefinition
 
+from cartwh.analyst import publish_package
 from cartwh.housekeeping import prune_dagster_runs, prune_dbt_targets
 from cartwh.ingest.landing_state import write_plan
 from cartwh.ingest.registry import load_registry
@@ -233,6 +234,8 @@ def _close_unfinished_run(instance: DagsterInstance, settings: Settings) -> None
     if settings.warehouse.exists():
         with closing(connect_for_writing(settings.warehouse, log=_to_stderr)) as conn:
             completed = complete_interrupted_publication(conn, settings.output, settings.work)
+            if completed:
+                publish_package(conn, settings.analyst)
         if completed:
             message += " while publishing; the next refresh completed the publication"
             _to_stderr(

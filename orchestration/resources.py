@@ -91,10 +91,12 @@ class Landing(ConfigurableResource):
 
 
 class Study(ConfigurableResource):
-    """Study-wide settings: the data cut-off (dbt var) and where outputs go."""
+    """Study-wide settings: the data cut-off (dbt var) and where outputs and the analyst
+    package go."""
 
     cutoff: str
     output: str
+    analyst: str
 
     @property
     def parameters(self) -> StudyParameters:
@@ -119,5 +121,9 @@ def build_resources(settings: Settings, dbt_project) -> dict:
             private_tmp=str(settings.private_tmp),
             max_patient_drop=settings.max_patient_drop,
         ),
-        "study": Study(cutoff=settings.cutoff.isoformat(), output=str(settings.output)),
+        "study": Study(
+            cutoff=settings.cutoff.isoformat(),
+            output=str(settings.output),
+            analyst=str(settings.analyst),
+        ),
     }

@@ -148,7 +148,7 @@ def test_cli_sql_prints_a_table_and_csv(demo):
     env = {**inherited_environment(), **demo.env()}
     query = "select centre_code, count(*) as n from raw.deliveries group by 1 order by 1"
     table = subprocess.run(
-        [sys.executable, "-m", "cartwh.cli", "sql", query],
+        [sys.executable, "-m", "cartwh.cli", "sql", "--warehouse", query],
         env=env,
         capture_output=True,
         text=True,
@@ -156,7 +156,7 @@ def test_cli_sql_prints_a_table_and_csv(demo):
     )
     assert table.returncode == 0 and "centre_code" in table.stdout and "(4 rows)" in table.stdout
     as_csv = subprocess.run(
-        [sys.executable, "-m", "cartwh.cli", "sql", query, "--format", "csv"],
+        [sys.executable, "-m", "cartwh.cli", "sql", "--warehouse", query, "--format", "csv"],
         env=env,
         capture_output=True,
         text=True,
@@ -165,7 +165,7 @@ def test_cli_sql_prints_a_table_and_csv(demo):
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert [r["centre_code"] for r in rows] == list(sorted(CENTRES))
     refused = subprocess.run(
-        [sys.executable, "-m", "cartwh.cli", "sql", "delete from raw.deliveries"],
+        [sys.executable, "-m", "cartwh.cli", "sql", "--warehouse", "delete from raw.deliveries"],
         env=env,
         capture_output=True,
         text=True,

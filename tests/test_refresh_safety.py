@@ -142,7 +142,7 @@ def test_cartwh_sql_during_a_refresh_waits_then_answers_or_times_out(database, t
     env = {"CARTWH_WAREHOUSE": str(database), "CARTWH_DATA": str(tmp_path)}
     writer = _hold("writer", database, 4.0)
     started = time.monotonic()
-    answered = _cartwh(["sql", "select answer from t", "--format", "csv"], env)
+    answered = _cartwh(["sql", "--warehouse", "select answer from t", "--format", "csv"], env)
     assert time.monotonic() - started > 2.0
     assert answered.returncode == 0, answered.stderr
     assert answered.stdout.split() == ["answer", "42"]
@@ -150,7 +150,7 @@ def test_cartwh_sql_during_a_refresh_waits_then_answers_or_times_out(database, t
     writer.wait(timeout=10)
 
     writer = _hold("writer", database, 4.0)
-    refused = _cartwh(["sql", "select answer from t", "--wait", "0.5"], env)
+    refused = _cartwh(["sql", "--warehouse", "select answer from t", "--wait", "0.5"], env)
     writer.wait(timeout=10)
     assert refused.returncode == ExitCode.BUSY
     assert "Traceback" not in refused.stderr

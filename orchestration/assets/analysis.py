@@ -27,6 +27,7 @@ from analysis_assets.provenance import DeliveryUsed, Provenance
 from analysis_assets.report import build_report
 from analysis_assets.study import ANALYSES, REPORT_MART_TABLES, TABLE1_COMPARISONS, Analysis
 from analysis_assets.tables import DOCUMENTS, write_tables
+from cartwh.analyst import check_publishable, publish_package
 from cartwh.faults import crash_point
 from cartwh.history import patient_columns
 from cartwh.ingest.ledger import current_deliveries
@@ -156,7 +157,10 @@ def build_publish_asset(upstream: list[AssetKey]):
         **LAYERS["report"].spec_kwargs(),
         description="Publishes this refresh's analysis: schema analysis_next becomes analysis (one "
         "transaction), the staged tables/, figures/ and report.html replace the published ones, "
-        "and the refresh is recorded as finished. Skipped when anything upstream failed.",
+        "the PHI-free analyst package (CARTWH_ANALYST: analyst.duckdb, Parquet, codebook) is "
+        "rewritten, and the refresh is recorded as finished. Skipped when anything upstream "
+        "failed; a table the analyst package could not publish (a date of care, an undocumented "
+        "column) fails it before anything is published.",
         kinds={"duckdb", "html"},
     )
     def published(
@@ -164,11 +168,14 @@ def build_publish_asset(upstream: list[AssetKey]):
     ):
         output, run_id = Path(study.output), context.run.run_id
         with warehouse.write_connection(context.log.info) as conn:
+            check_publishable(conn, {"analysis": STAGED_SCHEMA})
             tables = publish_refresh_tables(
                 conn, output, run_id, ANALYSIS_TABLES, patient_columns(landing.registry())
             )
         crash_point("publish_tables")
         publish_files(output, run_id)
+        with warehouse.write_connection(context.log.info) as conn:
+            publish_package(conn, Path(study.analyst), context.log.info)
         record_published(Path(warehouse.work), run_id)
         context.log.info(f"published the analysis of run {run_id} in {output}")
         return MaterializeResult(metadata={"tables": len(tables)})
