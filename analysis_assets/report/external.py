@@ -71,8 +71,9 @@ def _opening(provenance: pd.DataFrame | None, threshold: int) -> list[str]:
     )
     if provenance is not None and len(provenance):
         first = provenance.iloc[0]
+        cutoff = pd.Timestamp(first["cutoff"]).date().isoformat()
         parts.append(
-            f"<p>Data cut-off: {escape(first['cutoff'])}; code version "
+            f"<p>Data cut-off: {escape(cutoff)}; code version "
             f"{escape(first['code_version'])}.</p>"
         )
     return parts
