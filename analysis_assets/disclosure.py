@@ -44,15 +44,24 @@ __all__ = [
     "COMPLEMENTARY_MARK",
     "Relation",
     "SuppressionResult",
+    "UnprotectableTable",
     "primary_label",
     "suppress",
     "suppress_table",
-    "feasible_intervals",
+    "pinned_cells",
 ]
 
 #: how a complementary-suppressed count is printed (it is not small: only withheld)
 COMPLEMENTARY_MARK = "*"
 Key = Hashable
+
+
+class UnprotectableTable(ValueError):
+    """Small counts stay recoverable with every count withheld (the table must not be shown)."""
+
+    def __init__(self, cells: list):
+        super().__init__(f"small counts recoverable whatever is withheld: {cells}")
+        self.cells = cells
 
 
 def primary_label(threshold: int) -> str:
@@ -78,6 +87,10 @@ class SuppressionResult:
     threshold: int
     primary: set[Key] = field(default_factory=set)
     complementary: set[Key] = field(default_factory=set)
+    #: primary cells still recoverable when nothing is left to suppress (every count of
+    #: their relations is small or withheld: e.g. a whole table below the threshold); a
+    #: table holding one must not be printed
+    unprotected: set[Key] = field(default_factory=set)
 
     @property
     def suppressed(self) -> set[Key]:
@@ -142,32 +155,38 @@ def _complete_relations(
                     changed = True
 
 
-def feasible_intervals(
+def pinned_cells(
     values: dict[Key, int],
     relations: list[Relation],
     shown: set[Key],
     bounds: dict[Key, tuple[float, float | None]],
     targets: Iterable[Key],
-) -> dict[Key, tuple[float, float]]:
-    """The smallest and largest value of each target an attacker can infer.
+) -> list[Key]:
+    """The targets an attacker can recover exactly: their minimum equals their maximum.
 
     Parameters
     ----------
     values : dict
-        Every cell's true value (read for the shown cells only).
+        Every cell's true value (read for the shown cells, and as a known feasible point).
     relations : list of Relation
     shown : set
         Cells the attacker reads; every other cell of a relation is an unknown.
     bounds : dict of key -> (lower, upper or None)
         What the attacker knows of an unknown (default 0..unbounded).
     targets : iterable of keys
-        Unknown cells to bound.
+        Unknown cells to test.
 
     Returns
     -------
-    dict of key -> (minimum, maximum)
-        By linear programming (HiGHS); ``inf`` when unbounded.
+    list of keys
+
+    Notes
+    -----
+    By linear programming (HiGHS): a target is safe once any feasible point gives it another
+    value than its true one; every solution of one target's programme is checked for all the
+    targets, so most need no programme of their own.
     """
+    targets = list(targets)
     unknown = sorted(
         {k for r in relations for k in r.cells() if k not in shown} | set(targets), key=repr
     )
@@ -187,19 +206,23 @@ def feasible_intervals(
     a_eq = np.array(rows) if rows else None
     b_eq = np.array(rhs) if rows else None
     box = [bounds.get(k, (0, None)) for k in unknown]
-    out = {}
-    for key in targets:
-        c = np.zeros(len(unknown))
-        c[index[key]] = 1.0
-        low = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=box, method="highs")
-        high = linprog(-c, A_eq=a_eq, b_eq=b_eq, bounds=box, method="highs")
-        if low.status != 0 and high.status != 0:
-            raise RuntimeError(f"the attacker's programme has no solution: {low.message}")
-        out[key] = (
-            low.fun if low.status == 0 else -np.inf,
-            -high.fun if high.status == 0 else np.inf,
-        )
-    return out
+    true = np.array([values[k] for k in unknown], dtype=float)
+    position = np.array([index[k] for k in targets], dtype=int)
+    safe = np.zeros(len(targets), dtype=bool)
+    for i, key in enumerate(targets):
+        for direction in (-1.0, 1.0):  # maximise, then minimise
+            if safe[i]:
+                break
+            c = np.zeros(len(unknown))
+            c[index[key]] = direction
+            solved = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=box, method="highs")
+            if solved.status == 3:  # unbounded: not pinned
+                safe[i] = True
+            elif solved.status == 0:
+                safe |= np.abs(solved.x[position] - true[position]) >= 0.5
+            else:
+                raise RuntimeError(f"the attacker's programme has no solution: {solved.message}")
+    return [key for key, ok in zip(targets, safe) if not ok]
 
 
 def attacker_bounds(result: SuppressionResult) -> dict[Key, tuple[float, float | None]]:
@@ -211,15 +234,55 @@ def attacker_bounds(result: SuppressionResult) -> dict[Key, tuple[float, float |
     return bounds
 
 
+def _unknown_components(relations: list[Relation], unknown: set[Key]) -> list[list[Relation]]:
+    """The relations grouped by the unknown cells they link (an attacker's linear programme
+    falls apart into these independent pieces; relations without an unknown are dropped)."""
+    parent: dict[Key, Key] = {}
+
+    def root(key: Key) -> Key:
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    linking = []
+    for relation in relations:
+        cells = [k for k in relation.cells() if k in unknown]
+        if cells:
+            linking.append((relation, cells[0]))
+            for other in cells[1:]:
+                parent[root(other)] = root(cells[0])
+    pieces: dict[Key, list[Relation]] = {}
+    for relation, cell in linking:
+        pieces.setdefault(root(cell), []).append(relation)
+    return list(pieces.values())
+
+
 def _recoverable(
-    values: dict[Key, int], relations: list[Relation], hidden: set[Key], result: SuppressionResult
+    values: dict[Key, int],
+    relations: list[Relation],
+    hidden: set[Key],
+    result: SuppressionResult,
+    audited: set[frozenset],
 ) -> list[Key]:
-    shown = set(values) - result.suppressed - hidden
-    targets = [
-        k for k in sorted(result.primary, key=repr) if any(k in r.cells() for r in relations)
-    ]
-    intervals = feasible_intervals(values, relations, shown, attacker_bounds(result), targets)
-    return [k for k, (low, high) in intervals.items() if high - low < 0.5]
+    """The primary cells an attacker pins exactly; ``audited`` caches the pieces (sets of
+    unknown cells with their bounds) found safe, as suppression only grows elsewhere."""
+    unknown = result.suppressed | hidden
+    bounds = attacker_bounds(result)
+    pinned = []
+    for piece in _unknown_components(relations, unknown):
+        cells = {k for r in piece for k in r.cells() if k in unknown}
+        signature = frozenset((k, k in result.primary) for k in cells)
+        targets = sorted(cells & result.primary, key=repr)
+        if not targets or signature in audited:
+            continue
+        shown = {k for r in piece for k in r.cells()} - unknown
+        found = pinned_cells(values, piece, shown, bounds, targets)
+        if found:
+            pinned += found
+        else:
+            audited.add(signature)
+    return pinned
 
 
 def suppress(
@@ -258,19 +321,28 @@ def suppress(
         for key in relation.cells():
             degree[key] = degree.get(key, 0) + 1
     _complete_relations(values, relations, hidden, degree, result)
+    around: dict[Key, list[Relation]] = {}
+    for relation in relations:
+        for key in relation.cells():
+            around.setdefault(key, []).append(relation)
+    audited: set[frozenset] = set()
     while True:
-        pinned = _recoverable(values, relations, hidden, result)
+        pinned = _recoverable(values, relations, hidden, result, audited)
         if not pinned:
             return result
-        key = pinned[0]
-        around = [r for r in relations if key in r.cells()]
-        extra = _cheapest([k for r in around for k in r.cells()], values, hidden, degree, result)
-        if extra is None:  # its own relations are spent: the cheapest cell of any relation
-            every = [k for r in relations for k in r.cells()]
-            extra = _cheapest(every, values, hidden, degree, result)
-        if extra is None:
-            raise RuntimeError(f"cannot protect cell {key!r}: nothing left to suppress")
-        result.complementary.add(extra)
+        added = False
+        for key in pinned:  # one more cell next to each pinned one, then audit again
+            near = [k for r in around[key] for k in r.cells()]
+            extra = _cheapest(near, values, hidden, degree, result)
+            if extra is None:  # its own relations are spent: the cheapest cell of any relation
+                extra = _cheapest(list(degree), values, hidden, degree, result)
+            if extra is None:
+                result.unprotected.add(key)
+            else:
+                result.complementary.add(extra)
+                added = True
+        if not added:
+            return result
         _complete_relations(values, relations, hidden, degree, result)
 
 
@@ -317,9 +389,16 @@ def suppress_table(
     Returns
     -------
     DataFrame of str
+
+    Raises
+    ------
+    UnprotectableTable
+        When a small count stays recoverable with everything withheld.
     """
     values, relations = table_problem(table, row_total, column_total)
     result = suppress(values, relations, threshold)
+    if result.unprotected:
+        raise UnprotectableTable(sorted(result.unprotected, key=repr))
     return pd.DataFrame(
         [[result.label((r, c), table.at[r, c]) for c in table.columns] for r in table.index],
         index=table.index,

@@ -77,7 +77,8 @@ TABLE_POLICY: dict[str, tuple[str, str]] = {
     "provenance": (KEEP, "deliveries, fingerprints, code version: no patient counts"),
     "km_estimates": (
         LEAVE_OUT,
-        "one row per event or censoring time: at-risk and event counts of single patients",
+        "one row per event or censoring time: at-risk and event counts of single patients; "
+        "the number at risk under the Kaplan–Meier figures is left out with the figures",
     ),
 }
 
@@ -500,7 +501,8 @@ def suppress_analysis_tables(
     dict of name -> DataFrame
         The suppressed tables (count columns as text: the count, ``<threshold`` or ``*``;
         percentages and estimates withheld with their count as ``*``) and the kept ones, in
-        the input order; tables left out or not named by the policy are absent.
+        the input order; tables left out or not named by the policy are absent, and so is a
+        table holding a small count that stays recoverable with everything withheld.
     """
     threshold = study.SMALL_CELL_THRESHOLD if threshold is None else int(threshold)
     tables = {name.split(".")[-1]: df.reset_index(drop=True) for name, df in tables.items()}
@@ -511,6 +513,12 @@ def suppress_analysis_tables(
             REGISTRARS[name](df, problem, bindings[name])
     problem.nest()
     result = suppress(problem.values, problem.relations, threshold, problem.hidden)
+    # a table holding a count that nothing can protect is not printed at all
+    bindings = {
+        name: b
+        for name, b in bindings.items()
+        if not any(key in result.unprotected for _, _, key in b.counts)
+    }
     shown = {name: _apply(tables[name], b, result) for name, b in bindings.items()}
     if "characteristics" in shown:
         shown["characteristics"] = _characteristics_values(

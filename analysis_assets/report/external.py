@@ -73,8 +73,7 @@ def _opening(provenance: pd.DataFrame | None, threshold: int) -> list[str]:
         first = provenance.iloc[0]
         cutoff = pd.Timestamp(first["cutoff"]).date().isoformat()
         parts.append(
-            f"<p>Data cut-off: {escape(cutoff)}; code version "
-            f"{escape(first['code_version'])}.</p>"
+            f"<p>Data cut-off: {escape(cutoff)}; code version {escape(first['code_version'])}.</p>"
         )
     return parts
 
