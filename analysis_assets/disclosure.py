@@ -19,9 +19,12 @@ Rules (:func:`suppress`):
 * **audit**: an attacker knows every shown cell, every relation, that counts are
   non-negative, that a ``<threshold`` cell lies in 1..threshold-1 and that a complementary
   cell (printed :data:`COMPLEMENTARY_MARK`) is at least ``threshold``. For each primary cell
-  the audit minimises and maximises it by linear programming under exactly that knowledge; a
-  cell whose minimum equals its maximum is exactly recoverable, and one more cell of its
-  relations is suppressed, until no primary cell is recoverable.
+  the audit asks, by linear programming under exactly that knowledge, whether another value
+  is possible (:func:`pinned_cells`); a cell with one possible value is exactly recoverable,
+  and one more cell of its relations is suppressed, until no primary cell is recoverable. A
+  cell that stays recoverable with every count of its relations withheld (a whole table below
+  the threshold) is reported (:attr:`SuppressionResult.unprotected`): its table must not be
+  printed.
 
 Protection criterion (tested by ``tests/test_disclosure.py`` with an independent attacker):
 **no primary-suppressed cell is exactly recoverable** — its feasible interval under the

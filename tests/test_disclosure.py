@@ -281,6 +281,30 @@ def test_external_table1_prints_no_small_count_nor_its_percentage(external):
     assert checked > 50
 
 
+def test_external_group_sizes_agree_across_tables(external):
+    # one count printed in three tables is one cell: shown in all or withheld in all, so no
+    # table gives away what another withholds
+    out, _ = external
+    sizes = {
+        (r["comparison"], r["group"]): r["denominator"]
+        for r in _rows(out / "tables" / "characteristics.csv")
+        if r["level"] == "missing"
+    }
+    compared = 0
+    for table, column, value in (
+        ("response_rates", "basis", "all_infused"),
+        ("survival_medians", "endpoint", "OS"),
+    ):
+        for r in _rows(out / "tables" / f"{table}.csv"):
+            if r[column] == value and (r["comparison"], r["group"]) in sizes:
+                assert r["n"] == sizes[(r["comparison"], r["group"])], (table, r)
+                compared += 1
+    assert compared >= 15
+    withheld = [k for k, v in sizes.items() if v == "*"]
+    header = ",".join(_rows(out / "tables" / "table1.csv")[0])
+    assert header.count("N = *") == len(withheld)
+
+
 def test_external_report_states_the_suppression(external):
     out, _ = external
     text = (out / "report.html").read_text(encoding="utf-8")
