@@ -123,13 +123,19 @@ class _Problem:
                 if parent in cells and None not in children:
                     self.relation(cells[parent], children, ("nested", *parent, *children))
 
-    def relation(self, total: Hashable, members: list[Hashable], name: tuple) -> None:
-        """``total = sum(members)``; a hidden cell takes what the members leave (patients
-        of the total in none of the groups)."""
+    def relation(
+        self, total: Hashable, members: list[Hashable], name: tuple, rest_hidden: bool = False
+    ) -> None:
+        """``total = sum(members) + rest``: the rest (patients of the total in none of the
+        groups) is a cell of its own, known to a reader (Table 1 prints it in a footnote)
+        unless ``rest_hidden``; none when it is 0 (the reader knows the sum is exact)."""
         rest = self.values[total] - sum(self.values[m] for m in members)
         if rest < 0:  # the members are not parts of that total: no relation to publish
             return
-        left = self.cell(("unassigned", *name), rest, hidden=True)
+        if rest == 0:
+            self.relations.append(Relation(total, tuple(members)))
+            return
+        left = self.cell(("unassigned", *name), rest, hidden=rest_hidden)
         self.relations.append(Relation(total, (*members, left)))
 
 
@@ -226,7 +232,7 @@ def _characteristics(df: pd.DataFrame, p: _Problem, b: _Bindings) -> None:
 
 def _with_rest(p: _Problem, total, part, name: tuple) -> None:
     """``total = part + hidden rest`` (non-responders, patients without an event, ...)."""
-    p.relation(total, [part], name)
+    p.relation(total, [part], name, rest_hidden=True)
 
 
 def _response_rates(df: pd.DataFrame, p: _Problem, b: _Bindings) -> None:
@@ -423,6 +429,25 @@ def _characteristics_values(shown: pd.DataFrame, original: pd.DataFrame) -> pd.D
     return out
 
 
+def _left_out_footnotes(layout: pd.DataFrame, result: SuppressionResult) -> pd.DataFrame:
+    """The footnotes "<comparison>: k of N patients whose group is unknown ..." with k as
+    printed (the count of the group-sum relation's rest cell)."""
+    from analysis_assets import manuscript_tables as mt
+
+    out = layout.copy()
+    for comparison in study.COMPARISONS:
+        key = ("unassigned", "sizes", comparison)
+        if key not in result.suppressed:
+            continue
+        note = (out["row_type"] == "footnote") & out[mt.CHARACTERISTIC].str.startswith(
+            mt._span_label(comparison) + ": "
+        )
+        out.loc[note, mt.CHARACTERISTIC] = out.loc[note, mt.CHARACTERISTIC].str.replace(
+            r": [\d,]+ of ", f": {result.label(key, 0)} of ", n=1, regex=True
+        )
+    return out
+
+
 def _table1(original: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
     """Table 1 laid out from the original characteristics, its count cells and header sizes
     replaced by the suppressed ones."""
@@ -532,7 +557,8 @@ def suppress_analysis_tables(
         elif decision == SUPPRESS and name in shown:
             out[name] = shown[name]
         elif name == "table1" and "characteristics" in shown:
-            out[name] = _table1(tables["characteristics"], shown["characteristics"])
+            layout = _table1(tables["characteristics"], shown["characteristics"])
+            out[name] = _left_out_footnotes(layout, result)
         elif name == "table2" and "cox_multivariate" in shown:
             out[name] = _table2(df, shown["cox_multivariate"])
     return out
