@@ -130,6 +130,13 @@ R_PARITY: dict[str, RParity] = {
     ),
 }
 
+# --------------------------------------------------------------------------- disclosure control
+
+#: outputs that leave the consortium (``cartwh report --external``) print counts from 1 to
+#: this minus one as ``<5`` (0 is shown), with complementary suppression
+#: (:mod:`analysis_assets.disclosure`); ``--threshold`` overrides it for one report
+SMALL_CELL_THRESHOLD = 5
+
 # --------------------------------------------------------------------------- comparisons
 
 

@@ -398,6 +398,47 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from analysis_assets.study import SMALL_CELL_THRESHOLD
+    from cartwh.external_report import EXTERNAL_FOLDER, MINIMUM_THRESHOLD, write_external_report
+
+    if not args.external:
+        print(
+            "cartwh: report: give --external (the internal report is written by `cartwh "
+            f"refresh` to {settings.output / 'report.html'})",
+            file=sys.stderr,
+        )
+        return ExitCode.USAGE
+    threshold = SMALL_CELL_THRESHOLD if args.threshold is None else args.threshold
+    if threshold < MINIMUM_THRESHOLD:
+        print(
+            f"cartwh: report: --threshold {threshold} suppresses nothing; give "
+            f"{MINIMUM_THRESHOLD} or more (the study's default is {SMALL_CELL_THRESHOLD})",
+            file=sys.stderr,
+        )
+        return ExitCode.USAGE
+    out = Path(args.out) if args.out else settings.output / EXTERNAL_FOLDER
+    try:
+        with _open_warehouse(settings, args.wait) as conn:
+            report, policy = write_external_report(conn, out, threshold)
+    except WarehouseUnavailable as exc:
+        print(f"cartwh: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except LookupError as exc:
+        print(f"cartwh: report: {exc}", file=sys.stderr)
+        return ExitCode.FAILED
+    except OSError as exc:
+        print(f"cartwh: report: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    written = int(policy["written"].sum())
+    print(
+        f"external report (small cells suppressed, threshold {threshold}): {report}\n"
+        f"{written} of {len(policy)} analysis tables written to {report.parent / 'tables'}; "
+        f"decisions in {report.parent / 'disclosure.csv'}"
+    )
+    return ExitCode.OK
+
+
 def cmd_lock(args: argparse.Namespace, settings: Settings) -> int:
     from cartwh.datalock import lock_file, take_lock
 
@@ -733,6 +774,24 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--format", choices=["text", "json"], default="text")
     history.add_argument("--wait", **WAIT_OPTION)
     history.set_defaults(func=cmd_history)
+
+    report = commands.add_parser(
+        "report", help="write the external report: analysis tables with small cells suppressed"
+    )
+    report.add_argument(
+        "--external",
+        action="store_true",
+        help="suppress small cells for outputs that leave the consortium (required)",
+    )
+    report.add_argument(
+        "--threshold",
+        type=int,
+        default=None,
+        help="counts from 1 to THRESHOLD-1 are shown as <THRESHOLD (default: the study's, 5)",
+    )
+    report.add_argument("--out", help="folder to write (default: $CARTWH_OUTPUT/external)")
+    report.add_argument("--wait", **WAIT_OPTION)
+    report.set_defaults(func=cmd_report)
 
     lock = commands.add_parser(
         "lock", help="freeze the current deliveries, cut-off, code and key as <work>/locks/NAME"

@@ -230,6 +230,11 @@ def render_table(df: pd.DataFrame, table_id: str = "") -> str:
     return "".join(parts)
 
 
+def _count(value) -> str:
+    """A count as printed: the number, or a suppression mark (``<5``, ``*``) as it is."""
+    return str(value) if isinstance(value, str) else f"{int(value)}"
+
+
 def _shown(name: str, df: pd.DataFrame) -> pd.DataFrame:
     """The columns worth printing: no column without any value, denominators added."""
     if len(df):
@@ -238,7 +243,7 @@ def _shown(name: str, df: pd.DataFrame) -> pd.DataFrame:
     if name == "response_rates" and {"responders", "n"} <= set(df.columns):
         df = df.copy()
         pos = list(df.columns).index("responders") + 1
-        pairs = [f"{int(a)}/{int(b)}" for a, b in zip(df["responders"], df["n"])]
+        pairs = [f"{_count(a)}/{_count(b)}" for a, b in zip(df["responders"], df["n"])]
         df.insert(pos, "responders / n", pairs)
     return df
 
