@@ -373,3 +373,36 @@ def test_rekey_rekeys_the_exclusion_list_so_later_loads_still_withhold(reloaded,
             "select sum(rows_erased) from raw.deliveries where delivery_id = '2023-03-03'"
         ).fetchall()[0][0]
     assert withheld == sum(n for (_, d, _), n in reloaded.raw_before.items() if d == "2023-03-01")
+
+
+def test_a_data_lock_rebuild_inherits_the_exclusion_list(tmp_path, monkeypatch):
+    """A lock taken before an erasure is rebuilt without the erased patient
+    (:func:`cartwh.datalock.locked_settings` carries the list into the lock's warehouse)."""
+    from cartwh.erasure.exclusions import (
+        EXCLUSIONS,
+        carry_exclusions,
+        ensure_exclusions,
+        erased_row_condition,
+        seal,
+    )
+
+    monkeypatch.setenv(
+        "CARTWH_SECRET", TEST_SECRET
+    )  # the door computes keys with the process's key
+    source, target = tmp_path / "warehouse.duckdb", tmp_path / "lock" / "warehouse.duckdb"
+    with duckdb.connect(str(source)) as conn:
+        ensure_exclusions(conn)
+        conn.execute(
+            f"insert into {EXCLUSIONS} values (?, ?, ?, now())",
+            [CENTRE, _key(), seal(TEST_SECRET, PATIENT)],
+        )
+    assert carry_exclusions(source, target) == 1
+    assert carry_exclusions(source, target) == 0
+    with duckdb.connect(str(target)) as conn:
+        condition = erased_row_condition(conn, CENTRE, "PID")
+        kept = conn.execute(
+            f"select PID from (values ('{PATIENT}'), (' {PATIENT} '), ('ZJ0001'), (null)) "
+            f"t(PID) where not ({condition}) order by all"
+        ).fetchall()
+        assert erased_row_condition(conn, "xz", "centre_patient_id") is None
+    assert kept == [("ZJ0001",), (None,)]

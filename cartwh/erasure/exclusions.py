@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from pathlib import Path
 
 import duckdb
 
@@ -171,3 +172,38 @@ def erased_row_condition(
         f"coalesce({DOOR_KEY_FUNCTION}('{centre_code}', {column}) in (select patient_key from "
         f"{EXCLUSIONS} where centre_code = '{centre_code}'), false)"
     )
+
+
+def carry_exclusions(source: Path, target: Path) -> int:
+    """Copy the exclusion list of the warehouse ``source`` into the warehouse ``target`` (a data
+    lock's rebuild: a state frozen before an erasure is rebuilt without the erased patients).
+
+    Parameters
+    ----------
+    source, target : Path
+        DuckDB files; ``target`` is created when missing.
+
+    Returns
+    -------
+    int
+        Entries the target did not have yet.
+    """
+    from cartwh.warehouse import connect_for_writing, read_connection, write_lock
+
+    if not source.exists():
+        return 0
+    with read_connection(source) as conn:
+        if not has_exclusion_list(conn):
+            return 0
+        entries = run(conn, f"select * from {EXCLUSIONS}")
+    if not entries:
+        return 0
+    with write_lock(target), connect_for_writing(target) as conn:
+        ensure_exclusions(conn)
+        before = run(conn, f"select count(*) from {EXCLUSIONS}")[0][0]
+        conn.executemany(
+            f"insert into {EXCLUSIONS} select ?, ?, ?, ? where not exists (select 1 from "
+            f"{EXCLUSIONS} where centre_code = ? and patient_key = ?)",
+            [[c, k, s, at, c, k] for c, k, s, at in entries],
+        )
+        return run(conn, f"select count(*) from {EXCLUSIONS}")[0][0] - before
