@@ -12,7 +12,6 @@ from pathlib import Path
 
 import duckdb
 
-from cartwh.erasure.exclusions import erased_row_condition
 from cartwh.ingest import gate, ledger
 from cartwh.ingest.confinement import OutsideLanding, private_workdir
 from cartwh.ingest.discovery import (
@@ -93,6 +92,8 @@ def _insert(
 
 
 def _erased_condition(conn, delivery: DeliveryFolder, mapping: CentreMapping, entity: str):
+    from cartwh.erasure.exclusions import erased_row_condition
+
     id_column = mapping.entities[entity].columns.get("centre_patient_id")
     if id_column is None or id_column.source is None:
         return None
