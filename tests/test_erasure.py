@@ -406,3 +406,27 @@ def test_a_data_lock_rebuild_inherits_the_exclusion_list(tmp_path, monkeypatch):
         ).fetchall()
         assert erased_row_condition(conn, "xz", "centre_patient_id") is None
     assert kept == [("ZJ0001",), (None,)]
+
+
+def test_a_dagster_run_naming_the_patient_is_deleted_and_the_storage_vacuumed(erased):
+    """An event log naming the patient (a check description quoting bad input) takes its run
+    out of the run storage, and no SQLite file keeps the bytes in a free page."""
+    import sqlite3
+
+    from cartwh.erasure.residue import clean_residue
+    from orchestration.refresh import dagster_instance
+
+    settings = erased.copy.settings()
+    runs = sorted((settings.dagster_home / "history" / "runs").glob("*-*.db"))
+    assert runs, "the copy has Dagster runs"
+    run_id = runs[-1].stem
+    with sqlite3.connect(runs[-1]) as db:
+        db.execute(
+            "insert into event_logs (run_id, event, timestamp) values (?, ?, current_timestamp)",
+            [run_id, '{"message": "row 3: XQ9999 (Planted Name) unparsable"}'],
+        )
+    residue = clean_residue(settings, ["XQ9999", "Planted Name"])
+    assert residue.runs_deleted == [run_id] and residue.remaining == []
+    with dagster_instance(settings) as instance:
+        assert not instance.has_run(run_id)
+    assert _files_naming([settings.dagster_home], [b"XQ9999", b"Planted Name"]) == []
