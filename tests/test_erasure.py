@@ -417,10 +417,10 @@ def test_a_dagster_run_naming_the_patient_is_deleted_and_the_storage_vacuumed(er
     from orchestration.refresh import dagster_instance
 
     settings = erased.copy.settings()
-    runs = sorted((settings.dagster_home / "history" / "runs").glob("*-*.db"))
-    assert runs, "the copy has Dagster runs"
-    run_id = runs[-1].stem
-    with sqlite3.connect(runs[-1]) as db:
+    with dagster_instance(settings) as instance:
+        run_id = instance.get_runs(limit=1)[0].run_id  # the erasure's rebuild
+    event_log = settings.dagster_home / "history" / "runs" / f"{run_id}.db"
+    with sqlite3.connect(event_log) as db:
         db.execute(
             "insert into event_logs (run_id, event, timestamp) values (?, ?, current_timestamp)",
             [run_id, '{"message": "row 3: XQ9999 (Planted Name) unparsable"}'],
@@ -429,4 +429,5 @@ def test_a_dagster_run_naming_the_patient_is_deleted_and_the_storage_vacuumed(er
     assert residue.runs_deleted == [run_id] and residue.remaining == []
     with dagster_instance(settings) as instance:
         assert not instance.has_run(run_id)
+    assert not event_log.exists()
     assert _files_naming([settings.dagster_home], [b"XQ9999", b"Planted Name"]) == []

@@ -5,9 +5,9 @@ state files) and the Dagster home (run storage: event logs with check descriptio
 metadata) are searched byte-wise for the patient's centre id, names and MRNs (UTF-8). What
 names them is cleaned: a text file (a log line naming the patient in a message about bad
 input) gets each identifier replaced by ``[erased patient]``, rewritten atomically; a Dagster
-run whose event log names them is deleted from the run storage and the SQLite files are
-vacuumed (SQLite, like DuckDB, keeps deleted rows in free pages). Whatever still names the
-patient afterwards is reported, for a person to remove.
+run whose event log names them is deleted from the run storage with its event log file, and
+the SQLite files are vacuumed (SQLite, like DuckDB, keeps deleted rows in free pages).
+Whatever still names the patient afterwards is reported, for a person to remove.
 """
 
 from __future__ import annotations
@@ -66,22 +66,36 @@ def _redact(path: Path, needles: list[bytes]) -> None:
     os.replace(partial, path)
 
 
-def _delete_dagster_runs(settings: Settings, run_ids: list[str]) -> list[str]:
+def _delete_dagster_runs(settings: Settings, run_ids: list[str]) -> None:
+    """Delete the runs from the run storage (those it still knows: pruning leaves the event log
+    files of the runs it deletes)."""
     from orchestration.refresh import dagster_instance
 
-    deleted = []
     with dagster_instance(settings) as instance:
         for run_id in run_ids:
             if instance.has_run(run_id):
                 instance.delete_run(run_id)
-                deleted.append(run_id)
-    return deleted
+
+
+def _database_of(path: Path) -> Path | None:
+    """The SQLite database a file belongs to (itself, or the database of a -wal/-shm file)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        if path.name.endswith(SQLITE_SUFFIX + suffix):
+            return path.with_name(path.name[: len(path.name) - len(suffix)])
+    return None
+
+
+def _sqlite_files(database: Path) -> list[Path]:
+    return [database.with_name(database.name + s) for s in ("", "-wal", "-shm", "-journal")]
 
 
 def _vacuum(path: Path) -> None:
+    """Rewrite the database without free pages, its write-ahead log checkpointed and emptied."""
     connection = sqlite3.connect(path)
     try:
+        connection.execute("pragma wal_checkpoint(truncate)")
         connection.execute("vacuum")
+        connection.execute("pragma wal_checkpoint(truncate)")
     finally:
         connection.close()
 
@@ -112,15 +126,15 @@ def clean_residue(settings: Settings, identifiers: list[str]) -> Residue:
             _redact(path, needles)
             residue.redacted.append(path)
     home = settings.dagster_home
-    databases = [p for p in hits if p.suffix == SQLITE_SUFFIX and home in p.parents]
+    databases = {_database_of(p) for p in hits if home in p.parents and _database_of(p)}
     if databases:
-        run_ids = [p.stem for p in databases if p.parent.name == "runs" and p.stem != "index"]
-        residue.runs_deleted = _delete_dagster_runs(settings, run_ids)
-        for path in sorted(settings.dagster_home.rglob(f"*{SQLITE_SUFFIX}")):
-            if path.exists():
-                _vacuum(path)
-        for run_id in residue.runs_deleted:  # the run's own event log file, if storage kept it
-            for path in settings.dagster_home.rglob(f"{run_id}{SQLITE_SUFFIX}"):
-                path.unlink()
+        event_logs = sorted(p for p in databases if p.parent.name == "runs" and p.stem != "index")
+        _delete_dagster_runs(settings, [p.stem for p in event_logs])
+        for path in event_logs:  # a run's own event log (also of runs pruned before)
+            for part in _sqlite_files(path):
+                part.unlink(missing_ok=True)
+        residue.runs_deleted = [p.stem for p in event_logs]
+        for path in sorted(home.rglob(f"*{SQLITE_SUFFIX}")):
+            _vacuum(path)
     residue.remaining = files_naming(roots, identifiers, skip)
     return residue
