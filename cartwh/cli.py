@@ -474,6 +474,85 @@ def cmd_rekey(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.OK
 
 
+@_disk_full_is_one_line
+def cmd_erase(args: argparse.Namespace, settings: Settings) -> int:
+    """`cartwh erase --centre C --patient ID`: consent withdrawn (:mod:`cartwh.erasure`)."""
+    _require_key(settings)
+    from cartwh.erasure.erase import ErasureError
+    from cartwh.erasure.procedure import erase_everywhere
+    from cartwh.erasure.rewrite import RewriteError
+    from cartwh.ingest.mapping import MappingError
+    from cartwh.ingest.registry import load_registry
+    from cartwh.warehouse import WarehouseBusy
+
+    registry = load_registry(settings.mappings)
+    if args.centre not in registry.centres:
+        known = ", ".join(registry.centres) or "none"
+        raise SettingsError(f"unknown centre {args.centre!r} (registered: {known})")
+    try:
+        mapping = registry.mapping(args.centre)
+    except MappingError as exc:
+        raise SettingsError(f"the mapping of centre {args.centre} is unusable: {exc}") from None
+    if not settings.warehouse.exists():
+        raise SettingsError(f"no warehouse at {settings.warehouse}: nothing to erase")
+    rebuild = argparse.Namespace(
+        full=True,
+        lock=None,
+        quiet=args.quiet,
+        verbose=False,
+        log_level="INFO",
+        accept_data_warnings=True,  # the centres' own warnings are not the erasure's outcome
+    )
+    try:
+        outcome = erase_everywhere(
+            settings,
+            mapping,
+            args.patient,
+            lambda: cmd_refresh(rebuild, settings),
+            args.wait,
+            say=(lambda m: None) if args.quiet else print,
+        )
+    except ErasureError as exc:
+        print(f"cartwh: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except RewriteError as exc:
+        print(f"cartwh: {exc}", file=sys.stderr)
+        return ExitCode.FAILED
+    except WarehouseBusy as exc:
+        print(f"cartwh: {exc}", file=sys.stderr)
+        return ExitCode.BUSY
+    erasure, residue = outcome.erasure, outcome.residue
+    if not args.quiet:
+        print(
+            f"\nerasure {erasure.erasure_id} recorded in history.erasures: "
+            f"{erasure.rows_total} rows removed, warehouse file sha256 "
+            f"{outcome.sha256_before[:16]}… -> {outcome.sha256_after[:16]}…; later loads "
+            f"withhold the patient's rows (restricted.erased_patients)"
+        )
+        if residue.redacted or residue.runs_deleted:
+            print(
+                f"identifiers removed from {len(residue.redacted)} files and "
+                f"{len(residue.runs_deleted)} Dagster runs beside the warehouse"
+            )
+    status = ExitCode.OK
+    if outcome.rebuild_status not in (ExitCode.OK, ExitCode.DATA_WARNINGS):
+        print(
+            "cartwh: the patient is erased from the warehouse, but the rebuild failed: fix "
+            "what it names and run `cartwh refresh --full`",
+            file=sys.stderr,
+        )
+        status = ExitCode.FAILED
+    if residue.remaining:
+        shown = ", ".join(str(p) for p in residue.remaining[:5])
+        print(
+            f"cartwh: {len(residue.remaining)} files beside the warehouse still name the "
+            f"patient ({shown}): delete them",
+            file=sys.stderr,
+        )
+        status = ExitCode.FAILED
+    return status
+
+
 def cmd_mapping_check(args: argparse.Namespace, settings: Settings) -> int:
     from cartwh.ingest.mapping import MappingError
     from cartwh.ingest.mapping_check import check_mapping
@@ -806,6 +885,17 @@ def build_parser() -> argparse.ArgumentParser:
         "to CARTWH_NEW_SECRET (new key), in one transaction",
     )
     rekey.set_defaults(func=cmd_rekey)
+
+    erase = commands.add_parser(
+        "erase",
+        help="consent withdrawn: remove a patient from every layer, raw history and outputs "
+        "included, and withhold them from later loads",
+    )
+    erase.add_argument("--centre", required=True, help="the centre code, e.g. xz")
+    erase.add_argument("--patient", required=True, help="the patient id as the centre delivers it")
+    erase.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    erase.add_argument("--wait", **WAIT_OPTION)
+    erase.set_defaults(func=cmd_erase)
 
     mapping = commands.add_parser("mapping", help="centre mapping files")
     mapping_commands = mapping.add_subparsers(dest="mapping_command", required=True)

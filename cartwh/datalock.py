@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 
+from cartwh.erasure.exclusions import carry_exclusions
 from cartwh.ingest.discovery import sha256_file
 from cartwh.settings import Settings, SettingsError
 from cartwh.version import code_version
@@ -149,7 +150,7 @@ def locked_settings(settings: Settings, name: str) -> Settings:
         for file in delivery["files"]:
             _copy_verified(settings.landing, landing, delivery, file)
     work = root / "work"
-    return replace(
+    locked = replace(
         settings,
         landing=landing,
         warehouse=root / "warehouse.duckdb",
@@ -159,6 +160,9 @@ def locked_settings(settings: Settings, name: str) -> Settings:
         dagster_home=work / "dagster",
         cutoff=date.fromisoformat(lock["cutoff"]),
     )
+    # patients erased since the lock was taken stay erased in its rebuild (cartwh erase)
+    carry_exclusions(settings.warehouse, locked.warehouse)
+    return locked
 
 
 def _copy_verified(source_landing: Path, landing: Path, delivery: dict, file: dict) -> None:

@@ -6,7 +6,10 @@ checked against the warehouse itself: every ``patient_key`` of ``restricted.pati
 must be the HMAC of its centre patient under that key. Then, in one transaction, a map from
 old to new key is built from the crosswalk and every table with a ``patient_key`` column
 (every schema: intermediate, mart, restricted, quality, analysis, history) is updated through
-it, set-wise; a key that is not in the crosswalk stops the rotation (rolled back). The
+it, set-wise. Erased patients are no longer in the crosswalk: their new keys come from the ids
+sealed in the exclusion list (``restricted.erased_patients``), which are sealed again under
+the new key, so that later loads still withhold them. A key that is not in the crosswalk (nor
+the list) stops the rotation (rolled back). The
 rotation is recorded in ``history.key_rotations``: when, the tables and keys re-keyed, and a
 salted HMAC check of the old and the new key (it tells whether a key is the same, not what it
 is). The new pseudonyms are those a fresh refresh with the new key gives; the outputs on disk
@@ -26,6 +29,8 @@ from cartwh.warehouse import connect_for_writing, run, write_lock
 
 NEW_SECRET_VARIABLE = "CARTWH_NEW_SECRET"
 CROSSWALK = "restricted.patient_crosswalk"
+#: erased patients (cartwh erase): re-keyed through their sealed ids
+EXCLUSIONS = "restricted.erased_patients"
 
 ROTATIONS_DDL = """
 create schema if not exists history;
@@ -135,6 +140,29 @@ def rekey(settings: Settings, new_secret: str | None) -> Rotation:
             conn.close()
 
 
+def _check_erased(conn, old_secret: str, new_secret: str) -> int:
+    """Erased patients on the exclusion list, after checking that the old key unseals every
+    one of them (their ids are needed for their new keys: :mod:`cartwh.erasure.exclusions`)."""
+    from cartwh.erasure.exclusions import erased_total, register_text_function, seal, unseal
+
+    erased = erased_total(conn)
+    if not erased:
+        return 0
+    register_text_function(conn, "cartwh_old_unseal", lambda s: unseal(old_secret, s), 1)
+    register_text_function(conn, "cartwh_new_seal", lambda i: seal(new_secret, i), 1)
+    wrong = run(
+        conn,
+        f"select count(*) from {EXCLUSIONS} where patient_key is distinct from "
+        "cartwh_old_key(centre_code, cartwh_old_unseal(sealed_id))",
+    )[0][0]
+    if wrong:
+        raise RekeyError(
+            f"{wrong} of the {erased} erased patients of {EXCLUSIONS} were not sealed with "
+            "CARTWH_SECRET: set it to the key of the erasures, or restore the list"
+        )
+    return erased
+
+
 def _rekey(conn, old_secret: str, new_secret: str) -> Rotation:
     known = run(
         conn,
@@ -154,12 +182,19 @@ def _rekey(conn, old_secret: str, new_secret: str) -> Rotation:
             f"{patients} crosswalk keys differ): set CARTWH_SECRET to the current key and "
             f"{NEW_SECRET_VARIABLE} to the new one"
         )
+    erased = _check_erased(conn, old_secret, new_secret)
     tables = [f'"{schema}"."{table}"' for schema, table in run(conn, _KEYED_TABLES)]
     conn.execute("begin transaction")
     try:
         conn.execute(
             "create temporary table key_map as select patient_key as old_key, "
             f"cartwh_new_key(centre_code, centre_patient_id) as new_key from {CROSSWALK}"
+            + (
+                f" union select patient_key, cartwh_new_key(centre_code, "
+                f"cartwh_old_unseal(sealed_id)) from {EXCLUSIONS}"
+                if erased
+                else ""
+            )
         )
         rows = 0
         for table in tables:
@@ -178,6 +213,10 @@ def _rekey(conn, old_secret: str, new_secret: str) -> Rotation:
                 f"update {table} t set patient_key = m.new_key from key_map m "
                 "where t.patient_key = m.old_key",
             )[0][0]
+        if erased:  # the exclusion list's sealed ids, sealed again under the new key
+            conn.execute(
+                f"update {EXCLUSIONS} set sealed_id = cartwh_new_seal(cartwh_old_unseal(sealed_id))"
+            )
         conn.execute(ROTATIONS_DDL)
         salt = secrets.token_hex(16)
         conn.execute(

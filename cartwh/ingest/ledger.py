@@ -28,6 +28,7 @@ create table if not exists raw.deliveries (
 );
 alter table raw.deliveries add column if not exists mtime_ns bigint;
 alter table raw.deliveries add column if not exists mapping_digest varchar;
+alter table raw.deliveries add column if not exists rows_erased bigint;
 create or replace view raw.current_deliveries as
 select centre_code, max(delivery_id) as delivery_id
 from raw.deliveries
@@ -66,6 +67,9 @@ create table if not exists raw.delivery_decisions (
 #              (message: the rule it breaks and the fix; source_file ''), rewritten at every
 #              scan; or a symbolic link inside a delivery (source_file: its path), not followed
 #
+# rows_read of a file is what it delivered; rows_erased (null: none) how many of them belong to
+# patients erased by `cartwh erase`: removed from raw afterwards, or withheld at the door of a
+# later load. raw holds rows_read - rows_erased of the file.
 # raw.delivery_patient_changes: for every loaded or held delivery, each patient of it or of the
 # delivery that was current when it loaded (previous_delivery_id): added, kept or dropped.
 # raw.delivery_decisions: who accepted or withdrew which delivery, when.
@@ -179,6 +183,7 @@ class LedgerRow:
     delivery_fingerprint: str
     mtime_ns: int | None = None
     mapping_digest: str | None = None
+    rows_erased: int | None = None  # rows of erased patients withheld at the door
 
 
 LEDGER_COLUMNS = tuple(f.name for f in fields(LedgerRow))
@@ -204,7 +209,12 @@ def record(conn, rows: list[LedgerRow]) -> None:
     import pyarrow as pa
 
     columns = list(zip(*(astuple(row) for row in rows), strict=True))
-    types = {"bytes": pa.int64(), "rows_read": pa.int64(), "mtime_ns": pa.int64()}
+    types = {
+        "bytes": pa.int64(),
+        "rows_read": pa.int64(),
+        "mtime_ns": pa.int64(),
+        "rows_erased": pa.int64(),
+    }
     types["loaded_at"] = pa.timestamp("us")
     table = pa.table(
         {

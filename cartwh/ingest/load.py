@@ -71,23 +71,42 @@ def _insert(
     select_sql: str,
     delivery: DeliveryFolder,
     source_label: str,
-) -> int:
+    erased: str | None = None,
+) -> tuple[int, int]:
+    """Insert a file's rows; (rows delivered, rows withheld because their patient was erased:
+    ``erased`` is the condition that finds them, :func:`erased_row_condition`)."""
     ledger.ensure_raw_table(conn, table, columns)
     quoted = ", ".join(f'"{c}"' for c in columns)
     before = conn.execute(f'select count(*) from raw."{table}"').fetchall()[0][0]
     run(
         conn,
         f'insert into raw."{table}" by name select {quoted}, ? as _delivery_id, '
-        f"? as _source_file, _row_number from ({select_sql})",
+        f"? as _source_file, _row_number from ({select_sql})"
+        + (f" where not ({erased})" if erased else ""),
         [delivery.delivery_id, source_label],
     )
-    return conn.execute(f'select count(*) from raw."{table}"').fetchall()[0][0] - before
+    inserted = conn.execute(f'select count(*) from raw."{table}"').fetchall()[0][0] - before
+    if not erased:
+        return inserted, 0
+    delivered = run(conn, f"select count(*) from ({select_sql})")[0][0]
+    return delivered, delivered - inserted
+
+
+def _erased_condition(conn, delivery: DeliveryFolder, mapping: CentreMapping, entity: str):
+    from cartwh.erasure.exclusions import erased_row_condition
+
+    id_column = mapping.entities[entity].columns.get("centre_patient_id")
+    if id_column is None or id_column.source is None:
+        return None
+    return erased_row_condition(conn, delivery.centre_code, id_column.source)
 
 
 def _load_entity_file(
     conn, delivery, mapping, entity, delivered: DeliveredFile, workdir: Path, dry_run: bool
-) -> tuple[str, int]:
+) -> tuple[str, int, int]:
+    """(source label, rows delivered, rows withheld of erased patients)"""
     settings = mapping.settings(entity)
+    erased = _erased_condition(conn, delivery, mapping, entity)
     table = ledger.raw_table_name(delivery.centre_code, entity)
     where = f"delivery {delivery.label}: file {delivered.relative_path}"
     if settings.format == "excel":
@@ -106,10 +125,12 @@ def _load_entity_file(
         conn.register("_cartwh_sheet", read.table)
         try:
             columns = [c for c in read.table.column_names if c != "_row_number"]
-            rows = _insert(conn, table, columns, "select * from _cartwh_sheet", delivery, label)
+            rows, withheld = _insert(
+                conn, table, columns, "select * from _cartwh_sheet", delivery, label, erased
+            )
         finally:
             conn.unregister("_cartwh_sheet")
-        return label, rows
+        return label, rows, withheld
     try:
         result = read_csv(delivered.path, settings, workdir, within=delivery.path)
     except ReadError as exc:
@@ -119,8 +140,14 @@ def _load_entity_file(
         raise DeliveryRejected(f"{where}: {exc}") from None
     try:
         _check_header(delivery, mapping, entity, delivered.relative_path, result.header, dry_run)
-        rows = _insert(
-            conn, table, result.columns, result.relation_sql, delivery, delivered.relative_path
+        rows, withheld = _insert(
+            conn,
+            table,
+            result.columns,
+            result.relation_sql,
+            delivery,
+            delivered.relative_path,
+            erased,
         )
     except duckdb.Error as exc:
         problem = csv_problem(str(exc))
@@ -129,7 +156,7 @@ def _load_entity_file(
     finally:
         for path in result.cleanup:
             path.unlink(missing_ok=True)
-    return delivered.relative_path, rows
+    return delivered.relative_path, rows, withheld
 
 
 def _check_header(delivery, mapping, entity, label: str, header: list[str], dry_run: bool) -> None:
@@ -222,6 +249,7 @@ def load_delivery(
         delivered: DeliveredFile | None = None,
         rows=None,
         message=None,
+        rows_erased=None,
     ) -> ledger.LedgerRow:
         return ledger.LedgerRow(
             delivery.centre_code,
@@ -237,6 +265,7 @@ def load_delivery(
             print_,
             delivered.mtime_ns if delivered else None,
             digest,
+            rows_erased,
         )
 
     not_read_rows = [
@@ -343,7 +372,7 @@ def _load_claimed(
 
     Raises DeliveryRejected (after rolling back) when a file breaks the delivery.
     """
-    entity_rows: list[tuple[str, str, DeliveredFile, int]] = []
+    entity_rows: list[tuple[str, str, DeliveredFile, int, int]] = []
     other_rows: list[ledger.LedgerRow] = []
     rows_by_entity: dict[str, int] = {}
     run(conn, "begin")
@@ -355,11 +384,11 @@ def _load_claimed(
                 other_rows.append(row(pattern, "missing", entity=entity, rows=0, message=message))
                 continue
             for delivered in matches:
-                label, rows = _load_entity_file(
+                label, rows, withheld = _load_entity_file(
                     conn, delivery, mapping, entity, delivered, workdir, dry_run
                 )
-                rows_by_entity[entity] = rows_by_entity.get(entity, 0) + rows
-                entity_rows.append((entity, label, delivered, rows))
+                rows_by_entity[entity] = rows_by_entity.get(entity, 0) + rows - withheld
+                entity_rows.append((entity, label, delivered, rows, withheld))
         claimed_names = {f.relative_path for m in claimed.values() for f in m}
         for f in files:
             if f.relative_path in claimed_names:
@@ -379,8 +408,9 @@ def _load_claimed(
                 delivered=delivered,
                 rows=rows,
                 message=message or None,
+                rows_erased=withheld or None,
             )
-            for entity, label, delivered, rows in entity_rows
+            for entity, label, delivered, rows, withheld in entity_rows
         ]
         ledger.replace_attempt(
             conn,

@@ -128,7 +128,9 @@ reconciliation_measures as (
         on reconciled.centre_code = current_deliveries.centre_code
         and reconciled.entity = entities.table_name
     left join (
-        select centre_code, delivery_id, entity, sum(rows_read) as rows_read
+        -- rows of patients erased since (cartwh erase) are no longer in raw: not lost
+        select centre_code, delivery_id, entity,
+            sum(rows_read - coalesce(rows_erased, 0)) as rows_read
         from ledger where status = 'loaded' group by all
     ) as ledgered
         on ledgered.centre_code = current_deliveries.centre_code
