@@ -2,8 +2,8 @@
 
 ``restricted.erased_patients`` holds, per erased patient, the centre, the ``patient_key`` (the
 HMAC pseudonym, :func:`cartwh.transform.plugin.patient_key`) and the centre's patient id
-*sealed* under the key: encrypted with a keystream derived from ``CARTWH_SECRET`` (HMAC-SHA256
-in counter mode over a random nonce). The HMAC alone cannot be re-keyed - re-keying needs the
+*sealed* under the key: encrypted with Fernet (``cryptography``) under a key derived from
+``CARTWH_SECRET``. The HMAC alone cannot be re-keyed - re-keying needs the
 id - so without the sealed id a key rotation (``cartwh rekey``) would turn the list into keys
 that no later delivery matches, and the patient would come back. The sealed id is as
 pseudonymous as the key itself: both need ``CARTWH_SECRET`` to be linked to a person.
@@ -15,9 +15,7 @@ withheld are counted in the ledger (``raw.deliveries.rows_erased``).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
+import base64
 from pathlib import Path
 
 import duckdb
@@ -39,20 +37,22 @@ create table if not exists {EXCLUSIONS} (
 #: the SQL name of the key function registered on a loading connection
 DOOR_KEY_FUNCTION = "cartwh_erasure_key"
 
-_NONCE_BYTES = 16
 
+def _fernet(secret: str):
+    """Fernet (AES-128-CBC with HMAC-SHA256, from ``cryptography``) keyed by HKDF from
+    ``secret``: another key cannot read a sealed id, and says so instead of giving garbage."""
+    from cryptography.fernet import Fernet
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-def _stream(secret: str, nonce: bytes, length: int) -> bytes:
-    subkey = hmac.new(secret.encode("utf-8"), b"cartwh erasure seal v1", hashlib.sha256).digest()
-    blocks = (
-        hmac.new(subkey, nonce + counter.to_bytes(4, "big"), hashlib.sha256).digest()
-        for counter in range(-(-length // 32))
-    )
-    return b"".join(blocks)[:length]
+    key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"cartwh erasure seal v2"
+    ).derive(secret.encode("utf-8"))
+    return Fernet(base64.urlsafe_b64encode(key))
 
 
 def seal(secret: str, centre_patient_id: str) -> str:
-    """The patient id encrypted under ``secret`` (hex of nonce and ciphertext).
+    """The patient id encrypted under ``secret``.
 
     Parameters
     ----------
@@ -64,21 +64,20 @@ def seal(secret: str, centre_patient_id: str) -> str:
     Returns
     -------
     str
-        Hex text; :func:`unseal` with the same key gives the id back.
+        A Fernet token; :func:`unseal` with the same key gives the id back.
     """
-    data = centre_patient_id.strip().encode("utf-8")
-    nonce = secrets.token_bytes(_NONCE_BYTES)
-    cipher = bytes(a ^ b for a, b in zip(data, _stream(secret, nonce, len(data)), strict=True))
-    return (nonce + cipher).hex()
+    return _fernet(secret).encrypt(centre_patient_id.strip().encode("utf-8")).decode("ascii")
 
 
-def unseal(secret: str, sealed: str) -> str:
-    """The patient id of :func:`seal`; another key gives unrelated text (checked by the caller
-    against the patient_key)."""
-    raw = bytes.fromhex(sealed)
-    nonce, cipher = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:]
-    plain = bytes(a ^ b for a, b in zip(cipher, _stream(secret, nonce, len(cipher)), strict=True))
-    return plain.decode("utf-8", errors="replace")
+def unseal(secret: str, sealed: str) -> str | None:
+    """The patient id of :func:`seal`, or None when ``secret`` is not the key it was sealed
+    with (checked by the caller against the patient_key)."""
+    from cryptography.fernet import InvalidToken
+
+    try:
+        return _fernet(secret).decrypt(sealed.encode("ascii")).decode("utf-8")
+    except InvalidToken:
+        return None
 
 
 def register_text_function(conn, name: str, function, arity: int) -> None:
