@@ -55,6 +55,12 @@ def _read(conn, schema: str, tables) -> dict:
     return {table: conn.execute(f"select * from {schema}.{table}").df() for table in tables}
 
 
+def _read_mart(conn, tables) -> dict:
+    """Mart tables in one row order every time: DuckDB returns rows in any order, and figures
+    draw rows (and float sums add them) in the order they come."""
+    return {t: conn.execute(f"select * from mart.{t} order by all").df() for t in tables}
+
+
 def build_analysis_asset(name: str, analysis: Analysis):
     @multi_asset(
         name=name,
@@ -73,7 +79,7 @@ def build_analysis_asset(name: str, analysis: Analysis):
     def _analysis(context: AssetExecutionContext, warehouse: Warehouse, study: Study):
         staged = staging_folder(Path(study.output), context.run.run_id)
         with warehouse.write_connection(context.log.info) as conn:
-            tables = run_analysis(name, _read(conn, "mart", analysis.inputs))
+            tables = run_analysis(name, _read_mart(conn, analysis.inputs))
             written = write_tables(conn, tables, staged / "tables", schema=STAGED_SCHEMA)
             crash_point("analysis")
         for table, rows in written.items():
@@ -111,7 +117,7 @@ def report(context: AssetExecutionContext, warehouse: Warehouse, study: Study, l
     with warehouse.get_connection(context.log.info) as conn:
         tables = {
             **_read(conn, STAGED_SCHEMA, ANALYSIS_TABLES),
-            **_read(conn, "mart", REPORT_MART_TABLES),
+            **_read_mart(conn, REPORT_MART_TABLES),
         }
         tables.update(intake_summaries(conn))
         deliveries = current_deliveries(conn)
