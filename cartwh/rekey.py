@@ -163,19 +163,29 @@ def _check_erased(conn, old_secret: str, new_secret: str) -> int:
     return erased
 
 
-def _rekey(conn, old_secret: str, new_secret: str) -> Rotation:
+def crosswalk_keys_differing(conn, key_function: str) -> tuple[int, int] | None:
+    """(patients, keys that differ) of the crosswalk against the SQL key function
+    ``key_function`` (a registered HMAC under some key); None when there is no crosswalk."""
     known = run(
         conn,
         "select count(*) from information_schema.tables "
         "where table_schema = 'restricted' and table_name = 'patient_crosswalk'",
     )[0][0]
     if not known:
-        raise RekeyError(f"the warehouse has no {CROSSWALK}: run `cartwh refresh` first")
+        return None
     patients, wrong = run(
         conn,
         f"select count(*), count(*) filter (where patient_key is distinct from "
-        f"cartwh_old_key(centre_code, centre_patient_id)) from {CROSSWALK}",
+        f"{key_function}(centre_code, centre_patient_id)) from {CROSSWALK}",
     )[0]
+    return patients, wrong
+
+
+def _rekey(conn, old_secret: str, new_secret: str) -> Rotation:
+    checked = crosswalk_keys_differing(conn, "cartwh_old_key")
+    if checked is None:
+        raise RekeyError(f"the warehouse has no {CROSSWALK}: run `cartwh refresh` first")
+    patients, wrong = checked
     if wrong:
         raise RekeyError(
             f"CARTWH_SECRET is not the key this warehouse was pseudonymised with ({wrong} of "

@@ -117,18 +117,12 @@ def _quoted(name: str) -> str:
 
 def check_key(conn: duckdb.DuckDBPyConnection) -> None:
     """Refuse unless every crosswalk key is the HMAC of its patient under the registered key."""
-    known = run(
-        conn,
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'restricted' and table_name = 'patient_crosswalk'",
-    )[0][0]
-    if not known:
+    from cartwh.rekey import crosswalk_keys_differing
+
+    checked = crosswalk_keys_differing(conn, KEY_FUNCTION)
+    if checked is None:
         raise ErasureError(f"the warehouse has no {CROSSWALK}: run `cartwh refresh` first")
-    patients, wrong = run(
-        conn,
-        f"select count(*), count(*) filter (where patient_key is distinct from "
-        f"{KEY_FUNCTION}(centre_code, centre_patient_id)) from {CROSSWALK}",
-    )[0]
+    patients, wrong = checked
     if wrong:
         raise ErasureError(
             f"CARTWH_SECRET is not the key this warehouse was pseudonymised with ({wrong} of "
