@@ -14,8 +14,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cartwh.content_hash import hashed_columns
 from tests.conftest import OTHER_SECRET, TEST_SECRET, Demo, run_cartwh
-from tests.content_hash import _value, hashed_columns
+from tests.content_hash import _value
 
 #: a zj patient (wide daily observations) in both deliveries, with queries back to the centre,
 #: whose name is no part of another patient's name
@@ -63,7 +64,7 @@ def _others_digest(conn, key: str) -> dict[str, str]:
     ]
     digests = {}
     for table in tables:
-        columns = ", ".join(f'"{c}"' for c in hashed_columns(conn, "mart", table))
+        columns = ", ".join(f'"{c}"' for c, _ in hashed_columns(conn, "mart", table))
         rows = conn.execute(
             f"select {columns} from mart.{table} where patient_key <> ?", [key]
         ).fetchall()
