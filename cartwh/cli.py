@@ -138,9 +138,14 @@ def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
         print(f"refresh of {settings.warehouse}; full log: {log_path}", flush=True)
     from cartwh.ingest.registry import load_registry  # pandas and pandera: after the first line
     from cartwh.refresh_plan import plan_refresh
+    from cartwh.refresh_status import read_status, unfinished
 
     registry = load_registry(settings.mappings)
     started = time.monotonic()
+    if unfinished(read_status(settings.work), writer_active=False):
+        from orchestration.refresh import recover_killed_refresh
+
+        recover_killed_refresh(settings)
     plan = plan_refresh(settings, registry, full=args.full)
     with open(log_path, "a", encoding="utf-8", buffering=1) as log:
         print(plan.summary, file=log)

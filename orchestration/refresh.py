@@ -223,6 +223,15 @@ def _published(settings: Settings, run_id: str) -> bool:
     return status is not None and status.run_id == run_id and status.state == "finished"
 
 
+def recover_killed_refresh(settings: Settings) -> None:
+    """Close a refresh that was killed, under the writers' lock, before the next one plans:
+    its publication completed (so the plan compares with what users really see) or its
+    Dagster run marked failed."""
+    with write_lock(settings.warehouse, log=_to_stderr):
+        with dagster_instance(settings) as instance:
+            _close_unfinished_run(instance, settings)
+
+
 def _close_unfinished_run(instance: DagsterInstance, settings: Settings) -> None:
     """A refresh that was killed stays "started": complete its publication if it was killed
     while publishing, otherwise mark its Dagster run failed (so that the UI says so and pruning
