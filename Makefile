@@ -44,7 +44,7 @@ demo: install
 	@$(DEMO_ENV) $(BIN)/cartwh quality || true
 
 test: sysdeps install lint
-	$(BIN)/python -m pytest -n 2 --dist loadscope
+	$(BIN)/python -m pytest -n 2 --dist loadscope --durations=25
 
 # ruff (configured in pyproject.toml): a lint or format finding fails `make test`.
 lint: install
