@@ -83,7 +83,8 @@ class Stage:
             return f"{len(self.materialised)} tables, {rows} rows"
         if self.name == "report":
             return "written"
-        return f"{_value(next(iter(self.materialised.values()), {}), 'tables', 0)} tables published"
+        tables = _value(next(iter(self.materialised.values()), {}), "tables", 0)
+        return f"{tables} tables, files and analyst package"
 
 
 def _value(metadata: dict, key: str, default):
