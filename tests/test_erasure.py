@@ -73,6 +73,15 @@ def _others_digest(conn, key: str) -> dict[str, str]:
     return digests
 
 
+def _reconciliation_failures(conn) -> int:
+    """Rows of the centre that the reconciliation check could not account for."""
+    return conn.execute(
+        "select sum(numerator) from quality.check_results "
+        "where check_name = 'reconciliation_balanced' and centre_code = ?",
+        [CENTRE],
+    ).fetchall()[0][0]
+
+
 def _files_naming(roots: list[Path], needles: list[bytes], skip: set[Path] = frozenset()):
     found = []
     for root in roots:
@@ -221,11 +230,7 @@ def test_the_ledger_keeps_what_was_delivered_and_counts_what_was_erased(erased):
             "where centre_code = ?",
             [CENTRE],
         ).fetchall()
-        balanced = conn.execute(
-            "select sum(numerator) from quality.check_results "
-            "where check_name = 'reconciliation_balanced' and centre_code = ?",
-            [CENTRE],
-        ).fetchall()[0][0]
+        balanced = _reconciliation_failures(conn)
     assert {tuple(r[:3]): r[3] for r in ledger} == erased.rows_read_before
     erased_by_file = {(d, f): n for d, f, _, _, n in ledger if n}
     expected = {(d, f): n for (_, d, f), n in erased.raw_before.items()}
@@ -320,11 +325,7 @@ def test_a_full_refresh_with_a_new_delivery_withholds_the_patient_and_counts_it(
                 [CENTRE, NEW_DELIVERY],
             ).fetchall()
         )
-        balanced = conn.execute(
-            "select sum(numerator) from quality.check_results "
-            "where check_name = 'reconciliation_balanced' and centre_code = ?",
-            [CENTRE],
-        ).fetchall()[0][0]
+        balanced = _reconciliation_failures(conn)
     assert current == [(NEW_DELIVERY,)]
     assert patients == reloaded.patients_before - 1
     assert withheld == {f: n for (_, d, f), n in reloaded.raw_before.items() if d == "2023-03-01"}

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from cartwh.erasure.erase import Erasure, erase_patient, record_after
 from cartwh.erasure.residue import Residue, clean_residue
-from cartwh.erasure.rewrite import rewrite_database, sha256_of
+from cartwh.erasure.rewrite import rewrite_database
+from cartwh.ingest.discovery import sha256_file
 from cartwh.ingest.mapping import CentreMapping
 from cartwh.settings import Settings
 from cartwh.warehouse import connect_for_writing, write_lock
@@ -75,7 +76,7 @@ def erase_everywhere(
     """
     database = settings.warehouse
     with write_lock(database, lock_timeout_s, log=say):
-        before = sha256_of(database)
+        before = sha256_file(database)
         conn = connect_for_writing(database)
         try:
             erasure = erase_patient(conn, settings.secret, mapping, patient_id, before)
@@ -86,7 +87,7 @@ def erase_everywhere(
             f"{erasure.centre_code} ({len(erasure.rows_removed)} tables); rewriting {database}"
         )
         rewrite_database(database)
-        after = sha256_of(database)
+        after = sha256_file(database)
         conn = connect_for_writing(database)
         try:
             record_after(conn, erasure.erasure_id, after)

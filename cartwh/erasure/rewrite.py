@@ -10,7 +10,6 @@ the file; the write-ahead log is checkpointed into the old file before the copy,
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -21,15 +20,6 @@ REWRITE_ALIAS = "cartwh_rewrite"
 
 class RewriteError(RuntimeError):
     """The copy does not match the database; the original file was kept."""
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _row_counts(conn, database: str) -> dict[str, int]:
