@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from contextlib import closing
@@ -47,6 +48,11 @@ run_coordinator:
   class: QueuedRunCoordinator
   config:
     max_concurrent_runs: 1
+event_log_storage:
+  module: orchestration.event_storage
+  class: PooledSqliteEventLogStorage
+  config:
+    base_dir: {history}
 """
 
 
@@ -97,8 +103,9 @@ def dagster_instance(settings: Settings) -> DagsterInstance:
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists() or config.read_text(encoding="utf-8") != INSTANCE_CONFIG:
-        config.write_text(INSTANCE_CONFIG, encoding="utf-8")
+    text = INSTANCE_CONFIG.format(history=json.dumps(str(home / "history" / "runs")))
+    if not config.exists() or config.read_text(encoding="utf-8") != text:
+        config.write_text(text, encoding="utf-8")
     return DagsterInstance.from_config(str(home))
 
 

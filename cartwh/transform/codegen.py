@@ -110,34 +110,19 @@ def _model_sql(spec: dict) -> str:
 
 def _model_yml(mapping: CentreMapping, entity: str, spec: dict) -> dict:
     name = f"stg_{mapping.centre_code}__{entity}"
-    key = ["_source_file", "_row_number"] + (["_source_day"] if spec["wide"] else [])
-    columns = [
-        {
-            "name": "centre_code",
-            "description": "Centre code.",
-            "data_tests": [{"accepted_values": {"arguments": {"values": [mapping.centre_code]}}}],
-        }
-    ]
+    columns = [{"name": "centre_code", "description": "Centre code."}]
     for column in ENTITIES[entity].columns:
-        entry = {
-            "name": column.name,
-            "description": (
-                f"{column.dtype}"
-                + (f" in {column.unit}" if column.unit else "")
-                + (" (PHI: stops at staging)" if column.phi else "")
-                + f"; source: {spec_source(spec, column.name)}"
-            ),
-        }
-        if column.codes:
-            entry["data_tests"] = [
-                {
-                    "accepted_values": {
-                        "arguments": {"values": list(column.codes)},
-                        "config": {"severity": "warn"},
-                    }
-                }
-            ]
-        columns.append(entry)
+        columns.append(
+            {
+                "name": column.name,
+                "description": (
+                    f"{column.dtype}"
+                    + (f" in {column.unit}" if column.unit else "")
+                    + (" (PHI: stops at staging)" if column.phi else "")
+                    + f"; source: {spec_source(spec, column.name)}"
+                ),
+            }
+        )
     columns += [
         {"name": "_delivery_id", "description": "The centre's current delivery."},
         {"name": "_source_file", "description": "Delivered file (workbook[sheet] for Excel)."},
@@ -160,10 +145,12 @@ def _model_yml(mapping: CentreMapping, entity: str, spec: dict) -> dict:
         "name": name,
         "description": (
             f"{entity} of centre {mapping.centre_code}, current delivery only, "
-            f"mapped to the canonical layout ({mapping.description or 'canonical'})."
+            f"mapped to the canonical layout ({mapping.description or 'canonical'}). "
+            "Grain: one row per delivered row (_source_file, _row_number, _source_day). "
+            f"Tested once for every centre on int_{entity}_unioned, so the number of dbt tests "
+            "does not grow with the number of centres."
         ),
         "columns": columns,
-        "data_tests": [{"unique_combination": {"arguments": {"columns": key}}}],
     }
 
 
