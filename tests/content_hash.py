@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from cartwh.content_hash import SIGNIFICANT_DIGITS
+from cartwh.content_hash import SCHEMAS, SIGNIFICANT_DIGITS
 from cartwh.content_hash import content_hashes as warehouse_hashes
 
 REFERENCE = Path(__file__).parent / "reference" / "demo_content_hashes.json"
@@ -41,10 +41,11 @@ def _value(value) -> str:
     return repr(value)
 
 
-def content_hashes(database: Path) -> dict[str, str]:
-    """``schema.table`` -> hash, for every table of the published schemas of ``database``."""
+def content_hashes(database: Path, schemas: tuple[str, ...] = SCHEMAS) -> dict[str, str]:
+    """``schema.table`` -> hash, for every table of ``schemas`` (default: the published ones)
+    of ``database``."""
     with duckdb.connect(str(database), read_only=True) as conn:
-        return warehouse_hashes(conn)
+        return warehouse_hashes(conn, schemas)
 
 
 def main(argv: list[str] | None = None) -> int:

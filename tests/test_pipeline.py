@@ -10,7 +10,7 @@ import sys
 from cartwh.ingest.registry import load_registry
 from cartwh.project import DEFAULT_MAPPINGS_DIR
 from models.extract_format import ENTITIES
-from tests.conftest import OTHER_SECRET, TEST_SECRET, inherited_environment, table_digest
+from tests.conftest import OTHER_SECRET, TEST_SECRET, inherited_environment
 
 CENTRES = load_registry(DEFAULT_MAPPINGS_DIR).centres
 
@@ -56,35 +56,6 @@ def test_staging_reaches_every_centre_with_canonical_values(demo):
         "where tmax_c between 30 and 45"
     )
     assert 35 <= low and high <= 42
-
-
-def test_refresh_again_changes_nothing_in_raw(demo):
-    """A whole refresh (--full: without it, nothing new starts no run) reloads nothing."""
-    before = table_digest_all(demo)
-    env = {**inherited_environment(), **demo.env()}
-    result = subprocess.run(
-        [sys.executable, "-m", "cartwh.cli", "refresh", "--full", "--log-level", "ERROR"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert table_digest_all(demo) == before
-
-
-def table_digest_all(demo) -> dict[str, str]:
-    with demo.connect() as conn:
-        tables = [
-            t
-            for (t,) in conn.execute(
-                "select table_name from information_schema.tables where table_schema = 'raw' "
-                "and table_type = 'BASE TABLE' order by 1"
-            ).fetchall()
-        ]
-        digests = {t: table_digest(conn, f'select * from raw."{t}"') for t in tables}
-        digests["ledger"] = table_digest(conn, "select * exclude (loaded_at) from raw.deliveries")
-    return digests
 
 
 def test_no_direct_identifier_leaves_raw_and_staging(demo):
