@@ -225,8 +225,6 @@ ENDPOINTS: dict[str, Endpoint] = {
 }
 #: months of the landmark survival estimates
 LANDMARK_MONTHS: tuple[int, ...] = (12, 24, 36)
-#: months at which the number at risk is shown under the Kaplan-Meier curves
-RISK_TIMES: tuple[int, ...] = (0, 12, 24, 36, 48, 60)
 #: Kaplan-Meier time axes: a tick (and a number at risk) every this many months, up to the
 #: longest follow-up
 TIME_TICK_MONTHS = 12

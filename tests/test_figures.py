@@ -15,7 +15,12 @@ import pytest
 from PIL import Image
 
 from analysis_assets import figures
-from analysis_assets.study import COMPARISONS, SURVIVAL_FIGURES, TIME_TICK_MONTHS
+from analysis_assets.study import (
+    COMPARISONS,
+    FIGURE_CAPTIONS,
+    SURVIVAL_FIGURES,
+    TIME_TICK_MONTHS,
+)
 from tests.analysis_inputs import KM_A, PROVENANCE, analysis_tables
 
 FIGURE2 = "figure2_survival_by_toxicity"
@@ -122,11 +127,13 @@ def png_chunks(path) -> dict[bytes, list[bytes]]:
 
 def test_number_at_risk_hand_made():
     # t=0 -> group n; first row with time >= t; 0 past the last row
-    assert figures.number_at_risk(KM_A) == [5, 3, 2, 1, 0, 0]
-    assert figures.number_at_risk(KM_A, n=6) == [6, 3, 2, 1, 0, 0]
+    ticks = figures.time_ticks(60)
+    assert ticks == [0, 12, 24, 36, 48, 60]
+    assert figures.number_at_risk(KM_A, ticks) == [5, 3, 2, 1, 0, 0]
+    assert figures.number_at_risk(KM_A, ticks, n=6) == [6, 3, 2, 1, 0, 0]
     assert figures.number_at_risk(KM_A, times=(0, 2, 8, 40, 41)) == [5, 5, 4, 1, 0]
     # unsorted input is fine
-    assert figures.number_at_risk(KM_A.iloc[::-1]) == [5, 3, 2, 1, 0, 0]
+    assert figures.number_at_risk(KM_A.iloc[::-1], ticks) == [5, 3, 2, 1, 0, 0]
 
 
 def test_time_ticks_reach_the_longest_follow_up():
@@ -212,6 +219,14 @@ def _axes(fig, prefix):
     return {
         ax.get_label().split(":", 1)[1]: ax for ax in fig.axes if ax.get_label().startswith(prefix)
     }
+
+
+def test_figure_1_is_lettered_a_and_b_as_its_captions(built):
+    _, _, out = built
+    for stem, letter in (("figure1_cr_day30", "A"), ("figure1_mrd_negative_cr", "B")):
+        svg = (out / f"{stem}.svg").read_text(encoding="utf-8")
+        assert f'id="panel-letter-{letter}"' in svg, stem
+        assert f"Figure 1{letter}." in FIGURE_CAPTIONS[stem]
 
 
 def test_survival_figure_has_six_panels_lettered_a_to_f(figure2):

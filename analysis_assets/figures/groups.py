@@ -63,9 +63,10 @@ def figure1_response_bars(
 ) -> list[Path]:
     """Figure 1: CR and MRD-negative CR rates by each comparison.
 
-    One figure per response (``figure1_cr_day30``, ``figure1_mrd_negative_cr``), one panel per
-    comparison: bars give the rate (%), ``responders/n`` above each bar, the group and its n
-    under it, the comparison as the panel title and its test and p in the panel.
+    One figure per response (``figure1_cr_day30``, ``figure1_mrd_negative_cr``: Figures 1A and
+    1B, lettered in the order of ``study.RESPONSES``), one panel per comparison: bars give the
+    rate (%), ``responders/n`` above each bar, the group and its n under it, the comparison as
+    the panel title and its test and p in the panel.
 
     Returns
     -------
@@ -74,7 +75,7 @@ def figure1_response_bars(
     """
     paths: list[Path] = []
     rates = response_rates[response_rates["basis"] == basis]
-    for response, spec in RESPONSES.items():
+    for letter, (response, spec) in zip("ABCDEFGH", RESPONSES.items()):
         sub = rates[rates["response"] == response]
         comps = [c for c in comparisons if c in set(sub["comparison"])]
         if not comps:
@@ -114,6 +115,7 @@ def figure1_response_bars(
             test = rows["test"].iloc[0] if len(rows) else None
             p = rows["p_value"].iloc[0] if len(rows) else None
             _test_text(ax, test, p)
+        panel_letter(axes.flat[0], letter, x=-0.2, y=1.12)
         fig.tight_layout()
         paths += save(fig, out_dir, f"figure1_{response}")
     return paths

@@ -33,7 +33,6 @@ from analysis_assets.formatting import comparison_label, format_p
 from analysis_assets.study import (
     ENDPOINTS,
     KM_PANELS,
-    RISK_TIMES,
     SURVIVAL_FIGURES,
     TIME_TICK_MONTHS,
 )
@@ -59,7 +58,7 @@ _RISK_ROW = 0.19
 _GAP = 0.35
 
 
-def number_at_risk(km_group: pd.DataFrame, times=RISK_TIMES, n: int | None = None) -> list[int]:
+def number_at_risk(km_group: pd.DataFrame, times, n: int | None = None) -> list[int]:
     """Number at risk at each of ``times`` from the rows of one KM curve.
 
     Parameters
@@ -67,8 +66,8 @@ def number_at_risk(km_group: pd.DataFrame, times=RISK_TIMES, n: int | None = Non
     km_group : DataFrame
         Rows of ``analysis.km_estimates`` of one curve (``time_months``, ``n_risk``), in any
         order.
-    times : sequence of float, default study.RISK_TIMES
-        Months.
+    times : sequence of float
+        Months (the figures use :func:`time_ticks`).
     n : int, optional
         The group size, shown at t = 0 (default: the ``n_risk`` of the first row).
 
