@@ -185,6 +185,8 @@ def _gray_scores(
     rs_all = removed.sum(axis=0) - np.vstack([np.zeros(ng), np.cumsum(removed, axis=0)[:-1]])
     d1, d2 = counts[1], counts[2]
     ev = (d1 + d2).sum(axis=1) > 0
+    if not ev.any():  # no failures in this stratum: it adds nothing
+        return np.zeros(ng - 1), np.zeros((ng - 1, ng - 1))
     d1, d2, rs = d1[ev], d2[ev], rs_all[ev]
     pos = rs > 0
     with np.errstate(divide="ignore", invalid="ignore"):
