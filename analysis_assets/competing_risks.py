@@ -202,11 +202,14 @@ def _gray_scores(
         fm = np.concatenate([[0.0], f[:-1]])
         fb = (1 - fm) ** rho
         a = fb[:, None, None] * (
-            np.einsum("ti,ij->tij", t1, np.eye(ng)) - t1[:, :, None] * t1[:, None, :] / tr[:, None, None]
+            np.einsum("ti,ij->tij", t1, np.eye(ng))
+            - t1[:, :, None] * t1[:, None, :] / tr[:, None, None]
         )
         step = a * (nd1 / (tr * (1 - fm)))[:, None, None]
         c = np.cumsum(np.where(a != 0, step, 0.0), axis=0)
-        s = np.where(pos, fb[:, None] * (d1 - nd1[:, None] * rs * (1 - f1m) / (skmm * tq[:, None])), 0.0)
+        s = np.where(
+            pos, fb[:, None] * (d1 - nd1[:, None] * rs * (1 - f1m) / (skmm * tq[:, None])), 0.0
+        )
         # cause-of-interest part of the variance
         t4 = np.where(skm > 0, 1 - (1 - f[:, None]) / skm, 1.0)
         t5 = np.where(nd1[:, None] > 1, 1 - (nd1[:, None] - 1) / (tr[:, None] * skmm - 1), 1.0)

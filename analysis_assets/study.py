@@ -139,9 +139,7 @@ ROBUSTNESS_R_PARITY: dict[str, RParity] = {
         "cmprsk::cuminc(ftime, fstatus, group, cencode = 0)",
         1e-10,
     ),
-    "gray_test": RParity(
-        "Gray's test of cumulative incidence", "cmprsk::cuminc(...)$Tests", 1e-10
-    ),
+    "gray_test": RParity("Gray's test of cumulative incidence", "cmprsk::cuminc(...)$Tests", 1e-10),
     "fine_gray": RParity(
         "Fine-Gray coefficients, sandwich SEs and p",
         "cmprsk::crr(ftime, fstatus, cov1, failcode = 1, cencode = 0)",

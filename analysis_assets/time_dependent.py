@@ -253,8 +253,7 @@ def landmark_analysis(
     """
     cohort = landmark_cohort(patients, landmark, time_col, onset_col)
     km = {
-        int(x): km_table(g[time_col], g[event_col])
-        for x, g in cohort.groupby("exposed", sort=True)
+        int(x): km_table(g[time_col], g[event_col]) for x, g in cohort.groupby("exposed", sort=True)
     }
     lr = (
         logrank_test(cohort[time_col], cohort[event_col], cohort["exposed"])

@@ -50,7 +50,12 @@ def _cases() -> dict[str, tuple]:
     return {
         "mgus2_by_sex": (mgus["time"], mgus["status"], mgus["male"], None),
         "mgus2_single": (mgus["time"], mgus["status"], None, None),
-        "mgus2_by_sex_strata_age70": (mgus["time"], mgus["status"], mgus["male"], mgus["age"] >= 70),
+        "mgus2_by_sex_strata_age70": (
+            mgus["time"],
+            mgus["status"],
+            mgus["male"],
+            mgus["age"] >= 70,
+        ),
         "demo_by_group": (demo["time"], demo["status"], demo["group"], None),
         "edge_by_group": (edge["time"], edge["status"], edge["group"], None),
         "edge_a_b": (ab["time"], ab["status"], ab["group"], None),

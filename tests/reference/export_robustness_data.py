@@ -6,7 +6,8 @@ sets (``mgus2``, ``jasa``) are exported by ``export_robustness_data.R``.
 
 * ``cr_demo.csv``: a demo-sized CAR-T cohort (93 patients, days since infusion):
   time to relapse (status 1), non-relapse death (2) or censoring (0), a
-  three-level toxicity group (and its 0/1 dummies ``tox_any``, ``tox_severe``), age, and the day of CRS onset (empty = never).
+  three-level toxicity group (and its 0/1 dummies ``tox_any``, ``tox_severe``),
+  age, and the day of CRS onset (empty = never).
   Whole days give many tied times, including ties between causes.
 * ``cr_edge.csv``: hand-made edge cases: group ``a`` has no relapse, group ``c``
   is all censored, and relapses, deaths and censorings share times.
