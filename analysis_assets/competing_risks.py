@@ -34,6 +34,7 @@ __all__ = [
     "GrayTest",
     "FineGrayResult",
     "cumulative_incidence",
+    "cumulative_incidence_at",
     "gray_test",
     "fine_gray",
 ]
@@ -167,6 +168,54 @@ def cumulative_incidence(
         part = _cinc(t[m][order], failed[m][order], is_cause[m][order])
         parts.append(part.assign(group=level))
     return pd.concat(parts, ignore_index=True)[["group", "time", "estimate", "variance"]]
+
+
+def cumulative_incidence_at(
+    durations: Sequence[float],
+    status: Sequence[object],
+    times: Sequence[float],
+    cause: object = 1,
+    groups: Sequence[object] | None = None,
+    cencode: object = 0,
+) -> pd.DataFrame:
+    """Cumulative incidence and its variance at given times (= R ``cmprsk::timepoints``).
+
+    ``timepoints(cuminc(ftime, fstatus, group, cencode = 0), times)``: the
+    step function read at t (its value after the last jump at or before t);
+    NaN after the group's last observed time (any event or censoring) and
+    before 0.
+
+    Parameters
+    ----------
+    durations, status, cause, groups, cencode
+        As :func:`cumulative_incidence`.
+    times : sequence of float
+        The times to read, e.g. 12 and 24 months.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``group, time, estimate, variance``, one row per group and
+        distinct time (sorted, as R).
+    """
+    g = [1] * len(durations) if groups is None else groups
+    t, _, grp = _complete(durations, status, g)
+    last = pd.Series(t.astype(float)).groupby(grp).max()
+    curves = cumulative_incidence(durations, status, cause, groups, cencode)
+    at = np.unique(np.asarray(times, dtype=float))
+    frames = []
+    for level, end in last.items():
+        curve = curves[curves["group"] == level]
+        # row 0 is the curve before its first jump
+        values = np.vstack([[0.0, 0.0], curve[["estimate", "variance"]].to_numpy()])
+        read = values[np.searchsorted(curve["time"].to_numpy(), at, side="right")]
+        read[(at < 0) | (at > end)] = np.nan
+        frames.append(
+            pd.DataFrame(
+                {"group": level, "time": at, "estimate": read[:, 0], "variance": read[:, 1]}
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
 
 
 def _gray_scores(

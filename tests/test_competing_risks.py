@@ -21,7 +21,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_assets.competing_risks import cumulative_incidence, fine_gray, gray_test
+from analysis_assets.competing_risks import (
+    cumulative_incidence,
+    cumulative_incidence_at,
+    fine_gray,
+    gray_test,
+)
 from analysis_assets.study import ROBUSTNESS_R_PARITY
 from analysis_assets.survival import km_table
 from tests.test_statistics import _close_json
@@ -40,8 +45,9 @@ def data(name: str) -> pd.DataFrame:
 
 
 def vec(value: object) -> np.ndarray:
-    """A JSON value as a float array (R's auto_unbox writes length-1 vectors as scalars)."""
-    return np.atleast_1d(np.array(value, dtype=float))
+    """A JSON value as a float array (None -> NaN; R's auto_unbox writes scalars)."""
+    values = np.atleast_1d(np.array(value, dtype=object))
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
 def _cases() -> dict[str, tuple]:
@@ -87,6 +93,27 @@ def test_cumulative_incidence_matches_cuminc(case: str, i: int) -> None:
     for col in ("estimate", "variance"):
         diff = np.abs(curve[col].to_numpy() - vec(ref[col]))
         assert np.all(diff <= CIF_TOL), (col, diff.max())
+
+
+AT_CURVES = [
+    (case, i) for case, i in CURVES if "at" in REF["cumulative_incidence"][case]["curves"][i]
+]
+
+
+@pytest.mark.parametrize(("case", "i"), AT_CURVES)
+def test_cumulative_incidence_at_times_matches_timepoints(case: str, i: int) -> None:
+    """Within CIF_TOL absolute; NaN exactly where R has NA (before 0, after the group's
+    last observed time)."""
+    time, status, groups, _ = CASES[case]
+    ref = REF["cumulative_incidence"][case]["curves"][i]
+    at = cumulative_incidence_at(time, status, ref["at"]["time"], ref["cause"], groups)
+    row = at[at["group"].astype(str) == str(ref["group"])]
+    assert row["time"].tolist() == vec(ref["at"]["time"]).tolist()
+    for col in ("estimate", "variance"):
+        mine = row[col].to_numpy()
+        theirs = vec(ref["at"][col])
+        assert np.array_equal(np.isnan(mine), np.isnan(theirs)), col
+        assert np.nanmax(np.abs(mine - theirs), initial=0) <= CIF_TOL, col
 
 
 def test_edge_cases_no_events_of_the_cause_all_censored_and_ties_between_causes() -> None:

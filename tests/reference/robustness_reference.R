@@ -13,6 +13,7 @@
 # R calls used (every one, quoted as called):
 #   cuminc(ftime, fstatus, group, cencode = 0)              # CIF estimates, variances, $Tests
 #   cuminc(ftime, fstatus, group, strata, cencode = 0)      # stratified Gray's test
+#   timepoints(cuminc(...), times)                          # CIF and variance at fixed times
 #   crr(ftime, fstatus, cov1, failcode = f, cencode = 0)    # Fine-Gray, R's defaults
 #   crr(..., gtol = 1e-12, maxiter = 100)                   # Fine-Gray, converged tightly
 #   sqrt(diag(fit$var)); 2 * (1 - pnorm(abs(coef / se)))    # crr SEs and p (summary.crr)
@@ -42,12 +43,13 @@ edge <- rd("cr_edge.csv")
 # ------------------------------------------------------------- cumulative incidence
 # cuminc's elements are cause-major ("<group> <cause>"), each a plotting path
 # 0, t1, t1, t2, t2, ..., t_max; the points just after each jump are 3, 5, 7, ...
-cif_ref <- function(time, status, group = NULL, strata = NULL) {
+cif_ref <- function(time, status, group = NULL, strata = NULL, times = NULL) {
   fit <- if (is.null(group)) cuminc(time, status, cencode = 0)
          else if (is.null(strata)) cuminc(time, status, group, cencode = 0)
          else cuminc(time, status, group, strata, cencode = 0)
   groups <- if (is.null(group)) "1" else levels(factor(group))
   causes <- sort(unique(status[status != 0]))
+  tp <- if (is.null(times)) NULL else timepoints(fit, times)
   curves <- list()
   l <- 0
   for (cause in causes) for (g in groups) {
@@ -56,6 +58,9 @@ cif_ref <- function(time, status, group = NULL, strata = NULL) {
     jump <- if (length(e$time) > 2) seq(3, length(e$time) - 1, by = 2) else integer(0)
     curves[[l]] <- list(group = g, cause = cause, time = e$time[jump],
                         estimate = e$est[jump], variance = e$var[jump])
+    if (!is.null(tp)) curves[[l]]$at <- list(time = sort(unique(times)),
+                                              estimate = unname(tp$est[l, ]),
+                                              variance = unname(tp$var[l, ]))
   }
   res <- list(curves = curves)
   if (!is.null(fit$Tests)) {
@@ -67,11 +72,11 @@ cif_ref <- function(time, status, group = NULL, strata = NULL) {
 }
 
 cif <- list(
-  mgus2_by_sex = with(mgus, cif_ref(time, status, male)),
+  mgus2_by_sex = with(mgus, cif_ref(time, status, male, times = c(12, 60, 120, 300, 500))),
   mgus2_single = with(mgus, cif_ref(time, status)),
   mgus2_by_sex_strata_age70 = with(mgus, cif_ref(time, status, male, age >= 70)),
-  demo_by_group = with(demo, cif_ref(time, status, group)),
-  edge_by_group = with(edge, cif_ref(time, status, group)),
+  demo_by_group = with(demo, cif_ref(time, status, group, times = c(90, 180, 365, 730, 1000))),
+  edge_by_group = with(edge, cif_ref(time, status, group, times = c(-1, 0, 4, 5, 9, 12, 13, 14))),
   edge_a_b = with(subset(edge, group %in% c("a", "b")), cif_ref(time, status, group))
 )
 
