@@ -394,8 +394,7 @@ def _fg_objective(data: _FGData, b: np.ndarray) -> float:
 
 def _fg_derivatives(data: _FGData, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Objective, gradient and Hessian of the negative log pseudo-likelihood, ``crrfsv``."""
-    _, s0, s1 = _fg_sums(data, b)
-    r = np.exp(data.x @ b)
+    r, s0, s1 = _fg_sums(data, b)
     xbar = s1 / s0[:, None]
     s2 = np.einsum("jt,jp,jq->tpq", data.weights * r[:, None], data.x, data.x)
     lik = float(-data.x_failed_sum @ b + data.d @ np.log(s0))
@@ -511,7 +510,10 @@ def fine_gray(
             break
         if it == maxiter:
             break
-        step = -np.linalg.solve(hess, grad)
+        try:
+            step = -np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            break
         for _ in range(21):  # R's backtracking: halve up to 20 times
             new = _fg_objective(data, b + step)
             if np.isfinite(new) and new <= lik + 1e-4 * float(step @ grad):
@@ -525,7 +527,12 @@ def fine_gray(
             estimable=False, n=n, events=events, reason="did not converge", iterations=it
         )
     _, _, info = _fg_derivatives(data, b)
-    inv_info = np.linalg.inv(info)
+    try:
+        inv_info = np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        return FineGrayResult(
+            estimable=False, n=n, events=events, reason="singular information matrix"
+        )
     var = inv_info @ _fg_sandwich(data, t, code, b) @ inv_info
     se = np.sqrt(np.diag(var))
     z = stats.norm.ppf(1 - alpha / 2)

@@ -228,6 +228,16 @@ def test_fine_gray_constant_covariate_is_not_estimable() -> None:
     assert not res.estimable and "constant" in res.reason
 
 
+def test_fine_gray_separation_and_collinearity_are_not_estimable() -> None:
+    """A covariate equal to "had the event" (sHR infinite) and two collinear covariates."""
+    demo = data("cr_demo")
+    separating = pd.DataFrame({"z": (demo["status"] == 1).astype(float)})
+    res = fine_gray(demo["time"], demo["status"], separating)
+    assert not res.estimable and res.reason == "did not converge"
+    collinear = pd.DataFrame({"a": demo["tox_any"], "b": 2.0 * demo["tox_any"]})
+    assert not fine_gray(demo["time"], demo["status"], collinear).estimable
+
+
 # ------------------------------------------------------------ reproducible reference
 def test_synthetic_data_are_reproducible() -> None:
     """export_robustness_data.py recreates the committed synthetic CSVs exactly."""
