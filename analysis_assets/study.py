@@ -130,6 +130,40 @@ R_PARITY: dict[str, RParity] = {
     ),
 }
 
+#: the robustness estimators (competing risks, time-dependent Cox) -> their R equivalent;
+#: ``tests/test_competing_risks.py`` and ``tests/test_time_dependent.py`` read their
+#: tolerances here.  Kept apart from :data:`R_PARITY` until the report prints them.
+ROBUSTNESS_R_PARITY: dict[str, RParity] = {
+    "cumulative_incidence": RParity(
+        "cumulative incidence (Aalen-Johansen) and its variance",
+        "cmprsk::cuminc(ftime, fstatus, group, cencode = 0)",
+        1e-10,
+    ),
+    "gray_test": RParity("Gray's test of cumulative incidence", "cmprsk::cuminc(...)$Tests", 1e-10),
+    "fine_gray": RParity(
+        "Fine-Gray coefficients, sandwich SEs and p",
+        "cmprsk::crr(ftime, fstatus, cov1, failcode = 1, cencode = 0)",
+        1e-8,
+    ),
+    "fine_gray_hazard_ratio": RParity(
+        "subdistribution hazard ratios and their 95% CI",
+        "exp(crr(...)$coef +/- qnorm(0.975) * sqrt(diag(crr(...)$var)))",
+        1e-8,
+        "relative",
+    ),
+    "time_dependent_cox": RParity(
+        "time-dependent Cox coefficients, SEs and Wald p",
+        'coxph(Surv(tstart, tstop, event) ~ exposed + ..., ties = "efron") on tmerge data',
+        1e-8,
+    ),
+    "time_dependent_hazard_ratio": RParity(
+        "time-dependent Cox hazard ratios and their 95% Wald CI",
+        'summary(coxph(Surv(tstart, tstop, event) ~ ..., ties = "efron"))',
+        1e-8,
+        "relative",
+    ),
+}
+
 # --------------------------------------------------------------------------- disclosure control
 
 #: outputs that leave the consortium (``cartwh report --external``) print counts from 1 to
