@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from datetime import date, datetime
@@ -14,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from cartwh.ingest.discovery import sha256_file
 from models.extract_format import ENTITIES, EXTRACT_FORMAT_VERSION
 
 from .config import EXCEL_EPOCH_OFFSET, EXCEL_MAX_ROWS
@@ -69,14 +69,6 @@ def cell_text(lf: LayoutFrame, column: str, row: int, layout: Layout) -> str:
     lay = layout if layout.format == "csv" else Layout("x", decimal=".", date_format="excel_serial")
     out = format_column(value, meta, lay)[0].as_py()
     return "" if out is None else out
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class DeliveryWriter:
@@ -187,7 +179,7 @@ class DeliveryWriter:
                 "centre_code": self.centre,
                 "delivery_id": self.delivery_id,
                 "extract_format": EXTRACT_FORMAT_VERSION,
-                "files": {p.name: sha256(p) for p in paths},
+                "files": {p.name: sha256_file(p) for p in paths},
             }
             (self.folder / "manifest.json").write_text(
                 json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
