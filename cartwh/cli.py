@@ -344,9 +344,6 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
         else:  # replaced by a rename, never written in place: no lock to wait for
             with duckdb.connect(str(analyst), read_only=True) as conn:
                 frame = conn.execute(args.query).df()
-    except WarehouseUnavailable as exc:
-        print(f"cartwh: {exc}", file=sys.stderr)
-        return exc.exit_code
     except duckdb.Error as exc:
         print(f"query failed: {' '.join(str(exc).split())}", file=sys.stderr)
         return ExitCode.FAILED
@@ -372,9 +369,6 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with _open_warehouse(settings, args.wait) as conn:
             package = publish_package(conn, folder)
-    except WarehouseUnavailable as exc:
-        print(f"cartwh: {exc}", file=sys.stderr)
-        return exc.exit_code
     except PublishError as exc:
         print(f"cartwh: {exc}", file=sys.stderr)
         return ExitCode.FAILED
@@ -390,12 +384,8 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
 
     from cartwh.history import history_lines, refresh_history
 
-    try:
-        with _open_warehouse(settings, args.wait) as conn:
-            refreshes = refresh_history(conn, args.limit)
-    except WarehouseUnavailable as exc:
-        print(f"cartwh: {exc}", file=sys.stderr)
-        return 2
+    with _open_warehouse(settings, args.wait) as conn:
+        refreshes = refresh_history(conn, args.limit)
     if args.format == "json":
         print(json.dumps(refreshes, indent=2, default=str))
     else:
@@ -426,9 +416,6 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with _open_warehouse(settings, args.wait) as conn:
             report, policy = write_external_report(conn, out, threshold)
-    except WarehouseUnavailable as exc:
-        print(f"cartwh: {exc}", file=sys.stderr)
-        return exc.exit_code
     except LookupError as exc:
         print(f"cartwh: report: {exc}", file=sys.stderr)
         return ExitCode.FAILED
@@ -449,12 +436,8 @@ def cmd_lock(args: argparse.Namespace, settings: Settings) -> int:
 
     _require_key(settings)  # the lock keeps a check of the key
     lock_file(settings, args.name)  # a bad name is refused before waiting for the warehouse
-    try:
-        with _open_warehouse(settings, args.wait) as conn:
-            path = take_lock(conn, settings, args.name)
-    except WarehouseUnavailable as exc:
-        print(f"cartwh: {exc}", file=sys.stderr)
-        return 2
+    with _open_warehouse(settings, args.wait) as conn:
+        path = take_lock(conn, settings, args.name)
     print(f"lock {args.name}: {path}; rebuild it with `cartwh refresh --lock {args.name}`")
     return 0
 
@@ -602,14 +585,10 @@ def cmd_quality(args: argparse.Namespace, settings: Settings) -> int:
     from cartwh.quality import results
     from cartwh.refresh_status import last_refresh_notice
 
-    try:
-        with _open_warehouse(settings, args.wait) as conn:
-            summary = results.centre_summary(conn)
-            failures = results.failed_checks(conn)
-            notice = last_refresh_notice(settings)
-    except WarehouseUnavailable as exc:
-        print(f"cartwh: {exc}", file=sys.stderr)
-        return exc.exit_code
+    with _open_warehouse(settings, args.wait) as conn:
+        summary = results.centre_summary(conn)
+        failures = results.failed_checks(conn)
+        notice = last_refresh_notice(settings)
     blocking = int(summary["blocking_failed"].sum()) if len(summary) else 1
     if args.format == "json":
         print_json(
@@ -654,12 +633,8 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
     from cartwh.warehouse import WarehouseBusy, connect_for_writing, write_lock
 
     if args.deliveries_command == "list":
-        try:
-            with _open_warehouse(settings, args.wait) as conn:
-                history = decisions.delivery_history(conn, args.centre)
-        except WarehouseUnavailable as exc:
-            print(f"cartwh: {exc}", file=sys.stderr)
-            return exc.exit_code
+        with _open_warehouse(settings, args.wait) as conn:
+            history = decisions.delivery_history(conn, args.centre)
         for line in decisions.history_lines(history):
             print(line)
         return ExitCode.OK
@@ -952,6 +927,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = read_settings()
         return args.func(args, settings)
+    except WarehouseUnavailable as exc:  # none yet, or busy past --wait: one line
+        print(f"cartwh: {exc}", file=sys.stderr)
+        return exc.exit_code
     except SettingsError as exc:
         print(f"cartwh: {exc}", file=sys.stderr)
         return ExitCode.USAGE

@@ -183,7 +183,15 @@ def test_a_busy_warehouse_exits_4(tmp_path):
     database.write_bytes(b"")  # never opened: the lock alone keeps readers out
     env = {"CARTWH_WAREHOUSE": str(database), "CARTWH_DATA": str(tmp_path)}
     with write_lock(database):
-        for command in (["sql", "--warehouse", "select 1"], ["quality"], ["deliveries", "list"]):
+        readers = (
+            ["sql", "--warehouse", "select 1"],
+            ["quality"],
+            ["deliveries", "list"],
+            ["history"],
+            ["publish"],
+            ["report", "--external"],
+        )
+        for command in readers:
             result = run_cartwh([*command, "--wait", "0.5"], env)
             assert result.returncode == ExitCode.BUSY, result.stderr
             assert result.stderr.splitlines()[-1].startswith("cartwh: the warehouse ")
