@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 
 from analysis_assets.study import COMPARISONS, TOXICITY_GROUP_CODES
 
-__all__ = ["Variable", "VARIABLES", "YES_NO", "variable", "label", "level_label"]
+__all__ = [
+    "Variable",
+    "VARIABLES",
+    "YES_NO",
+    "variable",
+    "label",
+    "level_label",
+    "field_label",
+]
 
 
 @dataclass(frozen=True)
@@ -111,3 +119,28 @@ def level_label(column: str, code) -> str:
     if isinstance(code, str) and code.lower() in ("true", "false", "yes", "no"):
         return levels.get(code.lower() in ("true", "yes"), code)
     return str(code)
+
+
+#: units of the extract format (``models/extract_format.py``) as printed
+_FIELD_UNITS = {"degC": "°C", "l/min": "L/min"}
+
+
+def field_label(entity: str, column: str) -> str:
+    """A delivered field of the extract format as people read it (``daily_observations``,
+    ``tmax_c`` -> "Highest temperature that day, °C"): the study's label when the registry
+    has the column, else the field's notes up to their first ``:`` or ``;`` with its unit, so
+    the label is written once, in the extract format."""
+    import re
+
+    from models.extract_format import ENTITIES
+
+    if column in VARIABLES:
+        return label(column)
+    columns = {c.name: c for c in ENTITIES[entity].columns} if entity in ENTITIES else {}
+    field_ = columns.get(column)
+    if field_ is None or not field_.notes:
+        return column.replace("_", " ")
+    words = re.split(r"[:;]", field_.notes)[0].strip()
+    words = words[0].upper() + words[1:]
+    unit = _FIELD_UNITS.get(field_.unit or "", field_.unit)
+    return f"{words}, {unit}" if unit else words

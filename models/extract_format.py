@@ -157,7 +157,7 @@ class DailyObservations(pa.DataFrameModel):
     fever_other_cause: Series[str] = code(
         YES_NO, notes="fever attributed to another cause (e.g. documented infection)"
     )
-    hypotension: Series[str] = code(YES_NO, notes="SBP < 90 mmHg or below age norm")
+    hypotension: Series[str] = code(YES_NO, notes="hypotension: SBP < 90 mmHg or below age norm")
     vasopressor_count: Series[pd.Int64Dtype] = integer(
         ge=0, notes="vasopressors other than vasopressin in use that day"
     )
@@ -200,7 +200,9 @@ class DailyObservations(pa.DataFrameModel):
         ["none", "focal", "diffuse"], notes="cerebral oedema on neuroimaging"
     )
     raised_icp_signs: Series[str] = code(
-        YES_NO, notes="posturing, CN VI palsy, papilledema or Cushing's triad"
+        YES_NO,
+        notes="signs of raised intracranial pressure: posturing, CN VI palsy, papilledema or "
+        "Cushing's triad",
     )
     neuro_other_cause: Series[str] = code(
         YES_NO, notes="neurological findings attributed to another cause"
@@ -264,7 +266,9 @@ class Treatments(pa.DataFrameModel):
         required=True,
         notes="toxicity-management drug",
     )
-    dose: Series[float] = decimal(required=True, gt=0, notes="total given that day, in dose_unit")
+    dose: Series[float] = decimal(
+        required=True, gt=0, notes="total given that day, in the dose unit"
+    )
     dose_unit: Series[str] = code(
         ["mg", "mg_per_kg"],
         required=True,

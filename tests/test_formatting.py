@@ -176,3 +176,18 @@ def test_column_and_test_labels_and_dates():
     assert format_date(date(2023, 3, 1)) == "1 March 2023"
     assert format_power_of_ten(1e-10) == "10⁻¹⁰" and format_power_of_ten(2.5e-4) == "2.5 × 10⁻⁴"
     assert format_power_of_ten(3) == "3"
+
+
+def test_a_delivered_field_is_named_by_the_extract_format():
+    from analysis_assets.labels import field_label
+    from models.extract_format import ENTITIES
+
+    assert field_label("daily_observations", "tmax_c") == "Highest temperature that day, °C"
+    assert field_label("daily_observations", "hypotension") == "Hypotension"
+    assert field_label("patients", "sex") == "Sex"  # the study's own label
+    assert field_label("labs", "no_such_field") == "no such field"
+    # every field has a label of words: no snake_case reaches the report's intake sentence
+    for name, entity in ENTITIES.items():
+        for column in entity.columns:
+            text = field_label(name, column.name)
+            assert text and "_" not in text, (name, column.name, text)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis_assets.formatting import column_label
-from analysis_assets.labels import VARIABLES, variable
+from analysis_assets.labels import VARIABLES, field_label, variable
 from analysis_assets.report.common import Tables, patients
 from analysis_assets.study import COVARIATES, ENDPOINTS, TABLE1_CATEGORICAL, TABLE1_CONTINUOUS
 
@@ -18,7 +18,7 @@ def _nulled_sentence(nulled: pd.DataFrame) -> str:
     if not total:
         return "At intake, no delivered value was set to missing."
     parts = "; ".join(
-        f"{column_label(r.column_name)} ({r.entity.replace('_', ' ')}): {int(r.values)}"
+        f"{field_label(r.entity, r.column_name)} ({r.entity.replace('_', ' ')}): {int(r.values)}"
         for r in nulled.itertuples()
     )
     return (
