@@ -1,4 +1,4 @@
-"""Competing risks: cumulative incidence, Gray's test and Fine–Gray, pinned to R ``cmprsk``.
+"""Competing risks: cumulative incidence and Gray's test, pinned to R ``cmprsk``.
 
 Each function is a set-wise (numpy) transcription of the Fortran behind R's
 ``cmprsk`` 2.2 (Robert Gray), so that estimates, variances and tests agree
@@ -8,11 +8,7 @@ with R to rounding, tied times included:
   estimates and variances (Aalen–Johansen estimate; cmprsk's delta-method
   variance with its tie correction, Fortran ``cinc``).
 * :func:`gray_test` = ``cuminc(...)$Tests`` (Gray's k-sample test, Fortran ``crstm``).
-* :func:`fine_gray` = ``crr(ftime, fstatus, cov1, failcode, cencode)``: Breslow
-  ties, censoring weights from the Kaplan–Meier of the censoring times at
-  ``t-``, R's Newton–Raphson with backtracking and stopping rule, and the
-  sandwich variance including the ``q(u)`` term for the estimated censoring
-  distribution (Fortran ``crrfsv`` / ``crrvv``).
+* the Fine–Gray model (``crr``) is in :mod:`analysis_assets.fine_gray`.
 
 lifelines' ``AalenJohansenFitter`` is not used: it breaks tied times by
 jittering and then differs from R by up to 0.005.
@@ -21,22 +17,17 @@ jittering and then differs from R by up to 0.005.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis_assets import study
-from analysis_assets.cox import CoxTerm
-
 __all__ = [
     "GrayTest",
-    "FineGrayResult",
     "cumulative_incidence",
     "cumulative_incidence_at",
     "gray_test",
-    "fine_gray",
 ]
 
 _EPS = np.finfo(float).eps
@@ -54,27 +45,6 @@ class GrayTest:
     stat: float
     p: float
     df: int
-
-
-@dataclass
-class FineGrayResult:
-    """Result of :func:`fine_gray`; when ``estimable`` is False only ``reason``, n and events
-    are set."""
-
-    estimable: bool
-    n: int
-    events: int
-    reason: str | None = None
-    terms: list[CoxTerm] = field(default_factory=list)
-    loglik: float | None = None
-    loglik_null: float | None = None
-    converged: bool = False
-    iterations: int = 0
-    variance: np.ndarray | None = field(default=None, repr=False)
-
-    def table(self) -> pd.DataFrame:
-        """Coefficients as a DataFrame (``hr`` is the subdistribution hazard ratio)."""
-        return pd.DataFrame([t.__dict__ for t in self.terms])
 
 
 def _complete(*columns: Sequence) -> list[np.ndarray]:
@@ -338,225 +308,3 @@ def gray_test(
 
 
 # ------------------------------------------------------------------------ Fine–Gray
-
-
-def _censoring_km_before(time: np.ndarray, censored: np.ndarray) -> np.ndarray:
-    """KM of the censoring distribution just before each time, as ``crr`` reads it.
-
-    R: ``approx(c(min(0, u$time) - 10 eps, u$time, ...), c(1, u$surv, 0),
-    xout = ftime * (1 - 100 eps), method = "constant", f = 0, rule = 2)``
-    with ``u = survfit(Surv(ftime, cenind) ~ 1)``.
-    """
-    ut, inv = np.unique(time, return_inverse=True)
-    n_cens = np.bincount(inv, weights=censored, minlength=len(ut))
-    at_risk = len(time) - np.concatenate([[0], np.cumsum(np.bincount(inv))[:-1]])
-    surv = np.cumprod(1 - n_cens / at_risk)
-    idx = np.searchsorted(ut, time * (1 - 100 * _EPS), side="right") - 1
-    return np.where(idx >= 0, surv[np.clip(idx, 0, None)], 1.0)
-
-
-@dataclass(frozen=True)
-class _FGData:
-    """Sorted data and the subdistribution risk-set weights W (subjects x failure times)."""
-
-    x: np.ndarray
-    failed: np.ndarray  # the cause of interest
-    d: np.ndarray  # failures of the cause per distinct failure time
-    weights: np.ndarray
-    x_failed_sum: np.ndarray
-
-
-def _fg_data(t: np.ndarray, code: np.ndarray, x: np.ndarray) -> _FGData:
-    g_before = _censoring_km_before(t, code == 0)
-    uft, d = np.unique(t[code == 1], return_counts=True)
-    g_uft = g_before[np.searchsorted(t, uft, side="left")]
-    at_risk = t[:, None] >= uft[None, :]
-    # subjects who failed from another cause stay in the risk set, weighted G(u-)/G(T-)
-    other = (code == 2)[:, None] & ~at_risk
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w = np.where(at_risk, 1.0, np.where(other, g_uft[None, :] / g_before[:, None], 0.0))
-    return _FGData(x, code == 1, d.astype(float), w, x[code == 1].sum(axis=0))
-
-
-def _fg_sums(data: _FGData, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    r = np.exp(data.x @ b)
-    wr = data.weights * r[:, None]  # subjects x times
-    s0 = wr.sum(axis=0)
-    s1 = wr.T @ data.x
-    return r, s0, s1
-
-
-def _fg_objective(data: _FGData, b: np.ndarray) -> float:
-    """Negative log partial pseudo-likelihood (Breslow ties), ``crrf``."""
-    _, s0, _ = _fg_sums(data, b)
-    return float(-data.x_failed_sum @ b + data.d @ np.log(s0))
-
-
-def _fg_derivatives(data: _FGData, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Objective, gradient and Hessian of the negative log pseudo-likelihood, ``crrfsv``."""
-    r, s0, s1 = _fg_sums(data, b)
-    xbar = s1 / s0[:, None]
-    s2 = np.einsum("jt,jp,jq->tpq", data.weights * r[:, None], data.x, data.x)
-    lik = float(-data.x_failed_sum @ b + data.d @ np.log(s0))
-    grad = -data.x_failed_sum + data.d @ xbar
-    hess = np.einsum("t,tpq->pq", data.d / s0, s2) - np.einsum("t,tp,tq->pq", data.d, xbar, xbar)
-    return lik, grad, hess
-
-
-def _fg_sandwich(data: _FGData, t: np.ndarray, code: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``crrvv``: Huber sandwich with the q(u) term for the estimated censoring distribution."""
-    x, w = data.x, data.weights
-    r, s0, s1 = _fg_sums(data, b)
-    xbar = s1 / s0[:, None]  # per distinct failure time
-    uft = np.unique(t[code == 1])
-    # eta_i: the subject's score residual (dN_i part minus its share of d Lambda)
-    coef = w * r[:, None] * (data.d / s0)[None, :]  # subjects x times
-    eta = -(coef.sum(axis=1)[:, None] * x - coef @ xbar)
-    fail_t = np.searchsorted(uft, t[data.failed])
-    eta[data.failed] += x[data.failed] - xbar[fail_t]
-    # psi_i: integral of q(u)/pi(u) against the censoring martingale of subject i
-    g_before = _censoring_km_before(t, code == 0)
-    ut, inv = np.unique(t, return_inverse=True)
-    n_cens = np.bincount(inv, weights=(code == 0).astype(float), minlength=len(ut))
-    at_risk = len(t) - np.concatenate([[0], np.cumsum(np.bincount(inv))[:-1]])
-    other = code == 2
-    a_w = np.where(other, r / g_before, 0.0)
-    # A(u): other-cause failures strictly before u, weighted exp(xb) / G(T-)
-    per_time = np.zeros((len(ut), 1 + x.shape[1]))
-    np.add.at(per_time, inv, a_w[:, None] * np.column_stack([np.ones(len(t)), x]))
-    before = np.vstack([np.zeros(per_time.shape[1]), np.cumsum(per_time, axis=0)[:-1]])
-    a0, a1 = before[:, 0], before[:, 1:]
-    # B(u): failures of the cause at or after u, weighted G(T-) / S0
-    g_uft = g_before[np.searchsorted(t, uft, side="left")]
-    per_time0 = data.d * g_uft / s0
-    b0_t = np.cumsum(per_time0[::-1])[::-1]
-    b1_t = np.cumsum((per_time0[:, None] * xbar)[::-1], axis=0)[::-1]
-    first_fail = np.searchsorted(uft, ut, side="left")  # first failure time >= u
-    has = first_fail < len(uft)
-    idx = np.clip(first_fail, 0, len(uft) - 1)
-    b0 = np.where(has, b0_t[idx], 0.0)
-    b1 = np.where(has[:, None], b1_t[idx], 0.0)
-    q = a1 * b0[:, None] - a0[:, None] * b1  # q(u) at every distinct time
-    cens_term = np.where(n_cens[:, None] > 0, n_cens[:, None] * q / (at_risk[:, None] ** 2), 0.0)
-    psi = -np.cumsum(cens_term, axis=0)[inv]
-    cens = code == 0
-    psi[cens] += q[inv[cens]] / at_risk[inv[cens], None]
-    u = eta + psi
-    return u.T @ u
-
-
-def fine_gray(
-    durations: Sequence[float],
-    status: Sequence[object],
-    covariates: pd.DataFrame,
-    failcode: object = 1,
-    cencode: object = 0,
-    gtol: float = 1e-6,
-    maxiter: int = 10,
-    alpha: float | None = None,
-) -> FineGrayResult:
-    """Fine–Gray subdistribution hazards model (= R ``cmprsk::crr``).
-
-    Equals ``crr(ftime, fstatus, cov1, failcode = 1, cencode = 0, gtol, maxiter)``
-    with time-fixed covariates and one censoring group: the same Newton–Raphson
-    iterations from 0 with step halving, the same stopping rule
-    (``max|score| * max(|b|, 1) < max(|loglik|, 1) * gtol``), Breslow ties,
-    and the sandwich variance ``I^-1 V I^-1`` of ``crr``'s ``$var``.  p-values
-    are ``2 * (1 - pnorm(abs(coef / se)))`` (``summary.crr``).
-
-    Parameters
-    ----------
-    durations : sequence of float
-        Time to first event or censoring.
-    status : sequence
-        Failure type; ``failcode`` = the event of interest, ``cencode`` = censored,
-        anything else = a competing event.
-    covariates : pandas.DataFrame
-        Numeric covariates (R ``cov1``), one column per coefficient, in order.
-    failcode, cencode : object
-        Codes of the event of interest and of censoring.
-    gtol, maxiter : float, int
-        R's convergence tolerance and iteration limit (defaults as R's).
-    alpha : float, optional
-        For the (1 - alpha) Wald CI of the subdistribution HRs; default ``METHODS.alpha``.
-
-    Returns
-    -------
-    FineGrayResult
-        ``estimable=False`` with a reason (no events of the cause, a constant
-        covariate, no convergence) instead of numbers.
-    """
-    alpha = study.METHODS.alpha if alpha is None else alpha
-    names = [str(c) for c in covariates.columns]
-    cols = [covariates[c].to_numpy(dtype=float) for c in covariates.columns]
-    t, s, *xs = _complete(durations, status, *cols)
-    t = t.astype(float)
-    order = np.argsort(t, kind="stable")
-    t, s = t[order], s[order]
-    x = np.column_stack([np.asarray(c, dtype=float)[order] for c in xs])
-    code = np.where(s == failcode, 1, np.where(s == cencode, 0, 2))
-    n, events = len(t), int((code == 1).sum())
-    if events == 0:
-        return FineGrayResult(estimable=False, n=n, events=0, reason="no events of the cause")
-    if np.any(np.ptp(x, axis=0) == 0):
-        return FineGrayResult(estimable=False, n=n, events=events, reason="a covariate is constant")
-    data = _fg_data(t, code, x)
-    b = np.zeros(x.shape[1])
-    converged, it = False, 0
-    for it in range(maxiter + 1):
-        lik, grad, hess = _fg_derivatives(data, b)
-        if np.max(np.abs(grad) * np.maximum(np.abs(b), 1)) < max(abs(lik), 1) * gtol:
-            converged = True
-            break
-        if it == maxiter:
-            break
-        try:
-            step = -np.linalg.solve(hess, grad)
-        except np.linalg.LinAlgError:
-            break
-        for _ in range(21):  # R's backtracking: halve up to 20 times
-            new = _fg_objective(data, b + step)
-            if np.isfinite(new) and new <= lik + 1e-4 * float(step @ grad):
-                break
-            step = step * 0.5
-        else:
-            break
-        b = b + step
-    if not converged:
-        return FineGrayResult(
-            estimable=False, n=n, events=events, reason="did not converge", iterations=it
-        )
-    _, _, info = _fg_derivatives(data, b)
-    try:
-        inv_info = np.linalg.inv(info)
-    except np.linalg.LinAlgError:
-        return FineGrayResult(
-            estimable=False, n=n, events=events, reason="singular information matrix"
-        )
-    var = inv_info @ _fg_sandwich(data, t, code, b) @ inv_info
-    se = np.sqrt(np.diag(var))
-    z = stats.norm.ppf(1 - alpha / 2)
-    p = 2 * stats.norm.sf(np.abs(b / se))
-    terms = [
-        CoxTerm(
-            term=nm,
-            coef=float(bi),
-            se=float(si),
-            hr=float(np.exp(bi)),
-            hr_lower=float(np.exp(bi - z * si)),
-            hr_upper=float(np.exp(bi + z * si)),
-            p=float(pi),
-        )
-        for nm, bi, si, pi in zip(names, b, se, p, strict=True)
-    ]
-    return FineGrayResult(
-        estimable=True,
-        n=n,
-        events=events,
-        terms=terms,
-        loglik=-_fg_objective(data, b),
-        loglik_null=-_fg_objective(data, np.zeros_like(b)),
-        converged=True,
-        iterations=it,
-        variance=var,
-    )

@@ -24,9 +24,9 @@ import pytest
 from analysis_assets.competing_risks import (
     cumulative_incidence,
     cumulative_incidence_at,
-    fine_gray,
     gray_test,
 )
+from analysis_assets.fine_gray import fine_gray
 from analysis_assets.study import ROBUSTNESS_R_PARITY
 from analysis_assets.survival import km_table
 from tests.test_statistics import _close_json
