@@ -251,14 +251,25 @@ def test_no_asset_is_left_in_the_default_group(ui):
     assert [n["assetKey"]["path"] for n in nodes if n["groupName"] not in LAYERS] == []
 
 
-def test_checks_are_described_and_the_demo_history_has_a_failed_one(ui):
+def test_checks_are_described_and_the_demo_history_has_a_failed_one(ui, demo):
     checks = {
         ("/".join(n["assetKey"]["path"]), c["name"]): c
         for n in ui.graphql(ASSET_NODES)["assetNodes"]
         if n["assetChecksOrError"]["__typename"] == "AssetChecks"
         for c in n["assetChecksOrError"]["checks"]
     }
-    assert len(checks) > 500  # the dbt tests and the Python checks
+    manifest = json.loads(
+        (demo.root / "warehouse_work" / "dbt" / "target" / "manifest.json").read_text()
+    )
+    one_model_tests = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test"
+        and len([d for d in node["depends_on"]["nodes"] if d.startswith("model.")]) == 1
+    }
+    # every dbt test of one model is a check of its asset, beside the Python checks
+    assert one_model_tests <= {name for _, name in checks}
+    assert len(checks) > len(one_model_tests) > 300
     undescribed = [key for key, check in checks.items() if not (check["description"] or "")]
     assert undescribed == []
     not_null = checks[("mart/patient_outcomes", "not_null_patient_outcomes_patient_key")]
