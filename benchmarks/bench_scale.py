@@ -36,6 +36,7 @@ import duckdb  # noqa: E402
 import measure  # noqa: E402
 import reference_cox  # noqa: E402
 import reference_grading  # noqa: E402
+import yaml  # noqa: E402
 from bench_refresh import redeliver  # noqa: E402
 
 CLI = [sys.executable, "-m", "cartwh.cli"]
@@ -111,32 +112,53 @@ def sensor_tick_seconds(env: dict) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def bench_size(size: str, root: Path) -> dict:
+def register_generated_centres(landing: Path, mappings: Path) -> list[str]:
+    """A copy of the project's centre registry in ``mappings`` that also lists the generated
+    centres without a mapping file (c05, c06, ...: canonical layout), as a consortium
+    onboarding them would; returns the registry's canonical centres."""
+    shutil.copytree(ROOT / "mappings", mappings)
+    registry = mappings / "canonical-centres.yml"
+    listed = yaml.safe_load(registry.read_text(encoding="utf-8"))["centres"]
+    mapped = {p.stem for p in mappings.glob("*.yml")}
+    delivered = {p.name for p in landing.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    canonical = sorted(set(listed) | (delivered - mapped))
+    registry.write_text(yaml.safe_dump({"centres": canonical}), encoding="utf-8")
+    return canonical
+
+
+def bench_size(size: str, root: Path, out: dict, save) -> None:
+    """Measure ``size`` in ``root`` into ``out``, calling ``save()`` after each measurement
+    (a run stopped part-way keeps what it measured)."""
     env = {**os.environ, "CARTWH_DATA": str(root), "CARTWH_SECRET": SECRET}
     env = {
         k: v
         for k, v in env.items()
         if not k.startswith("CARTWH_") or k in ("CARTWH_DATA", "CARTWH_SECRET")
     }
+    env["CARTWH_MAPPINGS"] = str(root / "mappings")
     refresh = [*CLI, "refresh", "--accept-data-warnings"]
-    out: dict = {"size": size, "load_before": os.getloadavg()}
+    out.update(size=size, load_before=os.getloadavg())
     generate = measure.run([*CLI, "generate", *SIZES[size]], env, ROOT)
     out["generate"] = {**generate.summary(), "last_line": (generate.lines or [(0, "")])[-1][1]}
     if generate.exit:
         raise SystemExit(f"generate failed: {generate.stderr[-2000:]}")
+    out["centres_registered"] = register_generated_centres(root / "landing", root / "mappings")
+    save()
     full = measure.run(refresh, env, ROOT)
     out["full_refresh"] = {**full.summary(), "stages": full.stages()}
     out["full_refresh"]["stage_lines"] = [line for _, line in full.lines]
     if full.exit:
         out["full_refresh"]["stderr_tail"] = full.stderr[-2000:]
+    save()
     warehouse, work = root / "warehouse.duckdb", root / "warehouse_work"
     out["grading"] = grading(warehouse, work, root / "reference.duckdb")
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         mart = conn.sql("select * from mart.patient_outcomes").df()
     out["cox"] = reference_cox.time_cox(mart)
+    save()
     if full.exit:
         out["skipped"] = f"full refresh failed (exit {full.exit}): no-change and incremental"
-        return out
+        return save()
     nothing = [measure.run(refresh, env, ROOT) for _ in range(3)]
     out["no_change_refresh"] = {
         "seconds_median": round(statistics.median(m.seconds for m in nothing), 2),
@@ -145,12 +167,13 @@ def bench_size(size: str, root: Path) -> dict:
         "peak_rss_mb": round(max(m.peak_rss_mb for m in nothing)),
     }
     out["no_change_sensor_tick_seconds"] = sensor_tick_seconds(env)
+    save()
     redeliver(root / "landing", REDELIVERING_CENTRE, "2023-03-15")
     one = measure.run(refresh, env, ROOT)
     out["one_centre_refresh"] = {**one.summary(), "stages": one.stages()}
     out["one_centre_refresh"]["over_full"] = round(one.seconds / full.seconds, 2)
     out["load_after"] = os.getloadavg()
-    return out
+    save()
 
 
 def main() -> None:
@@ -158,25 +181,34 @@ def main() -> None:
     parser.add_argument("--sizes", default="demo,10k,100k", help="comma-separated: demo,10k,100k")
     parser.add_argument("--json", type=Path, default=HERE / "results.json")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folders")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the sizes of an existing --json file that this run does not measure",
+    )
     args = parser.parse_args()
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     unknown = sorted(set(sizes) - set(SIZES))
     if unknown:
         parser.error(f"unknown sizes {', '.join(unknown)}: choose from {', '.join(SIZES)}")
-    results: dict = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": bench_report.machine(),
-    }
+    results: dict = {}
+    if args.merge and args.json.exists():
+        results = json.loads(args.json.read_text(encoding="utf-8"))
+    results["machine"] = bench_report.machine()
+
+    def save() -> None:
+        results["targets"] = bench_report.targets(results)
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
     for size in sizes:
         root = Path(tempfile.mkdtemp(prefix=f"cartwh-bench-{size}-"))
         print(f"{size}: {root}", flush=True)
+        results[size] = {"date": datetime.now(UTC).isoformat(timespec="seconds")}
         try:
-            results[size] = bench_size(size, root)
+            bench_size(size, root, results[size], save)
         finally:
             if not args.keep:
                 shutil.rmtree(root, ignore_errors=True)
-        results["targets"] = bench_report.targets(results)
-        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(bench_report.table(results))
     print()
     print(bench_report.target_lines(results["targets"]))
