@@ -63,7 +63,7 @@ def targets(results: dict) -> list[dict]:
                 5,
             )
             for size in ("demo", "10k", "100k")
-            if size in results
+            if _get(results, size, "no_change_refresh", "seconds_median") is not None
         ),
         ("Cox ours / R coxph (100k)", "100k", ("cox", "ours_over_r"), "<=", 1),
     ]
@@ -107,9 +107,9 @@ def table(results: dict) -> str:
         cells = []
         for size in sizes:
             value = _get(results, size, *path)
+            if second is not None and value is not None:
+                value = f"{value} / {_get(results, size, *second)}"
             text = "-" if value is None else str(value)
-            if second is not None:
-                text += f" / {_get(results, size, *second)}"
             cells.append(f"{text:>16}")
         lines.append(f"{label:<26}" + "".join(cells))
     return "\n".join(lines)

@@ -113,10 +113,9 @@ def sensor_tick_seconds(env: dict) -> float:
 
 
 def register_generated_centres(landing: Path, mappings: Path) -> list[str]:
-    """A copy of the project's centre registry in ``mappings`` that also lists the generated
-    centres without a mapping file (c05, c06, ...: canonical layout), as a consortium
-    onboarding them would; returns the registry's canonical centres."""
-    shutil.copytree(ROOT / "mappings", mappings)
+    """List the generated centres without a mapping file (c05, c06, ...: canonical layout) in
+    ``mappings``' registry (a copy of the project's), as a consortium onboarding them would;
+    returns the registry's canonical centres."""
     registry = mappings / "canonical-centres.yml"
     listed = yaml.safe_load(registry.read_text(encoding="utf-8"))["centres"]
     mapped = {p.stem for p in mappings.glob("*.yml")}
@@ -136,6 +135,7 @@ def bench_size(size: str, root: Path, out: dict, save) -> None:
         if not k.startswith("CARTWH_") or k in ("CARTWH_DATA", "CARTWH_SECRET")
     }
     env["CARTWH_MAPPINGS"] = str(root / "mappings")
+    shutil.copytree(ROOT / "mappings", root / "mappings")
     refresh = [*CLI, "refresh", "--accept-data-warnings"]
     out.update(size=size, load_before=os.getloadavg())
     generate = measure.run([*CLI, "generate", *SIZES[size]], env, ROOT)

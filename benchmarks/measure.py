@@ -92,17 +92,19 @@ class Measured:
         stage's start) and the rest (between stages, and after the last one)."""
         found = [(at, STAGE_LINE.match(text)) for at, text in self.lines]
         found = [(at, m) for at, m in found if m]
-        groups = dict.fromkeys(STAGE_GROUPS, 0.0)
+        # a stage that did not run (after a failed step) stays None
+        groups: dict[str, float | None] = dict.fromkeys(STAGE_GROUPS)
         for _, match in found:
             for group, prefixes in STAGE_GROUPS.items():
                 if match["stage"].startswith(prefixes):
-                    groups[group] += float(match["seconds"])
-        out = {"startup": None, **{k: round(v, 1) for k, v in groups.items()}, "other": None}
+                    groups[group] = (groups[group] or 0.0) + float(match["seconds"])
+        ran = {k: round(v, 1) for k, v in groups.items() if v is not None}
+        out = {"startup": None, **groups, **ran, "other": None}
         if found:
             first_at, first = found[0]
             startup = max(0.0, first_at - float(first["seconds"]))
             out["startup"] = round(startup, 1)
-            out["other"] = round(self.seconds - startup - sum(groups.values()), 1)
+            out["other"] = round(self.seconds - startup - sum(ran.values()), 1)
         return out
 
 
