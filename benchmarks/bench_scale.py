@@ -1,7 +1,7 @@
 """Scale benchmark: the demo and generated consortia of 10,000 and 100,000 patients, through
 the real CLI, against plain references and the targets of issue 13.
 
-    .venv/bin/python benchmarks/bench_scale.py [--sizes demo,10k,100k] [--json FILE]
+    .venv/bin/python benchmarks/bench_scale.py [--sizes demo,10k,100k] [--json F] [--merge] [--keep]
 
 For each size, in a temporary CARTWH_DATA folder: ``cartwh generate``; a full ``cartwh
 refresh`` into an empty warehouse (start-up, raw load, dbt build, checks, analyses, report,
