@@ -162,7 +162,8 @@ def test_events_before_their_clock_exclude_the_endpoint_with_a_counted_reason(re
         union all
         select expected.endpoint, expected.patient_key from expected
         inner join mart.time_to_event as tte
-            on expected.patient_key = tte.patient_key and tte.paramcd like (expected.endpoint || '%')
+            on expected.patient_key = tte.patient_key
+            and tte.paramcd like (expected.endpoint || '%')
         """,
     )
     assert leaks == []
