@@ -34,7 +34,9 @@ steps as (
         (4, 'evaluable for day-30 response', 2, 'response analyses',
             'not evaluable: no response assessment on days '
             || '{{ var("response_window_first_day") }}–{{ var("response_window_last_day") }}'
-            || ' and no death or relapse before day {{ var("response_window_first_day") }}'),
+            || ' and no death or relapse before day {{ var("response_window_first_day") }}'
+            || ', or a CR assessment dated before the index infusion and no CR in the window'
+            || ' (queried to the centre)'),
         (5, 'in CR at day 30', 4, null,
             'not in CR at day 30: no CR on an assessment of days '
             || '{{ var("response_window_first_day") }}–{{ var("response_window_last_day") }}'
