@@ -8,6 +8,12 @@ are dbt tests beside the mart (``dbt_project/models/marts/patient_outcomes.yml``
 clinical derivations themselves are tested by dbt unit tests. The code lists here and the
 ``accepted_values`` of the mart's yml are kept equal by ``tests/test_contracts.py``. Which
 kind of rule goes where: ``docs/quality-checks.md``.
+
+Survival times are never negative (``os_days``, ``lfs_days`` >= 0): an event dated before its
+clock starts (a death before the index infusion; a relapse or death before the CR date) is a
+plausibility finding queried back to the centre, and dbt leaves that endpoint empty with its
+reason (``int_endpoint_exclusions``, counted in ``mart.cohort_flow``). A negative time that
+reaches the mart is therefore a bug, and this contract, blocking, stops the analyses.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-PARENTS = {1: None, 2: 1, 3: 2, 4: 2, 5: 4}
+PARENTS = {1: None, 2: 1, 3: 2, 4: 2, 5: 4, 6: 2, 7: 5}
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def test_every_step_names_its_parent_and_is_nested_in_it(flow):
     )
     for centre, steps in flow.groupby("centre_code"):
         steps = steps.set_index("step_order")
-        assert sorted(steps.index) == [1, 2, 3, 4, 5], centre
+        assert sorted(steps.index) == sorted(PARENTS), centre
         for step, row in steps.iterrows():
             parent = PARENTS[step]
             if parent is None:
@@ -43,16 +43,25 @@ def test_centres_add_up_to_all(flow):
 
 def test_flow_agrees_with_the_patient_outcomes(demo, flow):
     with demo.connect() as conn:
-        [(infused, gradable, evaluable, in_cr, not_cr)] = conn.execute(
+        [(infused, gradable, evaluable, in_cr, not_cr, with_os, with_lfs)] = conn.execute(
             """
             select count(*), count(*) filter (where toxicity_gradable),
                 count(*) filter (where response_evaluable), count(*) filter (where cr_day30),
-                count(*) filter (where response_evaluable and not cr_day30)
+                count(*) filter (where response_evaluable and not cr_day30),
+                count(os_days), count(lfs_days)
             from mart.patient_outcomes
             """
         ).fetchall()
     overall = flow[flow["centre_code"] == "all"].set_index("step_order")
-    assert list(overall["n"].iloc[1:]) == [infused, gradable, evaluable, in_cr]
+    # steps 6 and 7 are the populations of the OS and LFS analyses: the patients with a time
+    assert list(overall["n"].iloc[1:]) == [
+        infused,
+        gradable,
+        evaluable,
+        in_cr,
+        with_os,
+        with_lfs,
+    ]
     assert overall.loc[3, "excluded_n"] == infused - gradable
     assert overall.loc[4, "excluded_n"] == infused - evaluable
     assert overall.loc[5, "excluded_n"] == not_cr
@@ -82,10 +91,50 @@ def test_analysis_flow_and_figure_carry_the_tree(demo):
         analysis = conn.execute(
             "select * from analysis.cohort_flow where centre_code = 'all' order by step_order"
         ).df()
-    assert list(analysis["parent_step_order"].iloc[1:]) == [1, 2, 2, 4]
+    assert list(analysis["parent_step_order"].iloc[1:]) == [1, 2, 2, 4, 2, 5]
     figures = demo.output / "figures"
     for stem in ("cohort_flow", "figure2_survival_by_toxicity", "figure3_survival_by_grade"):
         for ext in ("png", "pdf", "svg"):
             assert (figures / f"{stem}.{ext}").stat().st_size > 0, (stem, ext)
     svg = (figures / "cohort_flow.svg").read_text(encoding="utf-8")
     assert "Not in CR at day 30 (n = " in svg
+
+
+def test_endpoints_dated_before_their_clock_are_counted_by_reason(demo, flow):
+    """The demo's one relapse dated before the infusion belongs to a patient in CR at day 30:
+    LFS of that patient is excluded (step 7, reason 1), the query goes to the centre, and every
+    excluded endpoint is empty in the mart."""
+    with demo.connect() as conn:
+        excluded = conn.execute(
+            "select endpoint, step_order, reason_order, patient_key "
+            "from intermediate.int_endpoint_exclusions"
+        ).fetchall()
+        [(finding_patients,)] = conn.execute(
+            """
+            select count(distinct findings.patient_key)
+            from quality.plausibility_findings as findings
+            inner join mart.patient_outcomes as po on findings.patient_key = po.patient_key
+            where findings.check_name = 'event_before_infusion' and po.cr_day30
+                and findings.detail like 'relapse%'
+            """
+        ).fetchall()
+        leaks = conn.execute(
+            """
+            select x.endpoint, x.patient_key
+            from intermediate.int_endpoint_exclusions as x
+            inner join mart.patient_outcomes as po on x.patient_key = po.patient_key
+            where (x.endpoint = 'OS' and po.os_days is not null)
+                or (x.endpoint = 'LFS' and po.lfs_days is not null)
+                or (x.endpoint = 'response' and po.response_evaluable)
+            """
+        ).fetchall()
+        reasons = conn.execute(
+            "select step_order, reason_order, n from mart.cohort_exclusions "
+            "where centre_code = 'all' and n > 0 and step_order in (6, 7)"
+        ).fetchall()
+    assert finding_patients == 1
+    assert [(e, s, r) for e, s, r, _ in excluded] == [("LFS", 7, 1)]
+    assert leaks == []
+    assert reasons == [(7, 1, 1)]
+    overall = flow[flow["centre_code"] == "all"].set_index("step_order")
+    assert overall.loc[7, "excluded_n"] == 1 and overall.loc[6, "excluded_n"] == 0

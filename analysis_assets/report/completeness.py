@@ -3,6 +3,8 @@ analysis leaves out and why (every number computed from the tables)."""
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from analysis_assets.formatting import column_label
@@ -69,9 +71,50 @@ def _lfs_sentence(po: pd.DataFrame) -> list[str]:
     if spec is None or spec.months not in po or spec.event not in po:
         return []
     population = int((po[spec.months].notna() & po[spec.event].notna()).sum())
+    in_cr = int(po["cr_day30"].fillna(False).astype(bool).sum()) if "cr_day30" in po else None
+    if in_cr is not None and in_cr != population:
+        return [
+            f"LFS is defined for the {spec.population} only ({in_cr} of {len(po)} infused "
+            f"patients), of whom {population} have an LFS time; the others are not in the LFS "
+            "analyses."
+        ]
     return [
         f"LFS is defined for the {spec.population} only: {population} of {len(po)} infused "
         "patients; the others are not in the LFS analyses."
+    ]
+
+
+_QUERIED = re.compile(r"\s*\(queried to the centre\)")
+#: (step_order, reason_order) of mart.cohort_exclusions whose patients lost an endpoint to an
+#: event dated before its clock starts (int_endpoint_exclusions), and the endpoint's name
+_DATED_BEFORE_CLOCK = {(4, 2): "the day-30 response", (6, 1): "OS", (7, 1): "LFS", (7, 2): "LFS"}
+
+
+def _dated_before_clock_sentence(exclusions: pd.DataFrame | None) -> list[str]:
+    """Whom an event dated before its clock starts (the index infusion, or the CR date for
+    LFS) takes out of an endpoint, by reason; those events are queried back to the centres."""
+    if exclusions is None or not {"step_order", "reason_order", "reason", "n"} <= set(exclusions):
+        return []
+    overall = exclusions[exclusions["centre_code"] == "all"]
+    keys = list(zip(overall["step_order"].astype(int), overall["reason_order"].astype(int)))
+    rows = overall[[key in _DATED_BEFORE_CLOCK for key in keys]]
+    if not len(rows):
+        return []
+    found = rows[rows["n"] > 0].sort_values(["step_order", "reason_order"])
+    if not len(found):
+        return [
+            "No death, relapse or CR was dated before its clock starts (the index infusion, "
+            "or the CR date for LFS): no endpoint was excluded for it."
+        ]
+    parts = "; ".join(
+        f"{_DATED_BEFORE_CLOCK[(int(r.step_order), int(r.reason_order))]} of {int(r.n)} "
+        f"patient{'s' if int(r.n) != 1 else ''} ({_QUERIED.sub('', str(r.reason))})"
+        for r in found.itertuples()
+    )
+    return [
+        "An event dated before its clock starts would give a negative time: it is queried "
+        "back to the centre and that endpoint of the patient is left out of its analyses "
+        f"(cohort flow): {parts}."
     ]
 
 
@@ -138,6 +181,7 @@ def completeness_sentences(t: Tables) -> list[str]:
     lines.append(_table1_sentence(po))
     lines += _ungradable_sentence(po)
     lines += _lfs_sentence(po)
+    lines += _dated_before_clock_sentence(t.get("cohort_exclusions"))
     lines += _cox_lines(po, t.get("cox_univariate"), t.get("cox_multivariate"))
     return lines
 

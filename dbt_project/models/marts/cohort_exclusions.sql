@@ -1,7 +1,9 @@
 {#
   Why the steps of cohort_flow leave patients out: the excluded_n of each centre's step split
   by reason (centre_code 'all' for the whole consortium). Every centre has every reason of
-  every step (0 when none).
+  every step (0 when none). The endpoints excluded because an event is dated before its clock
+  starts (int_endpoint_exclusions: step 4 reason 2, steps 6 and 7) have their reasons from the
+  macro endpoint_exclusion_reasons.
 #}
 with
 
@@ -11,6 +13,10 @@ delivered as (
 
 outcomes as (
     select * from {{ ref('patient_outcomes') }}
+),
+
+excluded_endpoints as (
+    select * from {{ ref('int_endpoint_exclusions') }}
 ),
 
 reasons as (
@@ -27,6 +33,8 @@ reasons as (
         (5, 2, 'died before day {{ var("response_window_first_day") }}'),
         (5, 3, 'relapsed before day {{ var("response_window_first_day") }}')
     ) as reasons (step_order, reason_order, reason)
+    union all
+    select step_order, reason_order, reason from {{ endpoint_exclusion_reason_rows() }}
 ),
 
 patient_reasons as (
@@ -46,7 +54,7 @@ patient_reasons as (
     from outcomes
     where not toxicity_gradable
     union all
-    select centre_code, 4, 1, patient_key
+    select centre_code, 4, case response_basis when 'cr_before_infusion' then 2 else 1 end, patient_key
     from outcomes
     where not coalesce(response_evaluable, false)
     union all
@@ -61,6 +69,13 @@ patient_reasons as (
         patient_key
     from outcomes
     where response_evaluable and not coalesce(cr_day30, false)
+    union all
+    select excluded_endpoints.centre_code, excluded_endpoints.step_order,
+        excluded_endpoints.reason_order, excluded_endpoints.patient_key
+    from excluded_endpoints
+    inner join outcomes on excluded_endpoints.patient_key = outcomes.patient_key
+    where excluded_endpoints.step_order > 4
+        and (excluded_endpoints.endpoint <> 'LFS' or outcomes.cr_day30)
 ),
 
 centres as (

@@ -3,7 +3,10 @@
   step a subset of its parent step (parent_step_order), with the patients of the parent left
   out of it (excluded_n = parent n - n) and why (excluded_reason). Step 1 counts every patient
   of the current deliveries (any file); 2 has an index infusion; 3 (toxicity analyses), 4
-  (response analyses) are subsets of 2, not of each other; 5 (LFS analyses) is a subset of 4.
+  (response analyses) and 6 (OS analyses) are subsets of 2, not of each other; 5 (in CR at
+  day 30) is a subset of 4, and 7 (LFS analyses) of 5. Steps 6 and 7 (and part of 4) leave out
+  the endpoints excluded because an event is dated before its clock starts
+  (int_endpoint_exclusions, queried to the centres): never a negative time.
 #}
 with
 
@@ -13,6 +16,10 @@ delivered as (
 
 outcomes as (
     select * from {{ ref('patient_outcomes') }}
+),
+
+excluded_endpoints as (
+    select * from {{ ref('int_endpoint_exclusions') }}
 ),
 
 steps as (
@@ -27,11 +34,17 @@ steps as (
         (4, 'evaluable for day-30 response', 2, 'response analyses',
             'not evaluable: no response assessment on days '
             || '{{ var("response_window_first_day") }}–{{ var("response_window_last_day") }}'
-            || ' and no death or relapse before day {{ var("response_window_first_day") }}'),
-        (5, 'in CR at day 30', 4, 'leukaemia-free survival analyses',
+            || ' and no death or relapse before day {{ var("response_window_first_day") }}'
+            || ', or a CR assessment dated before the index infusion and no CR in the window'
+            || ' (queried to the centre)'),
+        (5, 'in CR at day 30', 4, null,
             'not in CR at day 30: no CR on an assessment of days '
             || '{{ var("response_window_first_day") }}–{{ var("response_window_last_day") }}'
-            || ', or death or relapse before day {{ var("response_window_first_day") }}')
+            || ', or death or relapse before day {{ var("response_window_first_day") }}'),
+        (6, 'with a plausible OS time', 2, 'overall survival analyses',
+            'OS excluded: a death dated before the index infusion (queried to the centre)'),
+        (7, 'with a plausible LFS time', 5, 'leukaemia-free survival analyses',
+            'LFS excluded: a relapse or death dated before the CR date (queried to the centre)')
     ) as steps (step_order, step, parent_step_order, analysis_population, excluded_reason)
 ),
 
@@ -45,6 +58,16 @@ patient_steps as (
     select centre_code, 4, patient_key from outcomes where response_evaluable
     union all
     select centre_code, 5, patient_key from outcomes where cr_day30
+    union all
+    select centre_code, 6, patient_key from outcomes
+    where patient_key not in (
+        select patient_key from excluded_endpoints where endpoint = 'OS'
+    )
+    union all
+    select centre_code, 7, patient_key from outcomes
+    where cr_day30 and patient_key not in (
+        select patient_key from excluded_endpoints where endpoint = 'LFS'
+    )
 ),
 
 centres as (

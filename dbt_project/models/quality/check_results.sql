@@ -166,6 +166,12 @@ plausibility_denominators as (
     from {{ ref('int_response_assessments_accepted') }}
     where patient_key in (select patient_key from index_infusions) group by all
     union all
+    select 'event_before_cr', centre_code, count(*)
+    from {{ ref('int_follow_up_events_accepted') }}
+    where event_type in ('death', 'relapse')
+        and patient_key in (select patient_key from {{ ref('int_response_evaluated') }} where cr_date is not null)
+    group by all
+    union all
     select 'death_before_relapse', centre_code, count(distinct patient_key)
     from {{ ref('int_follow_up_events_accepted') }}
     where patient_key in (select patient_key from {{ ref('int_follow_up_events_accepted') }} where event_type = 'death')

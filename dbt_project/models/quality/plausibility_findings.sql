@@ -20,6 +20,10 @@ assessments as (
     select * from {{ ref('int_response_assessments_accepted') }}
 ),
 
+responses as (
+    select patient_key, cr_day, cr_date from {{ ref('int_response_evaluated') }}
+),
+
 kinetics as (
     select * from {{ ref('int_car_t_kinetics_accepted') }}
 ),
@@ -62,6 +66,22 @@ assessments_before_infusion as (
     from assessments
     inner join index_infusions on assessments.patient_key = index_infusions.patient_key
     where assessments.assessment_date < index_infusions.infusion_date
+),
+
+events_before_cr as (
+    -- from day 0 on (earlier ones are event_before_infusion): the patient's LFS is excluded
+    select
+        'event_before_cr', follow_up.centre_code, follow_up._delivery_id,
+        follow_up.patient_key, 'follow_up_events', follow_up._source_file,
+        follow_up._row_number, cast(follow_up.event_date - index_infusions.infusion_date as varchar),
+        follow_up.event_type || ' dated day ' || (follow_up.event_date - index_infusions.infusion_date)
+            || ', before the CR date (day ' || responses.cr_day || ')'
+    from follow_up
+    inner join index_infusions on follow_up.patient_key = index_infusions.patient_key
+    inner join responses on follow_up.patient_key = responses.patient_key
+    where follow_up.event_type in ('death', 'relapse')
+        and follow_up.event_date >= index_infusions.infusion_date
+        and follow_up.event_date < responses.cr_date
 ),
 
 deaths as (
@@ -177,6 +197,7 @@ duplicate_identities as (
 findings as (
     select * from events_before_infusion
     union all select * from assessments_before_infusion
+    union all select * from events_before_cr
     union all select * from death_before_relapse
     union all select * from toxicity_treatment_after_window
     union all select * from steroid_dose_implausible

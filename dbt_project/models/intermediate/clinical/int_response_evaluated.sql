@@ -1,5 +1,9 @@
 {#
   Day-30 response per patient with an index infusion (clinical-rules.md, "Response (day 30)").
+  Records dated before the index infusion decide nothing: a death or relapse counts as early
+  from day 0 only, and a CR assessment dated before day 0 without a CR in the window leaves
+  the response unknown (basis cr_before_infusion, excluded from the response analyses: the
+  misdated assessment may be the day-30 CR; plausibility_findings queries it to the centre).
 #}
 with
 
@@ -40,6 +44,14 @@ window_assessments as (
         between {{ var('response_window_first_day') }} and {{ var('response_window_last_day') }}
 ),
 
+cr_before_infusion as (
+    select distinct distinct_assessments.patient_key
+    from distinct_assessments
+    inner join index_infusions on distinct_assessments.patient_key = index_infusions.patient_key
+    where distinct_assessments.assessment_date < index_infusions.infusion_date
+        and {{ assessment_shows_cr('bm_blasts_pct', 'circulating_blasts', 'extramedullary_disease') }}
+),
+
 assessment_summary as (
     select
         patient_key,
@@ -61,7 +73,7 @@ early_events as (
         bool_or(
             follow_up_events.event_type = 'death'
             and follow_up_events.event_date - index_infusions.infusion_date
-                < {{ var('response_window_first_day') }}
+                between 0 and {{ var('response_window_first_day') }} - 1
         ) as died_before_window,
         bool_or(
             follow_up_events.event_type = 'relapse'
@@ -85,16 +97,20 @@ combined as (
         assessment_summary.any_mrd_negative_cr,
         assessment_summary.any_cr_mrd_measured,
         coalesce(early_events.died_before_window, false) as died_before_window,
-        coalesce(early_events.relapsed_before_window, false) as relapsed_before_window
+        coalesce(early_events.relapsed_before_window, false) as relapsed_before_window,
+        cr_before_infusion.patient_key is not null as cr_before_infusion
     from index_infusions
     left join assessment_summary on index_infusions.patient_key = assessment_summary.patient_key
     left join early_events on index_infusions.patient_key = early_events.patient_key
+    left join cr_before_infusion on index_infusions.patient_key = cr_before_infusion.patient_key
 ),
 
 classified as (
     select
         *,
         case
+            when n_window_assessments > 0 and any_cr then 'assessment'
+            when cr_before_infusion then 'cr_before_infusion'
             when n_window_assessments > 0 then 'assessment'
             when died_before_window then 'early_death'
             when relapsed_before_window then 'early_relapse'
@@ -109,7 +125,7 @@ final as (
         centre_code,
         response_basis,
         n_window_assessments,
-        response_basis <> 'not_evaluable' as response_evaluable,
+        response_basis not in ('not_evaluable', 'cr_before_infusion') as response_evaluable,
         case
             when response_basis = 'assessment' then any_cr
             when response_basis in ('early_death', 'early_relapse') then false

@@ -4,7 +4,10 @@
   allogeneic HSCT for the sensitivity analysis. Censoring reasons: 0 = event, 1 = alive at
   last contact (censored at the last date known alive), 2 = administrative cut-off (a death,
   relapse or any record dated after the cut-off: known alive at the cut-off),
-  3 = censored at allogeneic HSCT (HSCT-censored variants only).
+  3 = censored at allogeneic HSCT (HSCT-censored variants only). An endpoint excluded in
+  int_endpoint_exclusions (an event dated before its clock starts, queried to the centre) is
+  left empty, never a negative time: OS and its HSCT-censored variant for a death dated before
+  the infusion, LFS and its variant for a relapse or death dated before the CR date.
 #}
 with
 
@@ -18,6 +21,15 @@ last_known_alive as (
 
 responses as (
     select patient_key, cr_day30, cr_date from {{ ref('int_response_evaluated') }}
+),
+
+excluded_endpoints as (
+    select
+        patient_key,
+        bool_or(endpoint = 'OS') as os_excluded,
+        bool_or(endpoint = 'LFS') as lfs_excluded
+    from {{ ref('int_endpoint_exclusions') }}
+    group by patient_key
 ),
 
 follow_up_events as (
@@ -35,10 +47,13 @@ patients as (
         coalesce(last_known_alive.last_known_alive_date, index_infusions.infusion_date)
             as last_known_alive_date,
         coalesce(responses.cr_day30, false) as in_cr,
-        responses.cr_date
+        responses.cr_date,
+        coalesce(excluded_endpoints.os_excluded, false) as os_excluded,
+        coalesce(excluded_endpoints.lfs_excluded, false) as lfs_excluded
     from index_infusions
     left join last_known_alive on index_infusions.patient_key = last_known_alive.patient_key
     left join responses on index_infusions.patient_key = responses.patient_key
+    left join excluded_endpoints on index_infusions.patient_key = excluded_endpoints.patient_key
 ),
 
 patient_events as (
@@ -83,13 +98,13 @@ overall_survival as (
     select
         *,
         case
-            when not followed_at_cutoff then null
+            when not followed_at_cutoff or os_excluded then null
             when death_date <= cutoff_date then 0
             when known_alive_at_cutoff then 2
             else 1
         end as os_censor_reason,
         case
-            when not followed_at_cutoff then null
+            when not followed_at_cutoff or os_excluded then null
             when death_date <= cutoff_date then death_date
             when known_alive_at_cutoff then cutoff_date
             else last_known_alive_date
@@ -102,13 +117,13 @@ leukaemia_free_survival as (
     select
         *,
         case
-            when not lfs_defined then null
+            when not lfs_defined or lfs_excluded then null
             when lfs_event_date <= cutoff_date then 0
             when known_alive_at_cutoff then 2
             else 1
         end as lfs_censor_reason,
         case
-            when not lfs_defined then null
+            when not lfs_defined or lfs_excluded then null
             when lfs_event_date <= cutoff_date then lfs_event_date
             when known_alive_at_cutoff then cutoff_date
             else greatest(last_known_alive_date, cr_date)
