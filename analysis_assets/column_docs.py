@@ -105,7 +105,8 @@ SPECIFIC: dict[tuple[str, str], str] = {
 }
 
 _SURVIVAL_AT = re.compile(r"^survival_(\d+)m(?:_ci_(lower|upper))?$")
-_TABLE1_GROUP = re.compile(r"^(?:(?P<span>[^:]+): )?(?P<group>.+), N = (?P<n>\d+)$")
+#: a group's column header of table1, its N printed with thousands commas ("N = 10,000")
+_TABLE1_GROUP = re.compile(r"^(?:(?P<span>[^:]+): )?(?P<group>.+), N = (?P<n>\d{1,3}(?:,\d{3})*)$")
 _TABLE1_P = re.compile(r"^(?P<span>[^:]+): p-value$")
 
 

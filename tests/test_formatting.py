@@ -191,3 +191,18 @@ def test_a_delivered_field_is_named_by_the_extract_format():
         for column in entity.columns:
             text = field_label(name, column.name)
             assert text and "_" not in text, (name, column.name, text)
+
+
+def test_table1_group_columns_are_documented_at_registry_scale():
+    """A group of 1,000 or more prints its N with a thousands comma; the analyst package's
+    codebook must still give the column a meaning (publication stops otherwise)."""
+    from analysis_assets.column_docs import column_meaning
+
+    for header in (
+        "Overall, N = 93",
+        "Overall, N = 10,000",
+        "CRS (any grade) vs none: CRS, N = 1,076",
+    ):
+        meaning = column_meaning("table1", header)
+        assert meaning and header.rsplit("N = ", 1)[1] in meaning, header
+    assert column_meaning("table1", "Overall, N = 10000,0") is None
