@@ -93,7 +93,7 @@ def _disk_full_is_one_line(command):
 
         try:
             return command(args, settings)
-        except OSError as exc:
+        except Exception as exc:  # an OSError, or SQLite's "disk I/O error" through SQLAlchemy
             line = disk_full_line(exc, settings)
             if line is None:
                 raise

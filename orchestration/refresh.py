@@ -150,9 +150,14 @@ class Run:
 
 
 def _execute(settings: Settings, run: Run, say=None) -> RefreshResult:
+    from orchestration.assets.dbt import stop_running_dbt
+
     try:
         with write_lock(settings.warehouse, log=say or _to_stderr):
-            return _refresh_holding_the_lock(settings, run)
+            try:
+                return _refresh_holding_the_lock(settings, run)
+            finally:
+                stop_running_dbt()  # never a dbt left writing once the lock is released
     except WarehouseBusy as busy:  # the lock of the whole refresh; steps fail inside the run
         return RefreshResult(False, busy=str(busy).splitlines()[0])
 

@@ -1,5 +1,6 @@
 """dbt models as Dagster assets, grouped by layer; dbt tests become asset checks."""
 
+import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -96,6 +97,7 @@ def build_dbt_assets(dbt_project: DbtProject):
             invocation = dbt.cli(
                 ["build", "--no-use-colors", "--vars", study.dbt_vars], context=context
             )
+            _RUNNING.add(invocation.process)
             built = []
             for event in _counting(invocation, context):
                 if isinstance(event, Output | AssetMaterialization):
@@ -106,6 +108,31 @@ def build_dbt_assets(dbt_project: DbtProject):
                 yield from row_counts(built, invocation.manifest, conn, context)
 
     return cartwh_dbt_models
+
+
+#: seconds dbt gets to stop on SIGTERM before it is killed
+DBT_STOP_SECONDS = 10
+#: the dbt processes this process started
+_RUNNING: set[subprocess.Popen] = set()
+
+
+def stop_running_dbt() -> None:
+    """Stop every dbt this process started that still runs.
+
+    Called when a refresh ends, before the warehouse's lock is released: a step that ends
+    before its dbt does (an error while storing dbt's events, such as a full disk) would
+    otherwise leave dbt writing the warehouse after the refresh has stopped (dagster-dbt
+    stops it only on an interrupt).
+    """
+    for process in list(_RUNNING):
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=DBT_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        _RUNNING.discard(process)
 
 
 #: dbt's log events that end a node ("n of m")
