@@ -21,6 +21,7 @@ _ARROW = {"arrowstyle": "-|>", "color": "#4a5a75", "linewidth": 1.0, "shrinkA": 
 _COLUMN = 2.3  # x distance between two branches
 _SIDE = 1.2  # x distance from an arrow to its exclusion box
 _HALF_BOX = 0.42  # half a box's height, in y units
+_LEVEL = 2.4  # y distance between a step and its subsets (room for a tall exclusion box)
 _WRAP = 34
 
 
@@ -165,14 +166,14 @@ def flow_figure(cohort_flow: pd.DataFrame, exclusions: pd.DataFrame | None = Non
     depth = max([d for _, d in pos.values()] + [0])
     x_min, x_max = min(xs) - _SIDE - 0.8, max(xs) + _SIDE + 0.8
     fig_w = max(7.0, 1.75 * (x_max - x_min))
-    fig_h = 0.6 + 1.0 * (2 * depth + 1.2)
+    fig_h = 0.6 + 1.0 * (_LEVEL * depth + 1.2)
     fig, ax = plt.subplots(figsize=(fig_w, fig_h))
     ax.set_xlim(x_min, x_max)
-    ax.set_ylim(-2 * depth - 0.6, 0.6)
+    ax.set_ylim(-_LEVEL * depth - 0.6, 0.6)
     ax.axis("off")
     for r in tree.itertuples():
         x, d = pos[int(r.step_order)]
-        y = -2 * d
+        y = -_LEVEL * d
         lines = [sentence_case(str(r.step)), f"n = {format_number(r.n)}"]
         if isinstance(r.analysis_population, str) and r.analysis_population:
             lines.append(f"(population of the {r.analysis_population})")
@@ -192,8 +193,11 @@ def flow_figure(cohort_flow: pd.DataFrame, exclusions: pd.DataFrame | None = Non
         if pd.isna(r.parent_step_order) or int(r.parent_step_order) not in pos:
             continue
         px, _ = pos[int(r.parent_step_order)]
-        py = y + 2
-        split = py - _HALF_BOX - 0.25
+        py = y + _LEVEL
+        # the branches leave the parent right under its box, so that the exclusion box of
+        # the branch straight below (between the branch line and its step) crosses no line
+        split = py - _HALF_BOX - 0.15
+        branching = int((tree["parent_step_order"] == r.parent_step_order).sum()) > 1
         if abs(px - x) > 1e-9:
             ax.plot([px, px], [py - _HALF_BOX, split], color=_ARROW["color"], linewidth=1.0)
             ax.plot([px, x], [split, split], color=_ARROW["color"], linewidth=1.0)
@@ -202,7 +206,7 @@ def flow_figure(cohort_flow: pd.DataFrame, exclusions: pd.DataFrame | None = Non
             start = py - _HALF_BOX
         ax.annotate("", xy=(x, y + _HALF_BOX), xytext=(x, start), arrowprops=_ARROW)
         side = -1 if x < px else 1
-        ey = (split + y + _HALF_BOX) / 2 if abs(px - x) > 1e-9 else y + 1
+        ey = (split + y + _HALF_BOX) / 2 if branching else y + _LEVEL / 2
         ex = x + side * _SIDE
         ax.annotate(
             _excluded_text(r.excluded_n, r.excluded_reason, _reasons(exclusions, r.step_order)),
