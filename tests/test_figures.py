@@ -447,3 +447,37 @@ def test_pdf_has_no_date_even_when_zlib_compressed(built):
         except zlib.error:
             decoded += s
     assert b"CreationDate" not in data + decoded
+
+
+def test_no_exclusion_box_is_crossed_by_a_line_of_the_flow():
+    """Three branches under one step (the demo's gradable / evaluable / OS) and a long reason
+    in the middle branch: no connector line passes through an exclusion box."""
+    import matplotlib.pyplot as plt
+
+    flow = flow_table()
+    long_reason = (
+        "not evaluable: no response assessment on days 21-45 and no death or relapse before "
+        "day 21, or a CR assessment dated before the index infusion and no CR in the window"
+    )
+    flow.loc[flow["step_order"] == 4, "excluded_reason"] = long_reason
+    third = flow[flow["step_order"] == 3].assign(
+        step_order=6, step="with a plausible OS time", excluded_reason="OS excluded: a death"
+    )
+    fig = figures.flow_figure(pd.concat([flow, third], ignore_index=True))
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    boxes = [
+        t.get_bbox_patch().get_window_extent(renderer)
+        for t in ax.texts
+        if (t.get_gid() or "").startswith("excluded-")
+    ]
+    assert len(boxes) == 5
+    for line in ax.lines:
+        (x0, y0), (x1, y1) = ax.transData.transform(line.get_xydata()[[0, -1]])
+        for box in boxes:
+            xs = (min(x0, x1), max(x0, x1))
+            ys = (min(y0, y1), max(y0, y1))
+            overlaps = xs[0] < box.x1 and xs[1] > box.x0 and ys[0] < box.y1 and ys[1] > box.y0
+            assert not overlaps, (line.get_xydata().tolist(), box)
+    plt.close(fig)
