@@ -33,7 +33,16 @@ from scipy import stats
 
 from analysis_assets import study
 
-__all__ = ["FIT_OPTIONS", "CoxTerm", "WaldTest", "CoxResult", "PHTest", "cox_fit", "ph_test"]
+__all__ = [
+    "FIT_OPTIONS",
+    "CoxTerm",
+    "WaldTest",
+    "CoxResult",
+    "PHTest",
+    "cox_fit",
+    "ph_test",
+    "terms_from_summary",
+]
 
 #: Newton–Raphson settings for lifelines so that coefficients match R to 1e-8.
 FIT_OPTIONS: dict[str, float] = {"precision": 1e-14, "r_precision": 1e-16, "max_steps": 1000}
@@ -134,6 +143,24 @@ def _not_estimable_reason(X: pd.DataFrame, e: np.ndarray) -> str | None:
     return None
 
 
+def terms_from_summary(summary: pd.DataFrame, names, alpha: float) -> list[CoxTerm]:
+    """The :class:`CoxTerm` of each of ``names`` from a lifelines fitter's ``summary`` (its CI
+    columns are named after ``alpha``)."""
+    level = f"{100 * (1 - alpha):g}%"
+    return [
+        CoxTerm(
+            term=str(t),
+            coef=float(summary.loc[t, "coef"]),
+            se=float(summary.loc[t, "se(coef)"]),
+            hr=float(summary.loc[t, "exp(coef)"]),
+            hr_lower=float(summary.loc[t, f"exp(coef) lower {level}"]),
+            hr_upper=float(summary.loc[t, f"exp(coef) upper {level}"]),
+            p=float(summary.loc[t, "p"]),
+        )
+        for t in names
+    ]
+
+
 def cox_fit(
     df: pd.DataFrame,
     duration_col: str,
@@ -209,19 +236,7 @@ def cox_fit(
             reason=f"monotone likelihood / complete separation ({msg})",
         )
 
-    s = cph.summary
-    terms = [
-        CoxTerm(
-            term=str(t),
-            coef=float(s.loc[t, "coef"]),
-            se=float(s.loc[t, "se(coef)"]),
-            hr=float(s.loc[t, "exp(coef)"]),
-            hr_lower=float(s.loc[t, f"exp(coef) lower {100 * (1 - alpha):g}%"]),
-            hr_upper=float(s.loc[t, f"exp(coef) upper {100 * (1 - alpha):g}%"]),
-            p=float(s.loc[t, "p"]),
-        )
-        for t in cph.params_.index
-    ]
+    terms = terms_from_summary(cph.summary, cph.params_.index, alpha)
     wald = {}
     for c in categorical:
         names = groups[c]

@@ -27,7 +27,7 @@ from lifelines import CoxTimeVaryingFitter
 from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 
 from analysis_assets import study
-from analysis_assets.cox import FIT_OPTIONS, CoxResult, CoxTerm, cox_fit
+from analysis_assets.cox import FIT_OPTIONS, CoxResult, cox_fit, terms_from_summary
 from analysis_assets.survival import LogrankResult, km_table, logrank_test
 
 __all__ = [
@@ -155,20 +155,7 @@ def time_dependent_cox(
         except (ConvergenceError, ConvergenceWarning, np.linalg.LinAlgError) as exc:
             reason = f"did not converge: {str(exc).splitlines()[0]}"
             return CoxResult(estimable=False, n=n, events=events, reason=reason)
-    s = ctv.summary
-    level = f"{100 * (1 - alpha):g}%"
-    terms = [
-        CoxTerm(
-            term=str(t),
-            coef=float(s.loc[t, "coef"]),
-            se=float(s.loc[t, "se(coef)"]),
-            hr=float(s.loc[t, "exp(coef)"]),
-            hr_lower=float(s.loc[t, f"exp(coef) lower {level}"]),
-            hr_upper=float(s.loc[t, f"exp(coef) upper {level}"]),
-            p=float(s.loc[t, "p"]),
-        )
-        for t in covariates
-    ]
+    terms = terms_from_summary(ctv.summary, covariates, alpha)
     return CoxResult(
         estimable=True,
         n=n,
