@@ -97,23 +97,23 @@ def _disk_full_is_one_line(command):
             line = disk_full_line(exc, settings)
             if line is None:
                 raise
-            _record_disk_full(settings)
+            _record_stopped(settings, "disk full")
             print(f"cartwh: {line}", file=sys.stderr)
             return ExitCode.FAILED
 
     return guarded
 
 
-def _record_disk_full(settings: Settings) -> None:
-    """A refresh of this process stopped by a full disk is recorded as failed (not left
-    "started"), as far as the disk still allows."""
+def _record_stopped(settings: Settings, reason: str) -> None:
+    """A refresh of this process that stopped on an error (a full disk, an unexpected error)
+    is recorded as failed, not left "started", as far as the disk still allows."""
     from cartwh.refresh_status import read_status, record_failed
 
     status = read_status(settings.work)
     if status is None or status.state != "started" or status.pid != os.getpid():
         return
     try:
-        record_failed(settings.work, status.run_id, "disk full")
+        record_failed(settings.work, status.run_id, reason)
     except OSError:
         pass  # the status says "started" and no process runs it: reported as "did not finish"
 
@@ -192,6 +192,7 @@ def _run_refresh_logged(args, settings: Settings, log, log_path: Path, plan):
             from cartwh.runlog import disk_full_line
 
             full = disk_full_line(exc, settings)
+            _record_stopped(settings, "disk full" if full else f"error: {type(exc).__name__}")
             try:
                 traceback.print_exc(file=log)
             except OSError:
