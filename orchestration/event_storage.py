@@ -19,11 +19,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
-
-#: seconds a writer waits for another process's lock on a run history file (Dagster's value)
-BUSY_TIMEOUT_SECONDS = 30
 
 
 def _sqlite_commits_without_fsync(dbapi_connection, _record) -> None:
@@ -51,7 +49,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         if engine is None:
             engine = create_engine(
                 self.conn_string_for_shard(shard),
-                connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
             )
             event.listen(engine, "connect", _sqlite_commits_without_fsync)
             self._engines[shard] = engine
