@@ -927,6 +927,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = read_settings()
+        from cartwh.warehouse import configure
+
+        configure(settings.duckdb_memory)
         return args.func(args, settings)
     except WarehouseUnavailable as exc:  # none yet, or busy past --wait: one line
         print(f"cartwh: {exc}", file=sys.stderr)

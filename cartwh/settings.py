@@ -29,6 +29,8 @@ SECRET_HOW = (
 DEFAULT_MAX_PATIENT_DROP = 0.10
 DEFAULT_KEEP_RUNS = 5
 DEFAULT_DAILY_REFRESH = "0 2 * * *"
+#: DuckDB's memory_limit in each process that opens the warehouse (a refresh, dbt, a reader)
+DEFAULT_DUCKDB_MEMORY = "2GB"
 
 #: every environment variable the code reads -> (default, meaning); the README's table
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -70,6 +72,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
         str(DEFAULT_KEEP_RUNS),
         "dbt artefacts and Dagster runs of the last N refreshes kept",
     ),
+    "CARTWH_DUCKDB_MEMORY": (
+        DEFAULT_DUCKDB_MEMORY,
+        "DuckDB's memory limit in each process using the warehouse (the refresh, dbt, readers); "
+        "beyond it DuckDB spills to disk: a size (`512MB`, `8GB`) or a share of RAM (`25%`)",
+    ),
     "CARTWH_CRASH_AT": (
         "unset",
         "tests only: a crash point of `cartwh/faults.py` where the process kills itself",
@@ -104,6 +111,8 @@ class Settings:
     daily_refresh: str = DEFAULT_DAILY_REFRESH
     #: demo mode (``CARTWH_DEMO=1``): the published demo key stands in for a missing key
     demo: bool = False
+    #: DuckDB's ``memory_limit`` (``CARTWH_DUCKDB_MEMORY``)
+    duckdb_memory: str = DEFAULT_DUCKDB_MEMORY
 
     @property
     def secret(self) -> str:
@@ -175,6 +184,7 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         keep_runs=_count(env, "CARTWH_KEEP_RUNS", DEFAULT_KEEP_RUNS),
         daily_refresh=_cron(env, "CARTWH_DAILY_REFRESH", DEFAULT_DAILY_REFRESH),
         demo=_switch(env, "CARTWH_DEMO"),
+        duckdb_memory=_memory(env, "CARTWH_DUCKDB_MEMORY", DEFAULT_DUCKDB_MEMORY),
     )
 
 
@@ -242,6 +252,16 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     if not text.isdigit() or int(text) < 1:
         raise SettingsError(f"{name}={text!r} is not a count: write a whole number of 1 or more")
     return int(text)
+
+
+def _memory(env: Mapping[str, str], name: str, default: str) -> str:
+    text = (env.get(name) or default).strip()
+    if not re.fullmatch(r"(\d+(\.\d+)?\s*([KMGT]i?B)|\d+(\.\d+)?%)", text, re.IGNORECASE):
+        raise SettingsError(
+            f"{name}={text!r} is not a memory size: write a size such as 2GB or 512MB, or a "
+            "share of RAM such as 25%"
+        )
+    return text
 
 
 def _cron(env: Mapping[str, str], name: str, default: str) -> str:

@@ -32,6 +32,17 @@ import duckdb
 REFRESHING = "the warehouse is being refreshed; waiting…"
 
 
+#: DuckDB configuration of every connection this process opens (:func:`configure`); one for
+#: the process, as DuckDB refuses a second connection to an open file with another one
+_CONFIG: dict[str, str] = {}
+
+
+def configure(memory_limit: str) -> None:
+    """Set DuckDB's ``memory_limit`` of every warehouse connection this process opens from now
+    (``CARTWH_DUCKDB_MEMORY``; dbt reads it from its profile)."""
+    _CONFIG["memory_limit"] = memory_limit
+
+
 class WarehouseBusy(RuntimeError):
     """The warehouse stayed busy longer than the caller would wait; the message says why."""
 
@@ -195,7 +206,9 @@ def _connect_waiting(
     delay = 0.1
     while True:
         try:
-            return duckdb.connect(str(database), read_only=read_only, config=config or {})
+            return duckdb.connect(
+                str(database), read_only=read_only, config={**_CONFIG, **(config or {})}
+            )
         except duckdb.IOException as exc:
             if not _is_lock_conflict(exc):
                 raise

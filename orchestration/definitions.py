@@ -13,6 +13,7 @@ from dagster import (
 from cartwh.ingest.registry import load_registry
 from cartwh.settings import Settings, read_settings
 from cartwh.transform.prepare import prepare as prepare_dbt
+from cartwh.warehouse import configure as configure_warehouse
 from orchestration.assets.analysis import ANALYSIS_ASSETS, build_publish_asset, report
 from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.quality import centre_query_files, mart_expectations
@@ -29,6 +30,7 @@ def build_definitions(settings: Settings) -> Definitions:
     """Assets of the registered centres (the registry, not the landing folder, decides)."""
     registry = load_registry(settings.mappings)
     prepare_dbt(settings, registry)
+    configure_warehouse(settings.duckdb_memory)
     dbt_project = build_dbt_project(settings)
     raw_assets = [build_raw_centre_asset(centre) for centre in registry.centres]
     assets = [

@@ -8,12 +8,13 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from cartwh.ingest.registry import RegistryError, load_registry
 from cartwh.project import DEFAULT_MAPPINGS_DIR
 from cartwh.settings import SettingsError, read_settings
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, run_cartwh
 
 
 def _mappings(tmp_path: Path, canonical: str | None, mapped: tuple[str, ...] = ()) -> Path:
@@ -137,6 +138,10 @@ def test_settings_come_from_the_environment_given(tmp_path):
             "cartwh: CARTWH_MAX_PATIENT_DROP='10%' is not a share",
         ),
         ({"CARTWH_KEEP_RUNS": "0"}, "cartwh: CARTWH_KEEP_RUNS='0' is not a count"),
+        (
+            {"CARTWH_DUCKDB_MEMORY": "lots"},
+            "cartwh: CARTWH_DUCKDB_MEMORY='lots' is not a memory size",
+        ),
     ],
 )
 def test_bad_configuration_is_one_line_and_exit_2(tmp_path, env, message):
@@ -159,6 +164,25 @@ def test_bad_configuration_is_one_line_and_exit_2(tmp_path, env, message):
     assert result.returncode == 2, result.stderr
     assert elapsed < 15, f"took {elapsed:.1f} s"  # about 1 s; 5 s seen on a loaded machine
     assert result.stderr.startswith(message) and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_duckdb_memory_limit_reaches_python_connections_and_dbt(demo):
+    from cartwh.settings import DEFAULT_DUCKDB_MEMORY
+
+    assert read_settings({}).duckdb_memory == DEFAULT_DUCKDB_MEMORY
+    assert read_settings({"CARTWH_DUCKDB_MEMORY": "25%"}).duckdb_memory == "25%"
+    # dbt's profile falls back to the same default when run without cartwh's environment
+    profile = (Path(__file__).parents[1] / "dbt_project" / "profiles.yml").read_text()
+    assert f"env_var('CARTWH_DUCKDB_MEMORY', '{DEFAULT_DUCKDB_MEMORY}')" in profile
+    limit = "select current_setting('memory_limit')"
+    with duckdb.connect(config={"memory_limit": "300MB"}) as conn:
+        expected = conn.sql(limit).fetchall()[0][0]
+    result = run_cartwh(
+        ["sql", "--warehouse", limit, "--format", "csv"],
+        {**demo.env(), "CARTWH_DUCKDB_MEMORY": "300MB"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1] == expected != DEFAULT_DUCKDB_MEMORY
 
 
 def test_the_readme_lists_every_variable_the_code_reads():

@@ -12,9 +12,11 @@ import zlib
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.colors import to_rgba
 from PIL import Image
 
 from analysis_assets import figures
+from analysis_assets.figures._common import GRADE_COLOURS, ICANS_COLOURS
 from analysis_assets.study import (
     COMPARISONS,
     FIGURE_CAPTIONS,
@@ -365,6 +367,62 @@ def test_swimmer_marks_a_cr_within_the_whole_response_window():
     assert 46.5 not in list(cr.get_xdata())
     assert ax.get_xlim()[1] >= 46  # the axis covers the response window
     assert ax.get_xlim()[0] == 0
+
+
+def _rgba255(colour: str) -> list[int]:
+    return [round(c * 255) for c in to_rgba(colour)]
+
+
+def test_swimmer_image_holds_every_graded_day_in_its_lane():
+    tables = analysis_tables()
+    mart, daily = tables["mart.patient_outcomes"], tables["mart.daily_toxicity"].copy()
+    daily.loc[daily.index[[3, 40, 41]], "crs_grade"] = [2, 4, 1]
+    daily.loc[daily.index[[5, 77]], "icans_grade"] = [3, 1]
+    fig = figures.swimmer_figure(mart, daily, 30, (21, 45))
+    [image] = [im for im in fig.axes[0].images if im.get_gid() == "grades"]
+    pixels = np.asarray(image.get_array())
+    lane = {key: i for i, key in enumerate(figures.swimmer_order(mart))}
+    assert pixels.shape == (5 * len(lane), 46, 4)  # days 0..45
+    expected = np.zeros_like(pixels)
+    for row in daily.itertuples():
+        top = 5 * lane[row.patient_key]
+        if row.crs_grade >= 1:
+            expected[top + 1 : top + 3, row.study_day] = _rgba255(GRADE_COLOURS[row.crs_grade])
+        if row.icans_grade >= 1:
+            expected[top + 3 : top + 5, row.study_day] = _rgba255(ICANS_COLOURS[row.icans_grade])
+    assert expected[..., 3].sum() > 0
+    np.testing.assert_array_equal(pixels, expected)
+    # lane 0 (the worst toxicity) is at the top: the image spans every lane's 0.2 + 0.4 + 0.4
+    assert image.get_extent() == [0, 46, -0.4, len(lane) - 0.4]
+
+
+def test_swimmer_of_a_registry_keeps_every_lane_in_a_bounded_figure():
+    n = 3_000
+    keys = [f"p{i:05d}" for i in range(n)]
+    mart = pd.DataFrame(
+        {
+            "patient_key": keys,
+            "crs_max_grade": [i % 5 for i in range(n)],
+            "icans_max_grade": [0] * n,
+            "crs_onset_day": [i % 14 for i in range(n)],
+            "cr_day": [28] * n,
+        }
+    )
+    daily = pd.DataFrame(
+        {
+            "patient_key": keys,
+            "study_day": [i % 14 for i in range(n)],
+            "crs_grade": [i % 5 for i in range(n)],
+            "icans_grade": [0] * n,
+        }
+    )
+    fig = figures.swimmer_figure(mart, daily, 30, (21, 45))
+    assert fig.get_figheight() == figures.swimmer.MAX_HEIGHT_INCHES < 0.13 * n
+    [image] = fig.axes[0].images
+    assert image.get_array().shape[0] == 5 * n
+    assert image.get_interpolation() == "none"  # PDF and SVG embed the image unresampled
+    assert (np.asarray(image.get_array())[..., 3] > 0).sum() == 2 * (4 * n // 5)
+    assert figures.swimmer_height(93) == pytest.approx(2.2 + 0.13 * 93)
 
 
 # --------------------------------------------------------------------------- cohort flow

@@ -33,6 +33,7 @@ from analysis_assets.figures.survival import (
 from analysis_assets.figures.swimmer import (
     swimmer_cr_marks,
     swimmer_figure,
+    swimmer_height,
     swimmer_order,
     swimmer_plot,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "forest_x_range",
     "swimmer_plot",
     "swimmer_figure",
+    "swimmer_height",
     "swimmer_order",
     "swimmer_cr_marks",
     "cohort_flow_figure",

@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+from matplotlib.colors import to_rgba
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
@@ -20,10 +22,61 @@ from analysis_assets.figures._common import (
 )
 from cartwh.parameters import study_parameters
 
-__all__ = ["swimmer_order", "swimmer_plot", "swimmer_figure", "swimmer_cr_marks"]
+__all__ = [
+    "grade_image",
+    "swimmer_height",
+    "swimmer_order",
+    "swimmer_plot",
+    "swimmer_figure",
+    "swimmer_cr_marks",
+]
 
 #: the stem of the swimmer plot (a key of study.FIGURE_CAPTIONS)
 SWIMMER_STEM = "swimmer_toxicity_and_response"
+
+
+#: inches per patient lane, and the tallest figure: a registry's lanes share the height (the
+#: PDF and SVG keep one image row per lane and grade, however tall the figure)
+LANE_INCHES = 0.13
+MAX_HEIGHT_INCHES = 16.0
+#: image rows per lane, top to bottom: a gap, CRS (two rows), ICANS (two rows) - the 0.2 / 0.4 /
+#: 0.4 of a lane's height
+LANE_ROWS = {"gap": (0,), "crs_grade": (1, 2), "icans_grade": (3, 4)}
+
+
+def swimmer_height(n: int) -> float:
+    """The figure's height in inches for ``n`` lanes."""
+    return max(4.0, min(2.2 + LANE_INCHES * n, MAX_HEIGHT_INCHES))
+
+
+def grade_image(daily_toxicity: pd.DataFrame, lane: pd.Series, days: int) -> np.ndarray:
+    """The grades as an RGBA image: five rows per lane (:data:`LANE_ROWS`), one column per day.
+
+    Parameters
+    ----------
+    daily_toxicity : DataFrame
+        ``patient_key``, ``study_day``, ``crs_grade``, ``icans_grade`` of the lanes' patients.
+    lane : Series
+        Lane (0 = top) by patient key.
+    days : int
+        Columns: days 0 .. ``days`` - 1.
+
+    Returns
+    -------
+    ndarray of shape (5 * lanes, days, 4), uint8
+        Transparent where no grade of 1 or more was recorded.
+    """
+    rows_per_lane = sum(len(r) for r in LANE_ROWS.values())
+    image = np.zeros((rows_per_lane * len(lane), days, 4), dtype=np.uint8)
+    top = daily_toxicity["patient_key"].map(lane).to_numpy(dtype=int) * rows_per_lane
+    day = daily_toxicity["study_day"].to_numpy(dtype=int)
+    for kind, palette in (("crs_grade", GRADE_COLOURS), ("icans_grade", ICANS_COLOURS)):
+        grade = pd.to_numeric(daily_toxicity[kind], errors="coerce").to_numpy(dtype=float)
+        for value, colour in palette.items():
+            hit = grade == value
+            for row in LANE_ROWS[kind]:
+                image[top[hit] + row, day[hit]] = np.round(np.multiply(to_rgba(colour), 255))
+    return image
 
 
 def swimmer_order(mart: pd.DataFrame) -> pd.Series:
@@ -106,59 +159,40 @@ def swimmer_figure(
     first, last = response_window
     x_end = max(days, last) + 1
     order = swimmer_order(mart)
-    lane = {k: i for i, k in enumerate(order)}
+    lane = pd.Series(range(len(order)), index=order)
     n = len(order)
-    fig, ax = plt.subplots(figsize=(10, max(4.0, 2.2 + 0.13 * n)))
+    height = swimmer_height(n)
+    fig, ax = plt.subplots(figsize=(10, height))
     ax.axvspan(first, last + 1, color="#eeeeee", zorder=0, linewidth=0)
     ax.axvline(days + 1, color="#888888", linestyle=":", linewidth=1.0, zorder=1)
-    ax.text(
-        (first + last + 1) / 2,
-        n + 0.2,
-        f"response window (days {first}–{last})",
-        ha="center",
-        va="bottom",
-        fontsize=TEXT_SIZE,
-    )
-    ax.text(
-        (days + 1) / 2,
-        n + 0.2,
-        f"toxicity window (days 0–{days})",
-        ha="center",
-        va="bottom",
-        fontsize=TEXT_SIZE,
-    )
-    dt = daily_toxicity[
-        daily_toxicity["study_day"].between(0, days) & daily_toxicity["patient_key"].isin(lane)
-    ]
-    for kind, offset, palette in (
-        ("crs_grade", 0.0, GRADE_COLOURS),
-        ("icans_grade", -0.4, ICANS_COLOURS),
+    for label, centre in (
+        (f"response window (days {first}–{last})", (first + last + 1) / 2),
+        (f"toxicity window (days 0–{days})", (days + 1) / 2),
     ):
-        grades = pd.to_numeric(dt[kind], errors="coerce")
-        for grade, colour in palette.items():
-            hit = dt[grades == grade]
-            if len(hit):
-                ys = (n - 1 - hit["patient_key"].map(lane)).to_numpy(dtype=float) + offset
-                ax.barh(
-                    ys,
-                    1.0,
-                    left=hit["study_day"].to_numpy(dtype=float),
-                    height=0.4,
-                    align="edge",
-                    color=colour,
-                    linewidth=0,
-                    zorder=2,
-                )
-    obs = dt.groupby("patient_key")["study_day"].max()
-    for key, last_obs in obs.items():
-        ax.plot(
-            [0, float(last_obs) + 1],
-            [n - 1 - lane[key] + 0.0] * 2,
-            color="#bbbbbb",
-            linewidth=0.4,
-            zorder=1,
-        )
-    cr = swimmer_cr_marks(mart[mart["patient_key"].isin(lane)], first, last)
+        ax.text(centre, n + 0.2, label, ha="center", va="bottom", fontsize=TEXT_SIZE)
+    dt = daily_toxicity[
+        daily_toxicity["study_day"].between(0, days)
+        & daily_toxicity["patient_key"].isin(lane.index)
+    ]
+    last_observed = dt.groupby("patient_key")["study_day"].max()
+    ax.hlines(
+        (n - 1 - lane[last_observed.index]).to_numpy(dtype=float),
+        0,
+        last_observed.to_numpy(dtype=float) + 1,
+        color="#bbbbbb",
+        linewidth=0.4,
+        zorder=1,
+    )
+    ax.imshow(
+        grade_image(dt, lane, x_end),
+        extent=(0, x_end, -0.4, n - 0.4),
+        origin="upper",
+        aspect="auto",
+        interpolation="none",
+        zorder=2,
+        gid="grades",
+    )
+    cr = swimmer_cr_marks(mart[mart["patient_key"].isin(lane.index)], first, last)
     ax.plot(
         cr["cr_day"] + 0.5,
         (n - 1 - cr["patient_key"].map(lane)).astype(float),
@@ -186,7 +220,7 @@ def swimmer_figure(
     ax.legend(
         handles=handles,
         loc="upper center",
-        bbox_to_anchor=(0.5, -0.06 * 14 / max(4.0, 2.2 + 0.13 * n) * 1.3),
+        bbox_to_anchor=(0.5, -0.06 * 14 / height * 1.3),
         ncol=5,
         fontsize=TEXT_SIZE,
         frameon=False,

@@ -31,6 +31,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     return {
         "CARTWH_WAREHOUSE": str(settings.warehouse),
         "CARTWH_SECRET": settings.secret,
+        "CARTWH_DUCKDB_MEMORY": settings.duckdb_memory,
         "DBT_LOG_PATH": str(settings.dbt_work / "logs"),
         "DBT_TARGET_PATH": str(settings.dbt_work / "target"),
         # dbt rotates its log at this size and keeps 5 old ones; info, not debug, in files
