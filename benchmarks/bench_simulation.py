@@ -39,7 +39,10 @@ cannot be estimated is a failure, counted and left out of the summaries.
 Scenarios: true HR 1.0 (bias and type I error), 2.0 (a doubling of the hazard), and the HR the
 design detects with 80% power by Schoenfeld's formula, ``exp((z_{1-a/2} + z_{0.8}) /
 sqrt(D p (1 - p)))`` with D the deaths and p the exposed share of the landmark cohort, both
-from the HR-1.0 replicates: the size of effect the study could have missed.
+from the HR-1.0 replicates: the size of effect the study could have missed. The formula is
+on the scale of overall survival's hazard ratio and counts the deaths of a study without
+effect; used as the generator's parameter, it gives more deaths and a larger OS ratio (see
+the estimand), so the simulated power there is above 80%.
 
 Writes the key ``simulation`` of ``benchmarks/results.json`` (the other keys are kept) and
 prints a table.
