@@ -15,14 +15,13 @@ A printed number stands for every value that rounds to it: ``0.250`` for [0.2495
   the p matches when some such values give a p that prints as printed.
 
 The published numbers of the study are transcribed in ``published_numbers.json`` (each with
-the verbatim quote it comes from); :func:`audit_publication` audits them and
-:func:`audit_report_tables` audits this project's own analysis tables as the report prints
-them.
+the verbatim quote it comes from); :func:`audit_publication` audits them, and
+:func:`analysis_assets.report_numbers.audit_report_tables` this project's own tables as the
+report prints them.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
@@ -31,7 +30,6 @@ from decimal import Decimal
 from pathlib import Path
 from statistics import NormalDist
 
-import numpy as np
 import pandas as pd
 
 from analysis_assets.formatting import percent
@@ -48,8 +46,8 @@ __all__ = [
     "audit_percentages",
     "audit_hazard_ratios",
     "audit_publication",
-    "audit_report_tables",
-    "number_audit",
+    "published_numbers",
+    "empty_findings",
 ]
 
 #: the study's printed numbers, transcribed with the quote each comes from
@@ -310,6 +308,11 @@ def _frame(findings: list[Finding]) -> pd.DataFrame:
     return pd.DataFrame([f.__dict__ for f in findings], columns=FINDING_COLUMNS)
 
 
+def empty_findings() -> pd.DataFrame:
+    """A findings table without rows."""
+    return _frame([])
+
+
 def audit_percentages(rows: pd.DataFrame, source: str) -> pd.DataFrame:
     """:func:`check_percentage` on every row.
 
@@ -384,171 +387,3 @@ def audit_publication(path: Path = PUBLISHED_NUMBERS) -> pd.DataFrame:
         [audit_percentages(pct, "publication"), audit_hazard_ratios(hrs, "publication")],
         ignore_index=True,
     )
-
-
-# --------------------------------------------------------------------------- our own report
-_COUNT_PERCENT = re.compile(r"^(?P<count>[0-9][0-9,]*) \((?P<pct>[0-9.]+)%\)$")
-_HR_CI = re.compile(
-    r"^(?P<hr>[0-9][0-9.,]*) \((?P<lower>[0-9][0-9.,]*)–(?P<upper>[0-9][0-9.,]*)\)$"
-)
-_GROUP_N = re.compile(r", N = (?P<n>[0-9][0-9,]*)$")
-_CELL = re.compile(r"<td[^>]*>(.*?)</td>")
-
-
-def _count_percent(cells: pd.Series) -> pd.DataFrame:
-    """``"47 (50.5%)"`` cells split into count and printed percentage (others dropped)."""
-    parts = cells.astype(str).str.extract(_COUNT_PERCENT)
-    parts["count"] = parts["count"].str.replace(",", "")
-    return parts.dropna()
-
-
-def _printed_by_report(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """The cells of ``columns`` as the report's generic tables print them
-    (:func:`analysis_assets.report.tables_html.render_table`)."""
-    from analysis_assets.report.tables_html import render_table
-
-    body = render_table(df[columns].reset_index(drop=True)).split("<tbody>", 1)[1]
-    cells = [html.unescape(c) for c in _CELL.findall(body)]
-    return pd.DataFrame(
-        np.array(cells, dtype=object).reshape(len(df), len(columns)), columns=columns
-    )
-
-
-def _table1_percentages(table1: pd.DataFrame) -> pd.DataFrame:
-    """Table 1 as printed: per group column, the denominator is the N of its header minus the
-    characteristic's Unknown row (the stated denominator policy)."""
-    rows = []
-    body = table1[table1["row_type"].isin(["level", "missing"])]
-    for column in table1.columns:
-        found = _GROUP_N.search(str(column))
-        if not found:
-            continue
-        n = int(found["n"].replace(",", ""))
-        for variable, block in body.groupby("variable", sort=False):
-            unknown = block.loc[block["row_type"] == "missing", column]
-            known = n - (int(str(unknown.iloc[0]).replace(",", "")) if len(unknown) else 0)
-            levels = block[block["row_type"] == "level"]
-            parts = _count_percent(levels[column])
-            for index, part in parts.iterrows():
-                rows.append(
-                    {
-                        "location": f"table1: {column}",
-                        "quantity": f"{variable}: {levels.at[index, 'Characteristic']}",
-                        "count": int(part["count"]),
-                        "denominator": known,
-                        "printed": part["pct"],
-                    }
-                )
-    return pd.DataFrame(rows, columns=["location", "quantity", "count", "denominator", "printed"])
-
-
-def _characteristics_percentages(long: pd.DataFrame) -> pd.DataFrame:
-    parts = _count_percent(long["value"])
-    rows = long.loc[parts.index]
-    return pd.DataFrame(
-        {
-            "location": "characteristics: " + rows["comparison"] + ", " + rows["group"],
-            "quantity": rows["variable"] + ": " + rows["level_label"].astype(str),
-            "count": parts["count"].astype(int),
-            "denominator": rows["denominator"].astype(int),
-            "printed": parts["pct"],
-        }
-    )
-
-
-def _rate_percentages(df: pd.DataFrame, table: str, count: str, total: str, pct: str, label):
-    df = df[df[pct].notna()].reset_index(drop=True)
-    printed = _printed_by_report(df, [pct])[pct]
-    return pd.DataFrame(
-        {
-            "location": table + ": " + label(df),
-            "quantity": label(df),
-            "count": df[count].astype(int),
-            "denominator": df[total].astype(int),
-            "printed": printed,
-        }
-    )
-
-
-def _table2_hazard_ratios(table2: pd.DataFrame) -> pd.DataFrame:
-    parts = table2["HR (95% CI)"].astype(str).str.extract(_HR_CI).dropna()
-    rows = table2.loc[parts.index]
-    return pd.DataFrame(
-        {
-            "location": "table2: " + rows["endpoint"] + ", " + rows["Characteristic"],
-            "quantity": rows["endpoint"] + ", " + rows["Characteristic"],
-            "hazard_ratio": parts["hr"],
-            "ci_lower": parts["lower"],
-            "ci_upper": parts["upper"],
-            "p_value": rows["p-value"],
-        }
-    )
-
-
-def _cox_hazard_ratios(cox: pd.DataFrame, table: str) -> pd.DataFrame:
-    columns = ["hazard_ratio", "ci_lower", "ci_upper", "p_value"]
-    finite = cox[columns[:3]].apply(pd.to_numeric, errors="coerce")
-    cox = cox[np.isfinite(finite).all(axis=1) & (finite > 0).all(axis=1)].reset_index(drop=True)
-    printed = _printed_by_report(cox, columns)
-    where = cox["endpoint"] + ", " + cox["term"]
-    return pd.DataFrame({"location": table + ": " + where, "quantity": where, **printed})
-
-
-def audit_report_tables(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The same audit on this project's analysis tables, as the report prints them.
-
-    Percentages: ``table1`` (denominator from its printed N and Unknown rows),
-    ``characteristics``, ``toxicity_summary`` and ``response_rates``; hazard ratios: ``table2``
-    and ``cox_univariate`` / ``cox_multivariate`` as printed by the report's tables. A table
-    that is absent is skipped; HRs that are not finite positive numbers (a model not estimable)
-    are not printed as numbers and not checked.
-
-    Parameters
-    ----------
-    tables : dict of name -> DataFrame
-        Analysis tables by bare name.
-
-    Returns
-    -------
-    DataFrame
-        :data:`FINDING_COLUMNS`; ``source`` is the table's name.
-    """
-    percentages = {
-        "table1": _table1_percentages,
-        "characteristics": _characteristics_percentages,
-        "toxicity_summary": lambda df: _rate_percentages(
-            df, "toxicity_summary", "n", "denominator", "pct", lambda d: d["measure"]
-        ),
-        "response_rates": lambda df: _rate_percentages(
-            df,
-            "response_rates",
-            "responders",
-            "n",
-            "rate_pct",
-            lambda d: (
-                d["response"] + " (" + d["basis"] + "), " + d["comparison"] + ", " + d["group"]
-            ),
-        ),
-    }
-    hazard_ratios = {
-        "table2": _table2_hazard_ratios,
-        "cox_univariate": lambda df: _cox_hazard_ratios(df, "cox_univariate"),
-        "cox_multivariate": lambda df: _cox_hazard_ratios(df, "cox_multivariate"),
-    }
-    parts = [
-        audit_percentages(extract(tables[name]), name)
-        for name, extract in percentages.items()
-        if name in tables
-    ] + [
-        audit_hazard_ratios(extract(tables[name]), name)
-        for name, extract in hazard_ratios.items()
-        if name in tables
-    ]
-    parts = [p for p in parts if len(p)]
-    return pd.concat(parts, ignore_index=True) if parts else _frame([])
-
-
-def number_audit(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The analysis table ``number_audit``: the study's printed numbers, then this project's
-    own tables (:func:`audit_report_tables`), one row per check."""
-    return pd.concat([audit_publication(), audit_report_tables(tables)], ignore_index=True)

@@ -17,15 +17,14 @@ from analysis_assets.number_audit import (
     MATCH,
     MISMATCH,
     audit_publication,
-    audit_report_tables,
     check_hazard_ratio,
     check_percentage,
     decimals,
-    number_audit,
     published_numbers,
     rounding_interval,
 )
 from analysis_assets.report import results_sentences
+from analysis_assets.report_numbers import audit_report_tables, number_audit
 
 #: the paper's text (CC BY 4.0), a copy of ../shared/reference/paper-ma-2024-...txt
 PAPER = Path(__file__).parent / "reference" / "paper-ma-2024-crs-icans-cart-ball.txt"

@@ -10,9 +10,9 @@ from analysis_assets.number_audit import (
     CHECK_PERCENTAGE,
     MISMATCH,
     audit_publication,
-    audit_report_tables,
 )
 from analysis_assets.report.common import Tables
+from analysis_assets.report_numbers import audit_report_tables
 
 __all__ = ["audit_sentences"]
 
