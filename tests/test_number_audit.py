@@ -4,6 +4,7 @@ the same audit finds nothing in this project's own tables of the session demo.""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import pandas as pd
@@ -241,3 +242,13 @@ def test_the_report_says_what_was_checked_and_what_does_not_match(own_tables):
         f"{int((own['check'] == CHECK_CENTRE).sum())} hazard ratios with CI and p, as "
         "printed): every one matches."
     )
+
+
+def test_the_refresh_prints_the_audit_in_the_report(demo):
+    from cartwh.publish import REPORT
+
+    text = html.unescape((demo.output / REPORT).read_text(encoding="utf-8"))
+    section = text.split("<h3>Printed numbers</h3>", 1)[1].split("<h", 1)[0]
+    assert "4 do not match (ICANS (any grade), abstract: printed 5.3%" in section
+    assert "The same audit of this report's own tables (" in section
+    assert section.count("every one matches") == 1
