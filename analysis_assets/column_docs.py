@@ -101,6 +101,16 @@ SPECIFIC: dict[tuple[str, str], str] = {
     "median (range).",
     ("toxicity_summary", "dose_known"): "Patients whose cumulative dose is known.",
     ("table1", "variable"): "The mart column of the row (empty for footnotes).",
+    ("number_audit", "source"): "Where the number is printed: publication (the study's paper) "
+    "or the name of this project's analysis table.",
+    ("number_audit", "location"): "The paper's verbatim quote, or the table and row.",
+    ("number_audit", "quantity"): "What the number counts or compares.",
+    ("number_audit", "check"): "The check: a percentage from its count and denominator, an HR "
+    "at the centre of its CI, or a p from the HR and CI.",
+    ("number_audit", "printed"): "The number as printed.",
+    ("number_audit", "recomputed"): "The number recomputed from the others, printed alike.",
+    ("number_audit", "verdict"): "match or mismatch, within what the printed rounding allows.",
+    ("number_audit", "reason"): "The recomputation in words: exact value and the range allowed.",
     ("table2", "variable"): "The covariate of the row (mart column).",
 }
 

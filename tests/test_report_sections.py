@@ -57,6 +57,7 @@ def test_results_sections_in_order():
         "Survival",
         "Multivariate analysis",
         "Data completeness",
+        "Printed numbers",
     ]
 
 
@@ -66,7 +67,12 @@ def test_sentence_sections_are_empty_without_their_tables(heading, sentences):
 
 
 def test_only_sections_with_something_to_say_are_printed():
-    assert list(results_sentences({"analysis.cox_multivariate": COX})) == ["Multivariate analysis"]
+    # the audit of printed numbers has the Cox table's hazard ratios to check
+    assert list(results_sentences({"analysis.cox_multivariate": COX})) == [
+        "Multivariate analysis",
+        "Printed numbers",
+    ]
+    assert list(results_sentences({"analysis.follow_up": pd.DataFrame()})) == []
 
 
 def test_multivariate_sentence_and_forest_plot_use_the_same_term_labels(tmp_path):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from analysis_assets.formatting import by_table_name
 from analysis_assets.provenance import PROVENANCE_FILE, Provenance
+from analysis_assets.report.audit import audit_sentences
 from analysis_assets.report.common import ReportInputs, Tables, escape
 from analysis_assets.report.completeness import completeness_sentences
 from analysis_assets.report.figures_html import figures_section
@@ -79,6 +80,7 @@ RESULTS_SECTIONS: tuple[tuple[str, Callable[[Tables], list[str]]], ...] = (
     ("Survival", survival_sentences),
     ("Multivariate analysis", multivariate_sentences),
     ("Data completeness", completeness_sentences),
+    ("Printed numbers", audit_sentences),
 )
 
 
