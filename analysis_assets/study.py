@@ -413,6 +413,12 @@ FIGURE_CAPTIONS: dict[str, str] = {
     "and in CR, with the reason for each exclusion.",
     "swimmer_toxicity_and_response": "Figure S3. CRS and ICANS grades day by day over the toxicity "
     "window, with the day of CR within the response window.",
+    "robustness_forest": "Figure R1. The same contrast, exposed vs not exposed, for each "
+    "toxicity and treatment by three methods: naive (time-fixed from day 0, as published), "
+    "landmark at day 30 (OS) and time-dependent Cox; hazard ratios with 95% CI (log scale).",
+    "cumulative_incidence_by_toxicity": "Figure R2. Cumulative incidence of relapse (A) and of "
+    "non-relapse mortality (B) from the CR by the three-level toxicity group (Aalen–Johansen, "
+    "competing risks), with Gray's test and the number at risk.",
 }
 #: caption of every ``km_{endpoint}_{comparison}`` figure
 KM_CAPTION = (
