@@ -121,6 +121,21 @@ SPECIFIC: dict[tuple[str, str], str] = {
     ("robustness_estimates", "hazard_ratio"): "Hazard ratio exposed vs not (Cox, Efron ties).",
     ("robustness_estimates", "logrank_p_value"): "Log-rank p-value from the landmark (landmark "
     "rows only).",
+    ("robustness_sensitivity", "analysis"): "stratified_by_centre (Cox with a baseline hazard "
+    "per centre), leave_one_centre_out (without left_out_centre) or reported_grades (CRS, "
+    "ICANS and grade >= 3 from the centre's reported ASTCT 2019 grades where they exist).",
+    ("robustness_sensitivity", "left_out_centre"): "The centre left out (leave_one_centre_out "
+    "rows; empty otherwise).",
+    ("robustness_sensitivity", "endpoint"): "Endpoint: OS or LFS.",
+    ("robustness_sensitivity", "exposure"): "The exposure compared (exposed vs not), as in "
+    "robustness_estimates.",
+    ("robustness_sensitivity", "exposure_label"): "The exposure in words.",
+    ("robustness_sensitivity", "method"): "naive (time-fixed from the origin) or "
+    "time_dependent (exposure switching on at its onset day).",
+    ("robustness_sensitivity", "n"): "Patients in the model.",
+    ("robustness_sensitivity", "n_exposed"): "Patients of the model exposed.",
+    ("robustness_sensitivity", "events"): "Events of the endpoint in the model.",
+    ("robustness_sensitivity", "hazard_ratio"): "Hazard ratio exposed vs not (Cox, Efron ties).",
     ("cumulative_incidence", "cause"): "The cause: relapse or non-relapse mortality (death "
     "without relapse), competing with each other, from the CR.",
     ("cumulative_incidence", "time_months"): "Months since the CR at which the cause occurs.",

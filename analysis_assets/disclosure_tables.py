@@ -86,6 +86,11 @@ TABLE_POLICY: dict[str, tuple[str, str]] = {
         "published ones (their differences are small counts); not yet registered for "
         "complementary suppression",
     ),
+    "robustness_sensitivity": (
+        LEAVE_OUT,
+        "patients and events per model without one centre: their differences with the whole "
+        "cohort are a centre's counts",
+    ),
     "cumulative_incidence": (
         LEAVE_OUT,
         "one row per event time: the estimate's steps reveal single patients",

@@ -30,6 +30,8 @@ from analysis_assets.time_dependent import landmark_analysis, time_dependent_cox
 __all__ = [
     "exposures_by_patient",
     "robustness_estimates",
+    "reported_grade_flags",
+    "sensitivity_estimates",
     "competing_risks_status",
     "cif_ticks",
     "competing_risks_tables",
@@ -173,6 +175,131 @@ def robustness_estimates(
     return pd.DataFrame(rows)
 
 
+def reported_grade_flags(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """CRS, ICANS and grade >= 3 as ever-exposed flags from the centre's reported grades where
+    they exist on the same scale (ASTCT 2019), the derived grades otherwise.
+
+    Returns
+    -------
+    DataFrame
+        ``patient_key``, ``crs``, ``icans``, ``grade_3_plus`` (boolean, missing when unknown).
+    """
+    po = outcomes
+    usable = po["reported_grading_system"] == "astct2019"
+    grade = {}
+    for name in ("crs", "icans"):
+        reported = pd.to_numeric(po[f"reported_{name}_grade"], errors="coerce")
+        derived = pd.to_numeric(po[f"{name}_max_grade"], errors="coerce")
+        grade[name] = reported.where(usable & reported.notna(), derived)
+    # as toxicity_group: grade >= 3 of either is enough, "not" needs both known
+    severe = (grade["crs"] >= 3) | (grade["icans"] >= 3)
+    known = grade["crs"].notna() & grade["icans"].notna()
+    return pd.DataFrame(
+        {
+            "patient_key": po["patient_key"],
+            "crs": (grade["crs"] >= 1).where(grade["crs"].notna()).astype("boolean"),
+            "icans": (grade["icans"] >= 1).where(grade["icans"].notna()).astype("boolean"),
+            "grade_3_plus": severe.where(known | severe).astype("boolean"),
+        }
+    )
+
+
+def _single_intervals(frame: pd.DataFrame, exposure: str) -> pd.DataFrame:
+    """Time-fixed data as one interval (0, time] per patient, for stratified fits."""
+    d = frame[["patient_key", "centre_code", "aval_days", "event", exposure]].dropna()
+    d = d[d["aval_days"] > 0]
+    return d.assign(
+        tstart=0.0, tstop=d["aval_days"].astype(float), **{exposure: d[exposure].astype(float)}
+    )
+
+
+def _sensitivity_row(analysis, centre, endpoint, exposure, method, result, n_exposed) -> dict:
+    row = _row(endpoint, exposure, method, result, n_exposed)
+    for key in ("landmark_day", "sensitivity", "logrank_p_value"):
+        row.pop(key)
+    return {"analysis": analysis, "left_out_centre": centre, **row}
+
+
+def sensitivity_estimates(
+    outcomes: pd.DataFrame, time_to_event: pd.DataFrame, intervals: pd.DataFrame
+) -> pd.DataFrame:
+    """The naive and time-dependent hazard ratios of every exposure for OS and LFS again:
+    Cox stratified by centre, leaving out one centre at a time, and (naive only; reported
+    grades have no onset day) with CRS, ICANS and grade >= 3 from the reported grades.
+
+    Returns
+    -------
+    DataFrame
+        One row per analysis, left-out centre (empty otherwise), endpoint, exposure, method.
+    """
+    exposures = exposures_by_patient(outcomes)
+    reported = reported_grade_flags(outcomes)
+    rows = []
+    for endpoint in ("OS", "LFS"):
+        tte = time_to_event[time_to_event["paramcd"] == endpoint]
+        base = tte[["patient_key", "centre_code", "aval_days"]].assign(
+            event=(tte["cnsr"] == 0).astype(int)
+        )
+        frame = base.merge(exposures, on="patient_key", how="left")
+        cp = intervals[intervals["paramcd"] == endpoint]
+        centres = sorted(frame["centre_code"].unique())
+        for exposure in study.ROBUSTNESS_EXPOSURES:
+            td = cp[["patient_key", "centre_code", "tstart", "tstop", "event", exposure]].dropna()
+            single = _single_intervals(frame, exposure)
+            for method, data in (("naive", single), ("time_dependent", td)):
+                result = time_dependent_cox(
+                    data, [exposure], id_col="patient_key", strata=["centre_code"]
+                )
+                exposed = data.groupby("patient_key")[exposure].max().sum()
+                rows.append(
+                    _sensitivity_row(
+                        "stratified_by_centre", "", endpoint, exposure, method, result, exposed
+                    )
+                )
+            for centre in centres:
+                naive = frame[frame["centre_code"] != centre][["aval_days", "event", exposure]]
+                naive = naive.dropna().astype(float)
+                kept = td[td["centre_code"] != centre]
+                for method, result, exposed in (
+                    (
+                        "naive",
+                        cox_fit(naive, "aval_days", "event", [exposure]),
+                        naive[exposure].sum(),
+                    ),
+                    (
+                        "time_dependent",
+                        time_dependent_cox(kept, [exposure], id_col="patient_key"),
+                        kept.groupby("patient_key")[exposure].max().sum(),
+                    ),
+                ):
+                    rows.append(
+                        _sensitivity_row(
+                            "leave_one_centre_out",
+                            centre,
+                            endpoint,
+                            exposure,
+                            method,
+                            result,
+                            exposed,
+                        )
+                    )
+            if exposure in reported:
+                data = base.merge(reported[["patient_key", exposure]], on="patient_key")
+                data = data[["aval_days", "event", exposure]].dropna().astype(float)
+                rows.append(
+                    _sensitivity_row(
+                        "reported_grades",
+                        "",
+                        endpoint,
+                        exposure,
+                        "naive",
+                        cox_fit(data, "aval_days", "event", [exposure]),
+                        data[exposure].sum(),
+                    )
+                )
+    return pd.DataFrame(rows)
+
+
 def competing_risks_status(outcomes: pd.DataFrame) -> pd.DataFrame:
     """The patients in CR with LFS time (months from the CR) and competing-risks status.
 
@@ -313,4 +440,9 @@ def robustness_tables(mart: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Every table of the robustness analysis from the mart tables (by bare name)."""
     outcomes = mart["patient_outcomes"]
     estimates = robustness_estimates(outcomes, mart["time_to_event"], mart["exposure_intervals"])
-    return {"robustness_estimates": estimates, **competing_risks_tables(outcomes)}
+    sensitivity = sensitivity_estimates(outcomes, mart["time_to_event"], mart["exposure_intervals"])
+    return {
+        "robustness_estimates": estimates,
+        "robustness_sensitivity": sensitivity,
+        **competing_risks_tables(outcomes),
+    }

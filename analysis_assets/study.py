@@ -547,6 +547,10 @@ ANALYSES: dict[str, Analysis] = {
             "(time-fixed from day 0, as published), landmark (days 30, 14, 21; OS) and "
             "time-dependent Cox (OS, LFS and both censored at allogeneic HSCT): n, exposed, "
             "events, HR, 95% CI, p.",
+            "robustness_sensitivity": "Sensitivity analyses of the naive and time-dependent "
+            "estimates of robustness_estimates (OS, LFS): Cox stratified by centre, each centre "
+            "left out in turn, and CRS, ICANS and grade >= 3 from the reported grades (ASTCT "
+            "2019) where they exist (naive only).",
             "cumulative_incidence": "Cumulative incidence (Aalen-Johansen, cmprsk) of relapse "
             "and of non-relapse mortality from the CR, by group, at each event time of the "
             "cause, with its standard error.",
@@ -580,6 +584,8 @@ TABLE_TITLES: dict[str, str] = {
     "ph_assumption": "Proportional-hazards checks (multivariate models)",
     "robustness_estimates": "Naive, landmark and time-dependent estimates of each toxicity "
     "and treatment exposure",
+    "robustness_sensitivity": "Sensitivity analyses: stratified by centre, leave one centre "
+    "out, reported grades",
     "cumulative_incidence": "Cumulative incidence of relapse and non-relapse mortality",
     "cumulative_incidence_at_ticks": "Cumulative incidence: number at risk, cumulative events "
     "and censored at each tick",

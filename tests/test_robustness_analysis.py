@@ -33,6 +33,7 @@ from analysis_assets.study import (
 SCRIPT = Path(__file__).parent / "reference" / "demo_robustness.R"
 TABLES = (
     "robustness_estimates",
+    "robustness_sensitivity",
     "cumulative_incidence",
     "cumulative_incidence_at_ticks",
     "competing_risks_tests",
@@ -63,6 +64,7 @@ def _patients(tables) -> pd.DataFrame:
                         "endpoint": endpoint,
                         "exposure": exposure,
                         "patient": d["patient_key"],
+                        "centre": d["centre_code"],
                         "time": d["aval_days"],
                         "event": (d["cnsr"] == 0).astype(int),
                         "exposed": flag.astype(float),
@@ -177,6 +179,52 @@ def test_hazard_ratios_match_r_coxph(tables, r_reference):
             assert _close(r.logrank_p_value, ref["logrank_p"], R_PARITY["logrank"].tolerance)
         checked += 1
     assert checked == len(e) > 50
+
+
+def test_sensitivity_analyses_match_r_coxph(tables, r_reference):
+    """Stratified by centre and leave one centre out (naive and time-dependent) equal R; the
+    reported-grade rows are checked against their definition below."""
+    s = tables["robustness_sensitivity"]
+    checked = 0
+    for r in s[s["analysis"] != "reported_grades"].itertuples():
+        centre = f"|{r.left_out_centre}" if r.analysis == "leave_one_centre_out" else ""
+        ref = r_reference["cox"][f"{r.analysis}{centre}|{r.endpoint}|{r.exposure}|{r.method}"]
+        tolerance = R_PARITY["cox_hazard_ratio"].tolerance
+        for mine, theirs in ((r.hazard_ratio, "hr"), (r.ci_lower, "lower"), (r.ci_upper, "upper")):
+            assert _close(mine, ref[theirs], tolerance, relative=True), (r, theirs)
+        assert _close(r.p_value, ref["p"], R_PARITY["cox_coefficients"].tolerance), r
+        assert r.events == ref["events"]
+        checked += 1
+    centres = s["left_out_centre"][s["left_out_centre"] != ""].nunique()
+    assert centres >= 4
+    assert checked == 2 * len(ROBUSTNESS_EXPOSURES) * 2 * (1 + centres)
+
+
+def test_reported_grade_rows_use_the_reported_astct_grades(tables):
+    from analysis_assets.cox import cox_fit
+    from analysis_assets.robustness import reported_grade_flags
+
+    po = tables["patient_outcomes"]
+    flags = reported_grade_flags(po).set_index("patient_key")
+    astct = po.set_index("patient_key")["reported_grading_system"] == "astct2019"
+    reported = po.set_index("patient_key")["reported_crs_grade"]
+    derived = po.set_index("patient_key")["crs_max_grade"]
+    assert (flags["crs"][astct] == (reported[astct] >= 1)).all()
+    assert (flags["crs"][~astct].fillna(False) == (derived[~astct] >= 1)).all()
+    s = tables["robustness_sensitivity"]
+    row = s[(s.analysis == "reported_grades") & (s.endpoint == "OS") & (s.exposure == "crs")]
+    tte = tables["time_to_event"]
+    os_ = tte[tte.paramcd == "OS"].set_index("patient_key")
+    data = (
+        pd.DataFrame(
+            {"time": os_["aval_days"], "event": (os_["cnsr"] == 0).astype(int), "x": flags["crs"]}
+        )
+        .dropna()
+        .astype(float)
+    )
+    assert row["hazard_ratio"].item() == pytest.approx(
+        cox_fit(data, "time", "event", ["x"]).terms[0].hr
+    )
 
 
 def test_cumulative_incidence_at_ticks_matches_r_timepoints(tables, r_reference):

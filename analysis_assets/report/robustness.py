@@ -114,6 +114,48 @@ def _sensitivity_sentence(estimates: pd.DataFrame) -> list[str]:
     return [f"{what}, the significance changed for: {'; '.join(changed)}."]
 
 
+SENSITIVITY_NAMES = {
+    "stratified_by_centre": "Stratified by centre",
+    "leave_one_centre_out": "Leaving out one centre at a time",
+    "reported_grades": "With CRS, ICANS and grade ≥ 3 from the centres' reported ASTCT 2019 "
+    "grades where they exist (naive)",
+}
+
+
+def _centre_sentences(estimates: pd.DataFrame, sensitivity: pd.DataFrame | None) -> list[str]:
+    """Per sensitivity analysis of ``robustness_sensitivity``: the fits whose significance
+    differs from the main estimate of the same endpoint, exposure and method."""
+    if sensitivity is None or sensitivity.empty:
+        return []
+    main = estimates[~estimates["sensitivity"].astype(bool)].set_index(
+        ["endpoint", "exposure", "method"]
+    )["p_value"]
+    lines = []
+    for analysis, rows in sensitivity.groupby("analysis", sort=False):
+        changed = []
+        for r in rows.itertuples():
+            reference = main.get((r.endpoint, r.exposure, r.method))
+            if reference is None or _significant(reference) == _significant(r.p_value):
+                continue
+            without = f" without {r.left_out_centre}" if r.left_out_centre else ""
+            changed.append(
+                f"{r.endpoint} by {study.ROBUSTNESS_EXPOSURES[r.exposure].description} "
+                f"({METHOD_NAMES[r.method]}{without}: {_hr(r)}; main {format_p(reference)})"
+            )
+        name = SENSITIVITY_NAMES.get(analysis, analysis)
+        if not changed:
+            lines.append(
+                f"{name} ({len(rows)} fits), no estimate changed from significant to not or back."
+            )
+        else:
+            lines.append(
+                f"{name} ({len(rows)} fits), the significance changed in {len(changed)}: "
+                + "; ".join(changed)
+                + "."
+            )
+    return lines
+
+
 def _cif_at(at_ticks: pd.DataFrame, comparison: str, group: str, months: int, column: str):
     rows = at_ticks[
         (at_ticks["comparison"] == comparison)
@@ -183,6 +225,7 @@ def robustness_sentences(t: Tables) -> list[str]:
     exposure_lines, holds = _exposure_sentences(estimates)
     lines += exposure_lines
     lines += _sensitivity_sentence(estimates)
+    lines += _centre_sentences(estimates, t.get("robustness_sensitivity"))
     lines += _competing_sentences(t)
     failing = [k for k, ok in holds.items() if not ok]
     if holds:

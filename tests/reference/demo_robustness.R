@@ -1,5 +1,5 @@
 # Reference values for the robustness tables of the demo mart (tests/test_robustness_analysis.py).
-# Input 1: a CSV with endpoint, exposure, patient, time, event, exposed (ever, 0/1), onset
+# Input 1: a CSV with endpoint, exposure, patient, centre, time, event, exposed (ever, 0/1), onset
 # (days from the endpoint's origin; NA = never) and onset_known (0: exposed at an unknown day,
 # left out of the landmark and time-dependent models), one row per patient and exposure.
 # Input 2: a CSV with comparison, group (g0, g1, ... in display order; g0 the reference),
@@ -14,6 +14,8 @@
 #                   tmerge(d, d, id = patient, death = event(time, event)),
 #                   tmerge(cp, d, id = patient, x = tdc(onset)),
 #                   coxph(Surv(tstart, tstop, death) ~ x, ties = "efron", control = ctl)
+#   sensitivity:    the naive and time-dependent fits with + strata(centre), and on the
+#                   patients of all centres but one
 #   competing risks: timepoints(cuminc(months, status, group, cencode = 0), ticks),
 #                   cuminc(...)$Tests, crr(months, status, dummies, failcode, cencode = 0)
 suppressPackageStartupMessages({library(survival); library(cmprsk); library(jsonlite)})
@@ -53,6 +55,24 @@ for (key in unique(paste(patients$endpoint, patients$exposure, sep = "|"))) {
   cp$x[is.na(cp$x)] <- 0
   out$cox[[paste(key, "time_dependent", sep = "|")]] <- coef_row(
     coxph(Surv(tstart, tstop, death) ~ x, data = cp, ties = "efron", control = ctl))
+  if (d$endpoint[1] %in% c("OS", "LFS")) {
+    # sensitivity: Cox stratified by centre, and without each centre in turn
+    cp$centre <- d$centre[match(cp$patient, d$patient)]
+    all <- patients[paste(patients$endpoint, patients$exposure, sep = "|") == key, ]
+    out$cox[[paste("stratified_by_centre", key, "naive", sep = "|")]] <- coef_row(coxph(
+      Surv(time, event) ~ exposed + strata(centre), data = all, ties = "efron", control = ctl))
+    out$cox[[paste("stratified_by_centre", key, "time_dependent", sep = "|")]] <- coef_row(
+      coxph(Surv(tstart, tstop, death) ~ x + strata(centre), data = cp, ties = "efron",
+            control = ctl))
+    for (centre in unique(all$centre)) {
+      out$cox[[paste("leave_one_centre_out", centre, key, "naive", sep = "|")]] <- coef_row(
+        coxph(Surv(time, event) ~ exposed, data = all[all$centre != centre, ], ties = "efron",
+              control = ctl))
+      out$cox[[paste("leave_one_centre_out", centre, key, "time_dependent", sep = "|")]] <-
+        coef_row(coxph(Surv(tstart, tstop, death) ~ x, data = cp[cp$centre != centre, ],
+                       ties = "efron", control = ctl))
+    }
+  }
 }
 for (comparison in unique(cr$comparison)) {
   d <- cr[cr$comparison == comparison, ]
