@@ -136,6 +136,12 @@ SPECIFIC: dict[tuple[str, str], str] = {
     ("robustness_sensitivity", "n_exposed"): "Patients of the model exposed.",
     ("robustness_sensitivity", "events"): "Events of the endpoint in the model.",
     ("robustness_sensitivity", "hazard_ratio"): "Hazard ratio exposed vs not (Cox, Efron ties).",
+    ("km_at_ticks", "time_months"): "Tick of the Kaplan-Meier figures: months since the "
+    "endpoint's origin (infusion for OS, CR for LFS).",
+    ("km_at_ticks", "n_risk"): "Patients at risk at the tick (followed at least this long "
+    "without the event): the number under the figure.",
+    ("km_at_ticks", "cumulative_events"): "Events of the endpoint up to the tick.",
+    ("km_at_ticks", "cumulative_censored"): "Patients censored up to the tick.",
     ("cumulative_incidence", "cause"): "The cause: relapse or non-relapse mortality (death "
     "without relapse), competing with each other, from the CR.",
     ("cumulative_incidence", "time_months"): "Months since the CR at which the cause occurs.",

@@ -91,6 +91,10 @@ TABLE_POLICY: dict[str, tuple[str, str]] = {
         "patients and events per model without one centre: their differences with the whole "
         "cohort are a centre's counts",
     ),
+    "km_at_ticks": (
+        LEAVE_OUT,
+        "the number at risk under the Kaplan–Meier figures, left out with the figures",
+    ),
     "cumulative_incidence": (
         LEAVE_OUT,
         "one row per event time: the estimate's steps reveal single patients",

@@ -25,6 +25,7 @@ from analysis_assets.competing_risks import (
 )
 from analysis_assets.cox import CoxResult, cox_fit
 from analysis_assets.fine_gray import fine_gray
+from analysis_assets.survival_tables import endpoint_frame
 from analysis_assets.time_dependent import landmark_analysis, time_dependent_cox
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "sensitivity_estimates",
     "competing_risks_status",
     "cif_ticks",
+    "km_at_ticks",
     "competing_risks_tables",
     "robustness_tables",
 ]
@@ -333,6 +335,52 @@ def _order(comparison: str) -> tuple[str, ...]:
     return (study.OVERALL_GROUP,) if comparison == study.OVERALL else group_order(comparison)
 
 
+def km_at_ticks(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """The risk table of the Kaplan-Meier figures as data: per endpoint, comparison, group and
+    tick (every study.TIME_TICK_MONTHS months up to the longest follow-up of either endpoint,
+    as the figures), patients at risk, cumulative events and cumulative censored.
+
+    Parameters
+    ----------
+    outcomes : DataFrame
+        ``mart.patient_outcomes``.
+
+    Returns
+    -------
+    DataFrame
+        ``endpoint, comparison, group, time_months, n_risk, cumulative_events,
+        cumulative_censored``; at risk at t = followed at least t months.
+    """
+    frames = {e: endpoint_frame(outcomes, e) for e in study.ENDPOINTS}
+    longest = max((f["months"].max() for f in frames.values() if len(f)), default=0.0)
+    ticks = cif_ticks(longest)
+    rows = []
+    for endpoint, data in frames.items():
+        groupings = {study.OVERALL: pd.Series(study.OVERALL_GROUP, index=data.index, dtype=object)}
+        groupings.update({c: group_labels(data, c) for c in study.COMPARISONS})
+        for comparison, labels in groupings.items():
+            for group in _order(comparison):
+                g = data[labels == group]
+                if g.empty:
+                    continue
+                t = g["months"].to_numpy(float)
+                e = g["event"].astype(bool).to_numpy()
+                rows.append(
+                    pd.DataFrame(
+                        {
+                            "endpoint": endpoint,
+                            "comparison": comparison,
+                            "group": group,
+                            "time_months": ticks,
+                            "n_risk": [int((t >= x).sum()) for x in ticks],
+                            "cumulative_events": [int(((t <= x) & e).sum()) for x in ticks],
+                            "cumulative_censored": [int(((t <= x) & ~e).sum()) for x in ticks],
+                        }
+                    )
+                )
+    return pd.concat(rows, ignore_index=True)
+
+
 def competing_risks_tables(outcomes: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """``cumulative_incidence``, ``cumulative_incidence_at_ticks`` and
     ``competing_risks_tests`` of relapse and non-relapse mortality among the patients in CR.
@@ -445,4 +493,5 @@ def robustness_tables(mart: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         "robustness_estimates": estimates,
         "robustness_sensitivity": sensitivity,
         **competing_risks_tables(outcomes),
+        "km_at_ticks": km_at_ticks(outcomes),
     }

@@ -560,6 +560,8 @@ ANALYSES: dict[str, Analysis] = {
             "competing_risks_tests": "Gray's test and Fine-Gray subdistribution hazard ratios "
             "of relapse and non-relapse mortality by toxicity group, CRS, ICANS, "
             "corticosteroids and tocilizumab.",
+            "km_at_ticks": "Risk table of the Kaplan-Meier figures as data: per endpoint, "
+            "comparison, group and tick, patients at risk, cumulative events and censored.",
         },
     ),
 }
@@ -590,6 +592,8 @@ TABLE_TITLES: dict[str, str] = {
     "cumulative_incidence_at_ticks": "Cumulative incidence: number at risk, cumulative events "
     "and censored at each tick",
     "competing_risks_tests": "Competing risks: Gray's test and Fine–Gray models",
+    "km_at_ticks": "Kaplan–Meier figures: number at risk, cumulative events and censored at "
+    "each tick",
     "intake_nulled_values": "Values set to missing at intake (their rows kept), by column",
     "intake_rows_held_back": "Delivered rows held back at intake, by reason "
     "(a row may have several)",

@@ -37,6 +37,8 @@ TABLES = (
     "cumulative_incidence",
     "cumulative_incidence_at_ticks",
     "competing_risks_tests",
+    "km_at_ticks",
+    "km_estimates",
 )
 
 
@@ -356,3 +358,23 @@ def test_cumulative_incidence_figure_prints_the_risk_table(tables):
     expected = sorted(ticks[ticks["comparison"] == "toxicity_group"]["n_risk"].astype(int))
     assert printed == expected
     plt.close(fig)
+
+
+def test_km_risk_table_is_the_number_under_the_kaplan_meier_figures(tables):
+    from analysis_assets.figures import number_at_risk, time_ticks
+
+    km, at = tables["km_estimates"], tables["km_at_ticks"]
+    ticks = time_ticks(km["time_months"].max())
+    assert sorted(at["time_months"].unique()) == ticks
+    panels = 0
+    for (endpoint, comparison, group), rows in at.groupby(["endpoint", "comparison", "group"]):
+        curve = km[(km.endpoint == endpoint) & (km.comparison == comparison) & (km.group == group)]
+        rows = rows.sort_values("time_months")
+        n = rows["n_risk"].iloc[0]
+        assert rows["n_risk"].tolist() == number_at_risk(curve, ticks, n)
+        for r in rows.itertuples():
+            upto = curve[curve["time_months"] <= r.time_months]
+            assert r.cumulative_events == upto["n_event"].sum()
+            assert r.cumulative_censored == upto["n_censor"].sum()
+        panels += 1
+    assert panels == km.groupby(["endpoint", "comparison", "group"]).ngroups
