@@ -12,6 +12,7 @@ from analysis_assets.cox_tables import cox_tables
 from analysis_assets.descriptive_tables import characteristics, cohort_flow, toxicity_summary
 from analysis_assets.manuscript_tables import table1_layout, table2_layout
 from analysis_assets.response_tables import response_rates
+from analysis_assets.robustness import robustness_tables
 from analysis_assets.study import ANALYSES
 from analysis_assets.survival_tables import follow_up_table, survival_tables
 
@@ -49,6 +50,10 @@ def cox_analysis(mart: Tables) -> Tables:
     return {**tables, "table2": table2_layout(tables["cox_multivariate"])}
 
 
+def robustness_analysis(mart: Tables) -> Tables:
+    return robustness_tables(mart)
+
+
 #: analysis (a key of study.ANALYSES) -> its function
 COMPUTE: dict[str, Callable[[Tables], Tables]] = {
     "descriptive_analysis": descriptive_analysis,
@@ -56,6 +61,7 @@ COMPUTE: dict[str, Callable[[Tables], Tables]] = {
     "response_analysis": response_analysis,
     "biomarker_analysis": biomarker_analysis,
     "cox_analysis": cox_analysis,
+    "robustness_analysis": robustness_analysis,
 }
 
 

@@ -112,6 +112,74 @@ SPECIFIC: dict[tuple[str, str], str] = {
     ("number_audit", "verdict"): "match or mismatch, within what the printed rounding allows.",
     ("number_audit", "reason"): "The recomputation in words: exact value and the range allowed.",
     ("table2", "variable"): "The covariate of the row (mart column).",
+    ("robustness_estimates", "endpoint"): "Endpoint (mart.time_to_event.paramcd): OS, LFS, "
+    "or either censored at allogeneic HSCT (OS_HSCT_CENSORED, LFS_HSCT_CENSORED).",
+    ("robustness_estimates", "exposure"): "The exposure compared (exposed vs not): crs, icans, "
+    "grade_3_plus, steroids or tocilizumab (a column of mart.exposure_intervals).",
+    ("robustness_estimates", "exposure_label"): "The exposure in words.",
+    ("robustness_estimates", "method"): "naive (time-fixed from the origin, as published), "
+    "landmark (from the landmark day, exposure as known then) or time_dependent (Cox with the "
+    "exposure switching on at its onset day).",
+    ("robustness_estimates", "landmark_day"): "Landmark day of a landmark row (days since the "
+    "infusion); empty for the other methods.",
+    ("robustness_estimates", "sensitivity"): "True for a sensitivity analysis (landmark other "
+    "than the main one, endpoint censored at allogeneic HSCT).",
+    ("robustness_estimates", "n"): "Patients in the model.",
+    ("robustness_estimates", "n_exposed"): "Patients of the model exposed (naive: ever; "
+    "landmark: by the landmark day; time-dependent: before the end of their follow-up).",
+    ("robustness_estimates", "events"): "Events of the endpoint in the model.",
+    ("robustness_estimates", "hazard_ratio"): "Hazard ratio exposed vs not (Cox, Efron ties).",
+    ("robustness_estimates", "logrank_p_value"): "Log-rank p-value from the landmark (landmark "
+    "rows only).",
+    ("robustness_sensitivity", "analysis"): "stratified_by_centre (Cox with a baseline hazard "
+    "per centre), leave_one_centre_out (without left_out_centre) or reported_grades (CRS, "
+    "ICANS and grade >= 3 from the centre's reported ASTCT 2019 grades where they exist).",
+    ("robustness_sensitivity", "left_out_centre"): "The centre left out (leave_one_centre_out "
+    "rows; empty otherwise).",
+    ("robustness_sensitivity", "endpoint"): "Endpoint: OS or LFS.",
+    ("robustness_sensitivity", "exposure"): "The exposure compared (exposed vs not), as in "
+    "robustness_estimates.",
+    ("robustness_sensitivity", "exposure_label"): "The exposure in words.",
+    ("robustness_sensitivity", "method"): "naive (time-fixed from the origin) or "
+    "time_dependent (exposure switching on at its onset day).",
+    ("robustness_sensitivity", "n"): "Patients in the model.",
+    ("robustness_sensitivity", "n_exposed"): "Patients of the model exposed.",
+    ("robustness_sensitivity", "events"): "Events of the endpoint in the model.",
+    ("robustness_sensitivity", "hazard_ratio"): "Hazard ratio exposed vs not (Cox, Efron ties).",
+    ("km_at_ticks", "time_months"): "Tick of the Kaplan-Meier figures: months since the "
+    "endpoint's origin (infusion for OS, CR for LFS).",
+    ("km_at_ticks", "n_risk"): "Patients at risk at the tick (followed at least this long "
+    "without the event): the number under the figure.",
+    ("km_at_ticks", "cumulative_events"): "Events of the endpoint up to the tick.",
+    ("km_at_ticks", "cumulative_censored"): "Patients censored up to the tick.",
+    ("cumulative_incidence", "cause"): "The cause: relapse or non-relapse mortality (death "
+    "without relapse), competing with each other, from the CR.",
+    ("cumulative_incidence", "time_months"): "Months since the CR at which the cause occurs.",
+    ("cumulative_incidence", "estimate"): "Cumulative incidence of the cause just after the "
+    "time (Aalen-Johansen, R cmprsk::cuminc).",
+    ("cumulative_incidence", "std_error"): "Standard error of the estimate (cmprsk's variance).",
+    ("cumulative_incidence_at_ticks", "time_months"): "Tick of the figure: months since the CR.",
+    ("cumulative_incidence_at_ticks", "n_risk"): "Patients at risk at the tick (followed at "
+    "least this long without relapse or death).",
+    ("cumulative_incidence_at_ticks", "cumulative_relapses"): "Relapses up to the tick.",
+    ("cumulative_incidence_at_ticks", "cumulative_non_relapse_deaths"): "Deaths without "
+    "relapse up to the tick.",
+    ("cumulative_incidence_at_ticks", "cumulative_censored"): "Patients censored up to the tick.",
+    ("cumulative_incidence_at_ticks", "cif_relapse"): "Cumulative incidence of relapse at the "
+    "tick (R cmprsk::timepoints; empty past the group's last follow-up).",
+    ("cumulative_incidence_at_ticks", "cif_non_relapse_mortality"): "Cumulative incidence of "
+    "non-relapse mortality at the tick (R cmprsk::timepoints; empty past the group's last "
+    "follow-up).",
+    ("competing_risks_tests", "cause"): "The cause compared: relapse or non-relapse mortality.",
+    ("competing_risks_tests", "events"): "Patients with the cause among the patients compared.",
+    ("competing_risks_tests", "test"): "Gray's test (cumulative incidence curves equal) or "
+    "Fine-Gray (subdistribution hazard ratio of a group vs the reference group).",
+    ("competing_risks_tests", "term"): "Fine-Gray: the group vs the reference group (empty for "
+    "Gray's test).",
+    ("competing_risks_tests", "hazard_ratio"): "Subdistribution hazard ratio (Fine-Gray, R "
+    "cmprsk::crr).",
+    ("competing_risks_tests", "estimable"): "Whether the test or model could be computed.",
+    ("competing_risks_tests", "note"): "Why it could not be computed (empty otherwise).",
 }
 
 _SURVIVAL_AT = re.compile(r"^survival_(\d+)m(?:_ci_(lower|upper))?$")

@@ -80,6 +80,35 @@ TABLE_POLICY: dict[str, tuple[str, str]] = {
         "one row per event or censoring time: at-risk and event counts of single patients; "
         "the number at risk under the Kaplan–Meier figures is left out with the figures",
     ),
+    "robustness_estimates": (
+        LEAVE_OUT,
+        "patients, exposed patients and events per model, landmark cohorts nested in the "
+        "published ones (their differences are small counts); not yet registered for "
+        "complementary suppression",
+    ),
+    "robustness_sensitivity": (
+        LEAVE_OUT,
+        "patients and events per model without one centre: their differences with the whole "
+        "cohort are a centre's counts",
+    ),
+    "km_at_ticks": (
+        LEAVE_OUT,
+        "the number at risk under the Kaplan–Meier figures, left out with the figures",
+    ),
+    "cumulative_incidence": (
+        LEAVE_OUT,
+        "one row per event time: the estimate's steps reveal single patients",
+    ),
+    "cumulative_incidence_at_ticks": (
+        LEAVE_OUT,
+        "at-risk, event and censored counts per group and tick (a risk table, left out with "
+        "the figures)",
+    ),
+    "competing_risks_tests": (
+        LEAVE_OUT,
+        "patients and events of each cause per comparison (non-relapse deaths are small "
+        "counts); not yet registered for complementary suppression",
+    ),
 }
 
 

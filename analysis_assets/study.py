@@ -413,11 +413,67 @@ FIGURE_CAPTIONS: dict[str, str] = {
     "and in CR, with the reason for each exclusion.",
     "swimmer_toxicity_and_response": "Figure S3. CRS and ICANS grades day by day over the toxicity "
     "window, with the day of CR within the response window.",
+    "robustness_forest": "Figure R1. The same contrast, exposed vs not exposed, for each "
+    "toxicity and treatment by three methods: naive (time-fixed from day 0, as published), "
+    "landmark at day 30 (OS) and time-dependent Cox; hazard ratios with 95% CI (log scale).",
+    "cumulative_incidence_by_toxicity": "Figure R2. Cumulative incidence of relapse (A) and of "
+    "non-relapse mortality (B) from the CR by the three-level toxicity group (Aalen–Johansen, "
+    "competing risks), with Gray's test and the number at risk.",
 }
 #: caption of every ``km_{endpoint}_{comparison}`` figure
 KM_CAPTION = (
     "Kaplan–Meier estimate of {endpoint} by {comparison}, with log-rank p and the number at risk."
 )
+
+# --------------------------------------------------------------------------- robustness
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """A toxicity or treatment that starts after day 0: its description and the column of
+    ``mart.exposure_intervals`` that switches it on at its onset day."""
+
+    description: str
+    #: the study's comparison whose second group is "exposed" (None: grade >= 3, from
+    #: toxicity_group)
+    comparison: str | None
+
+
+#: exposures of the robustness analyses (naive vs landmark vs time-dependent), in display order
+ROBUSTNESS_EXPOSURES: dict[str, Exposure] = {
+    "crs": Exposure("CRS (any grade)", "crs"),
+    "icans": Exposure("ICANS (any grade)", "icans"),
+    "grade_3_plus": Exposure("grade ≥ 3 CRS or ICANS", None),
+    "steroids": Exposure("corticosteroids", "steroids"),
+    "tocilizumab": Exposure("tocilizumab", "tocilizumab"),
+}
+#: landmark day of the main landmark analysis (the end of the toxicity window) and the
+#: sensitivity landmarks
+LANDMARK_DAY = 30
+LANDMARK_SENSITIVITY_DAYS: tuple[int, ...] = (14, 21)
+#: the methods of the naive-vs-corrected table, in display order -> description
+ROBUSTNESS_METHODS: dict[str, str] = {
+    "naive": "time-fixed from the origin, as published (exposed = ever exposed)",
+    "landmark": "landmark: patients alive and followed beyond the landmark day, exposure as "
+    "known at the landmark, times from the landmark",
+    "time_dependent": "time-dependent Cox: exposure switching on at its onset day "
+    "(counting-process data of mart.exposure_intervals)",
+}
+#: endpoints of the time-dependent Cox models (paramcd of mart.exposure_intervals): the main
+#: ones and the sensitivity analyses censored at allogeneic HSCT
+TIME_DEPENDENT_ENDPOINTS: tuple[str, ...] = ("OS", "LFS", "OS_HSCT_CENSORED", "LFS_HSCT_CENSORED")
+#: competing risks of LFS (patients in CR, time from the CR): status code -> cause
+COMPETING_CAUSES: dict[int, str] = {1: "relapse", 2: "non-relapse mortality"}
+#: groupings compared by Gray's test and Fine-Gray models (keys of COMPARISONS)
+COMPETING_RISKS_COMPARISONS: tuple[str, ...] = (
+    "toxicity_group",
+    "crs",
+    "icans",
+    "steroids",
+    "tocilizumab",
+)
+#: the grouping of the cumulative incidence figure
+CIF_FIGURE_COMPARISON = "toxicity_group"
 
 # --------------------------------------------------------------------------- analysis tables
 
@@ -483,6 +539,31 @@ ANALYSES: dict[str, Analysis] = {
             "ph_assumption": "Proportional-hazards test of each multivariate model.",
         },
     ),
+    "robustness_analysis": Analysis(
+        ("patient_outcomes", "time_to_event", "exposure_intervals"),
+        {
+            "robustness_estimates": "The same contrast (exposed vs not) for CRS, ICANS, "
+            "grade >= 3 CRS or ICANS, corticosteroids and tocilizumab by three methods: naive "
+            "(time-fixed from day 0, as published), landmark (days 30, 14, 21; OS) and "
+            "time-dependent Cox (OS, LFS and both censored at allogeneic HSCT): n, exposed, "
+            "events, HR, 95% CI, p.",
+            "robustness_sensitivity": "Sensitivity analyses of the naive and time-dependent "
+            "estimates of robustness_estimates (OS, LFS): Cox stratified by centre, each centre "
+            "left out in turn, and CRS, ICANS and grade >= 3 from the reported grades (ASTCT "
+            "2019) where they exist (naive only).",
+            "cumulative_incidence": "Cumulative incidence (Aalen-Johansen, cmprsk) of relapse "
+            "and of non-relapse mortality from the CR, by group, at each event time of the "
+            "cause, with its standard error.",
+            "cumulative_incidence_at_ticks": "Risk table of the cumulative incidence figure: "
+            "per group and tick, patients at risk, cumulative relapses, non-relapse deaths and "
+            "censored, and the cumulative incidence of each cause.",
+            "competing_risks_tests": "Gray's test and Fine-Gray subdistribution hazard ratios "
+            "of relapse and non-relapse mortality by toxicity group, CRS, ICANS, "
+            "corticosteroids and tocilizumab.",
+            "km_at_ticks": "Risk table of the Kaplan-Meier figures as data: per endpoint, "
+            "comparison, group and tick, patients at risk, cumulative events and censored.",
+        },
+    ),
 }
 #: mart tables the report reads besides the analysis tables: they feed the text and the
 #: figures (the exclusions by reason: the cohort flow's boxes) and are not printed as tables
@@ -503,6 +584,16 @@ TABLE_TITLES: dict[str, str] = {
     "table2": "Table 2. Multivariate Cox models of OS (all infused patients) and LFS "
     "(patients in CR at day 30)",
     "ph_assumption": "Proportional-hazards checks (multivariate models)",
+    "robustness_estimates": "Naive, landmark and time-dependent estimates of each toxicity "
+    "and treatment exposure",
+    "robustness_sensitivity": "Sensitivity analyses: stratified by centre, leave one centre "
+    "out, reported grades",
+    "cumulative_incidence": "Cumulative incidence of relapse and non-relapse mortality",
+    "cumulative_incidence_at_ticks": "Cumulative incidence: number at risk, cumulative events "
+    "and censored at each tick",
+    "competing_risks_tests": "Competing risks: Gray's test and Fine–Gray models",
+    "km_at_ticks": "Kaplan–Meier figures: number at risk, cumulative events and censored at "
+    "each tick",
     "intake_nulled_values": "Values set to missing at intake (their rows kept), by column",
     "intake_rows_held_back": "Delivered rows held back at intake, by reason "
     "(a row may have several)",

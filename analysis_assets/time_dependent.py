@@ -105,6 +105,7 @@ def time_dependent_cox(
     id_col: str = "id",
     event_col: str = "event",
     alpha: float | None = None,
+    strata: Sequence[str] = (),
 ) -> CoxResult:
     """Cox model on counting-process data (= R ``coxph(Surv(tstart, tstop, event) ~ ...)``).
 
@@ -121,6 +122,8 @@ def time_dependent_cox(
         Patient id and 0/1 event column.
     alpha : float, optional
         For the (1 - alpha) CI of the hazard ratios; default ``METHODS.alpha``.
+    strata : sequence of str, optional
+        Columns whose levels get their own baseline hazard (R ``+ strata(centre)``).
 
     Returns
     -------
@@ -132,7 +135,7 @@ def time_dependent_cox(
     if study.METHODS.cox_ties != "efron":
         raise NotImplementedError(f"lifelines fits Efron ties only, not {study.METHODS.cox_ties}")
     alpha = study.METHODS.alpha if alpha is None else alpha
-    cols = [id_col, "tstart", "tstop", event_col, *covariates]
+    cols = [id_col, "tstart", "tstop", event_col, *covariates, *strata]
     data = intervals[cols].dropna().astype({event_col: int})
     n, events = int(data[id_col].nunique()), int(data[event_col].sum())
     if events == 0:
@@ -150,6 +153,7 @@ def time_dependent_cox(
                 start_col="tstart",
                 stop_col="tstop",
                 id_col=id_col,
+                strata=list(strata) or None,
                 fit_options=FIT_OPTIONS,
             )
         except (ConvergenceError, ConvergenceWarning, np.linalg.LinAlgError) as exc:

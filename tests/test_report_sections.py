@@ -56,6 +56,7 @@ def test_results_sections_in_order():
         "Biomarkers",
         "Survival",
         "Multivariate analysis",
+        "Robustness",
         "Data completeness",
         "Printed numbers",
     ]

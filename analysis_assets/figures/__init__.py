@@ -8,7 +8,8 @@ deterministic: fixed figure sizes, Agg backend, fixed SVG hash salt and no date 
 :func:`all_figures` given a provenance writes it into every file's metadata.
 
 Modules: ``survival`` (Figures 2, 3, S1 and the single Kaplan–Meier figures), ``groups``
-(Figures 1 and 4), ``forest`` (Table 2), ``swimmer``, ``flow`` (the cohort flow) and
+(Figures 1 and 4), ``forest`` (Table 2), ``swimmer``, ``flow`` (the cohort flow),
+``robustness`` (naive vs landmark vs time-dependent forest plot, cumulative incidence) and
 ``_common`` (style, saving).
 """
 
@@ -22,6 +23,7 @@ from analysis_assets.figures._common import PROVENANCE, save
 from analysis_assets.figures.flow import cohort_flow_figure, flow_figure, flow_tree
 from analysis_assets.figures.forest import forest_figure, forest_plot, forest_rows, forest_x_range
 from analysis_assets.figures.groups import figure1_response_bars, figure4_car_copies
+from analysis_assets.figures.robustness import robustness_figures
 from analysis_assets.figures.survival import (
     km_figure,
     km_figures,
@@ -61,6 +63,7 @@ __all__ = [
     "cohort_flow_figure",
     "flow_figure",
     "flow_tree",
+    "robustness_figures",
     "save",
     "all_figures",
 ]
@@ -105,4 +108,5 @@ def _all_figures(t: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
     paths += figure4_car_copies(t["patient_outcomes"], t["biomarker_tests"], out_dir)
     paths += forest_plot(t["cox_multivariate"], out_dir)
     paths += swimmer_plot(t["patient_outcomes"], t["daily_toxicity"], out_dir)
+    paths += robustness_figures(t, out_dir)
     return paths

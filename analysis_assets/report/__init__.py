@@ -36,6 +36,7 @@ from analysis_assets.report.results import (
     survival_sentences,
     toxicity_sentences,
 )
+from analysis_assets.report.robustness import robustness_sentences
 from analysis_assets.report.tables_html import render_table, tables_section
 
 __all__ = [
@@ -79,6 +80,7 @@ RESULTS_SECTIONS: tuple[tuple[str, Callable[[Tables], list[str]]], ...] = (
     ("Biomarkers", biomarker_sentences),
     ("Survival", survival_sentences),
     ("Multivariate analysis", multivariate_sentences),
+    ("Robustness", robustness_sentences),
     ("Data completeness", completeness_sentences),
     ("Printed numbers", audit_sentences),
 )

@@ -1,0 +1,497 @@
+"""Robustness of the study's conclusion: each toxicity and treatment exposure estimated naively
+(time-fixed from day 0, as published), by landmark and by time-dependent Cox, side by side;
+and relapse and non-relapse mortality as competing risks (plain functions on the mart).
+
+The exposures start after day 0 (study.ROBUSTNESS_EXPOSURES), so the naive comparison credits
+the exposed with the time they survived to become exposed (immortal-time bias). The landmark
+and time-dependent estimates remove it; :mod:`analysis_assets.time_dependent`,
+:mod:`analysis_assets.competing_risks` and :mod:`analysis_assets.fine_gray` hold the estimators,
+each pinned to R (study.ROBUSTNESS_R_PARITY).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from analysis_assets import study
+from analysis_assets.comparisons import group_labels, group_order
+from analysis_assets.competing_risks import (
+    cumulative_incidence,
+    cumulative_incidence_at,
+    gray_test,
+)
+from analysis_assets.cox import CoxResult, cox_fit
+from analysis_assets.fine_gray import fine_gray
+from analysis_assets.survival_tables import endpoint_frame
+from analysis_assets.time_dependent import landmark_analysis, time_dependent_cox
+
+__all__ = [
+    "exposures_by_patient",
+    "robustness_estimates",
+    "reported_grade_flags",
+    "sensitivity_estimates",
+    "competing_risks_status",
+    "cif_ticks",
+    "km_at_ticks",
+    "competing_risks_tables",
+    "robustness_tables",
+]
+
+DAYS_PER_MONTH = 30.4375
+
+
+def exposures_by_patient(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Per patient and exposure: ever exposed (the naive flag) and the onset day.
+
+    Parameters
+    ----------
+    outcomes : DataFrame
+        ``mart.patient_outcomes``.
+
+    Returns
+    -------
+    DataFrame
+        ``patient_key`` and, per exposure ``e``, ``e`` (boolean, missing when unknown) and
+        ``e_onset_day`` (study day; missing when never exposed or when the day is unknown).
+    """
+    po = outcomes
+    num = lambda column: pd.to_numeric(po[column], errors="coerce")  # noqa: E731
+    severe = pd.concat([num("severe_crs_onset_day"), num("severe_icans_onset_day")], axis=1)
+    flags = {
+        "crs": (num("crs_max_grade") >= 1).where(po["crs_max_grade"].notna()),
+        "icans": (num("icans_max_grade") >= 1).where(po["icans_max_grade"].notna()),
+        "grade_3_plus": (po["toxicity_group"] == "grade_3_plus").where(
+            po["toxicity_group"].notna()
+        ),
+        "steroids": po["received_steroids"].astype("boolean"),
+        "tocilizumab": po["received_tocilizumab"].astype("boolean"),
+    }
+    onsets = {
+        "crs": num("crs_onset_day"),
+        "icans": num("icans_onset_day"),
+        "grade_3_plus": severe.min(axis=1),
+        "steroids": num("steroid_first_day"),
+        "tocilizumab": num("tocilizumab_first_day"),
+    }
+    out = pd.DataFrame({"patient_key": po["patient_key"]})
+    for name in study.ROBUSTNESS_EXPOSURES:
+        flag = flags[name].astype("boolean")
+        out[name] = flag
+        out[f"{name}_onset_day"] = onsets[name].where(flag.fillna(False))
+    return out
+
+
+def _row(endpoint, exposure, method, result: CoxResult, n_exposed, landmark=None, logrank=None):
+    term = result.terms[0] if result.estimable else None
+    return {
+        "endpoint": endpoint,
+        "exposure": exposure,
+        "exposure_label": study.ROBUSTNESS_EXPOSURES[exposure].description,
+        "method": method,
+        "landmark_day": landmark,
+        "sensitivity": bool(
+            endpoint.endswith("_HSCT_CENSORED")
+            or (landmark is not None and landmark != study.LANDMARK_DAY)
+        ),
+        "n": int(result.n),
+        "n_exposed": int(n_exposed),
+        "events": int(result.events),
+        "hazard_ratio": term.hr if term else np.nan,
+        "ci_lower": term.hr_lower if term else np.nan,
+        "ci_upper": term.hr_upper if term else np.nan,
+        "p_value": term.p if term else np.nan,
+        "logrank_p_value": np.nan if logrank is None else float(logrank.p),
+        "estimable": bool(result.estimable),
+        "note": "" if result.estimable else str(result.reason),
+    }
+
+
+def robustness_estimates(
+    outcomes: pd.DataFrame, time_to_event: pd.DataFrame, intervals: pd.DataFrame
+) -> pd.DataFrame:
+    """Naive, landmark and time-dependent hazard ratios (exposed vs not) of every exposure.
+
+    Naive: Cox on the time-fixed flag (ever exposed) from the endpoint's origin, every patient
+    whose flag is known (= the published contrast). Landmark (OS only): the patients alive and
+    followed beyond day L (study.LANDMARK_DAY, then the sensitivity days), exposure as known at
+    L, KM log-rank and Cox from L; patients exposed at an unknown day are left out. Time-
+    dependent: Cox on ``mart.exposure_intervals`` (an unknown onset day leaves the patient out).
+
+    Parameters
+    ----------
+    outcomes, time_to_event, intervals : DataFrame
+        ``mart.patient_outcomes``, ``mart.time_to_event``, ``mart.exposure_intervals``.
+
+    Returns
+    -------
+    DataFrame
+        One row per endpoint, exposure and method (landmark: per landmark day).
+    """
+    exposures = exposures_by_patient(outcomes)
+    landmarks = (study.LANDMARK_DAY, *study.LANDMARK_SENSITIVITY_DAYS)
+    rows = []
+    for endpoint in study.TIME_DEPENDENT_ENDPOINTS:
+        tte = time_to_event[time_to_event["paramcd"] == endpoint]
+        frame = tte[["patient_key", "start_day", "aval_days"]].assign(
+            event=(tte["cnsr"] == 0).astype(int)
+        )
+        frame = frame.merge(exposures, on="patient_key", how="left")
+        cp = intervals[intervals["paramcd"] == endpoint]
+        for exposure in study.ROBUSTNESS_EXPOSURES:
+            naive = frame[["aval_days", "event", exposure]].dropna().astype(float)
+            rows.append(
+                _row(
+                    endpoint,
+                    exposure,
+                    "naive",
+                    cox_fit(naive, "aval_days", "event", [exposure]),
+                    naive[exposure].sum(),
+                )
+            )
+            if endpoint == "OS":
+                onset = frame[f"{exposure}_onset_day"]
+                known = frame[
+                    frame[exposure].notna() & (~frame[exposure].fillna(False) | onset.notna())
+                ]
+                for day in landmarks:
+                    lm = landmark_analysis(
+                        known, day, "aval_days", "event", f"{exposure}_onset_day"
+                    )
+                    rows.append(
+                        _row(endpoint, exposure, "landmark", lm.cox, lm.n_exposed, day, lm.logrank)
+                    )
+            td = cp[["patient_key", "tstart", "tstop", "event", exposure]].dropna()
+            ever = td.groupby("patient_key")[exposure].max().sum()
+            rows.append(
+                _row(
+                    endpoint,
+                    exposure,
+                    "time_dependent",
+                    time_dependent_cox(td, [exposure], id_col="patient_key"),
+                    ever,
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def reported_grade_flags(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """CRS, ICANS and grade >= 3 as ever-exposed flags from the centre's reported grades where
+    they exist on the same scale (ASTCT 2019), the derived grades otherwise.
+
+    Returns
+    -------
+    DataFrame
+        ``patient_key``, ``crs``, ``icans``, ``grade_3_plus`` (boolean, missing when unknown).
+    """
+    po = outcomes
+    usable = po["reported_grading_system"] == "astct2019"
+    grade = {}
+    for name in ("crs", "icans"):
+        reported = pd.to_numeric(po[f"reported_{name}_grade"], errors="coerce")
+        derived = pd.to_numeric(po[f"{name}_max_grade"], errors="coerce")
+        grade[name] = reported.where(usable & reported.notna(), derived)
+    # as toxicity_group: grade >= 3 of either is enough, "not" needs both known
+    severe = (grade["crs"] >= 3) | (grade["icans"] >= 3)
+    known = grade["crs"].notna() & grade["icans"].notna()
+    return pd.DataFrame(
+        {
+            "patient_key": po["patient_key"],
+            "crs": (grade["crs"] >= 1).where(grade["crs"].notna()).astype("boolean"),
+            "icans": (grade["icans"] >= 1).where(grade["icans"].notna()).astype("boolean"),
+            "grade_3_plus": severe.where(known | severe).astype("boolean"),
+        }
+    )
+
+
+def _single_intervals(frame: pd.DataFrame, exposure: str) -> pd.DataFrame:
+    """Time-fixed data as one interval (0, time] per patient, for stratified fits."""
+    d = frame[["patient_key", "centre_code", "aval_days", "event", exposure]].dropna()
+    d = d[d["aval_days"] > 0]
+    return d.assign(
+        tstart=0.0, tstop=d["aval_days"].astype(float), **{exposure: d[exposure].astype(float)}
+    )
+
+
+def _sensitivity_row(analysis, centre, endpoint, exposure, method, result, n_exposed) -> dict:
+    row = _row(endpoint, exposure, method, result, n_exposed)
+    for key in ("landmark_day", "sensitivity", "logrank_p_value"):
+        row.pop(key)
+    return {"analysis": analysis, "left_out_centre": centre, **row}
+
+
+def sensitivity_estimates(
+    outcomes: pd.DataFrame, time_to_event: pd.DataFrame, intervals: pd.DataFrame
+) -> pd.DataFrame:
+    """The naive and time-dependent hazard ratios of every exposure for OS and LFS again:
+    Cox stratified by centre, leaving out one centre at a time, and (naive only; reported
+    grades have no onset day) with CRS, ICANS and grade >= 3 from the reported grades.
+
+    Returns
+    -------
+    DataFrame
+        One row per analysis, left-out centre (empty otherwise), endpoint, exposure, method.
+    """
+    exposures = exposures_by_patient(outcomes)
+    reported = reported_grade_flags(outcomes)
+    rows = []
+    for endpoint in ("OS", "LFS"):
+        tte = time_to_event[time_to_event["paramcd"] == endpoint]
+        base = tte[["patient_key", "centre_code", "aval_days"]].assign(
+            event=(tte["cnsr"] == 0).astype(int)
+        )
+        frame = base.merge(exposures, on="patient_key", how="left")
+        cp = intervals[intervals["paramcd"] == endpoint]
+        centres = sorted(frame["centre_code"].unique())
+        for exposure in study.ROBUSTNESS_EXPOSURES:
+            td = cp[["patient_key", "centre_code", "tstart", "tstop", "event", exposure]].dropna()
+            single = _single_intervals(frame, exposure)
+            for method, data in (("naive", single), ("time_dependent", td)):
+                result = time_dependent_cox(
+                    data, [exposure], id_col="patient_key", strata=["centre_code"]
+                )
+                exposed = data.groupby("patient_key")[exposure].max().sum()
+                rows.append(
+                    _sensitivity_row(
+                        "stratified_by_centre", "", endpoint, exposure, method, result, exposed
+                    )
+                )
+            for centre in centres:
+                naive = frame[frame["centre_code"] != centre][["aval_days", "event", exposure]]
+                naive = naive.dropna().astype(float)
+                kept = td[td["centre_code"] != centre]
+                for method, result, exposed in (
+                    (
+                        "naive",
+                        cox_fit(naive, "aval_days", "event", [exposure]),
+                        naive[exposure].sum(),
+                    ),
+                    (
+                        "time_dependent",
+                        time_dependent_cox(kept, [exposure], id_col="patient_key"),
+                        kept.groupby("patient_key")[exposure].max().sum(),
+                    ),
+                ):
+                    rows.append(
+                        _sensitivity_row(
+                            "leave_one_centre_out",
+                            centre,
+                            endpoint,
+                            exposure,
+                            method,
+                            result,
+                            exposed,
+                        )
+                    )
+            if exposure in reported:
+                data = base.merge(reported[["patient_key", exposure]], on="patient_key")
+                data = data[["aval_days", "event", exposure]].dropna().astype(float)
+                rows.append(
+                    _sensitivity_row(
+                        "reported_grades",
+                        "",
+                        endpoint,
+                        exposure,
+                        "naive",
+                        cox_fit(data, "aval_days", "event", [exposure]),
+                        data[exposure].sum(),
+                    )
+                )
+    return pd.DataFrame(rows)
+
+
+def competing_risks_status(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """The patients in CR with LFS time (months from the CR) and competing-risks status.
+
+    Returns
+    -------
+    DataFrame
+        ``mart.patient_outcomes`` rows with ``months`` and ``status`` (0 censored, 1 relapse,
+        2 death without relapse, study.COMPETING_CAUSES).
+    """
+    po = outcomes[outcomes["lfs_months"].notna() & outcomes["lfs_event"].notna()]
+    event = po["lfs_event"].astype(bool)
+    relapse = po["lfs_event_type"] == "relapse"
+    status = np.where(event, np.where(relapse, 1, 2), 0)
+    return po.assign(months=po["lfs_months"].astype(float), status=status)
+
+
+def cif_ticks(max_months: float) -> list[int]:
+    """Ticks every study.TIME_TICK_MONTHS months up to the longest follow-up (as the figures)."""
+    step = study.TIME_TICK_MONTHS
+    last = max(1, math.ceil(float(max_months) / step - 1e-9))
+    return [step * i for i in range(last + 1)]
+
+
+def _groupings(cr: pd.DataFrame) -> dict[str, pd.Series]:
+    groupings = {study.OVERALL: pd.Series(study.OVERALL_GROUP, index=cr.index, dtype=object)}
+    groupings.update({c: group_labels(cr, c) for c in study.COMPETING_RISKS_COMPARISONS})
+    return groupings
+
+
+def _order(comparison: str) -> tuple[str, ...]:
+    return (study.OVERALL_GROUP,) if comparison == study.OVERALL else group_order(comparison)
+
+
+def km_at_ticks(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """The risk table of the Kaplan-Meier figures as data: per endpoint, comparison, group and
+    tick (every study.TIME_TICK_MONTHS months up to the longest follow-up of either endpoint,
+    as the figures), patients at risk, cumulative events and cumulative censored.
+
+    Parameters
+    ----------
+    outcomes : DataFrame
+        ``mart.patient_outcomes``.
+
+    Returns
+    -------
+    DataFrame
+        ``endpoint, comparison, group, time_months, n_risk, cumulative_events,
+        cumulative_censored``; at risk at t = followed at least t months.
+    """
+    frames = {e: endpoint_frame(outcomes, e) for e in study.ENDPOINTS}
+    longest = max((f["months"].max() for f in frames.values() if len(f)), default=0.0)
+    ticks = cif_ticks(longest)
+    rows = []
+    for endpoint, data in frames.items():
+        groupings = {study.OVERALL: pd.Series(study.OVERALL_GROUP, index=data.index, dtype=object)}
+        groupings.update({c: group_labels(data, c) for c in study.COMPARISONS})
+        for comparison, labels in groupings.items():
+            for group in _order(comparison):
+                g = data[labels == group]
+                if g.empty:
+                    continue
+                t = g["months"].to_numpy(float)
+                e = g["event"].astype(bool).to_numpy()
+                rows.append(
+                    pd.DataFrame(
+                        {
+                            "endpoint": endpoint,
+                            "comparison": comparison,
+                            "group": group,
+                            "time_months": ticks,
+                            "n_risk": [int((t >= x).sum()) for x in ticks],
+                            "cumulative_events": [int(((t <= x) & e).sum()) for x in ticks],
+                            "cumulative_censored": [int(((t <= x) & ~e).sum()) for x in ticks],
+                        }
+                    )
+                )
+    return pd.concat(rows, ignore_index=True)
+
+
+def competing_risks_tables(outcomes: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """``cumulative_incidence``, ``cumulative_incidence_at_ticks`` and
+    ``competing_risks_tests`` of relapse and non-relapse mortality among the patients in CR.
+
+    Cumulative incidence = R ``cmprsk::cuminc``, read at the ticks by ``timepoints`` (NaN past
+    the group's last follow-up); Gray's test = ``cuminc(...)$Tests``; Fine-Gray = ``crr`` with
+    one 0/1 covariate per non-reference group (the comparison's first group is the reference).
+    """
+    cr = competing_risks_status(outcomes)
+    ticks = cif_ticks(cr["months"].max() if len(cr) else 0.0)
+    curves, at_ticks, tests = [], [], []
+    for comparison, labels in _groupings(cr).items():
+        placed = cr[labels.notna()].assign(group=labels[labels.notna()])
+        for group in _order(comparison):
+            g = placed[placed["group"] == group]
+            if g.empty:
+                continue
+            t, s = g["months"].to_numpy(), g["status"].to_numpy()
+            risk = {
+                "comparison": comparison,
+                "group": group,
+                "time_months": ticks,
+                "n_risk": [int((t >= x).sum()) for x in ticks],
+                "cumulative_relapses": [int(((t <= x) & (s == 1)).sum()) for x in ticks],
+                "cumulative_non_relapse_deaths": [int(((t <= x) & (s == 2)).sum()) for x in ticks],
+                "cumulative_censored": [int(((t <= x) & (s == 0)).sum()) for x in ticks],
+            }
+            for code, cause in study.COMPETING_CAUSES.items():
+                curve = cumulative_incidence(t, s, cause=code)
+                curves.append(
+                    pd.DataFrame(
+                        {
+                            "cause": cause,
+                            "comparison": comparison,
+                            "group": group,
+                            "time_months": curve["time"],
+                            "estimate": curve["estimate"],
+                            "std_error": np.sqrt(curve["variance"]),
+                        }
+                    )
+                )
+                at = cumulative_incidence_at(t, s, ticks, cause=code)
+                key = "relapse" if code == 1 else "non_relapse_mortality"
+                risk[f"cif_{key}"] = at["estimate"].to_numpy()
+            at_ticks.append(pd.DataFrame(risk))
+        if comparison == study.OVERALL:
+            continue
+        tests += _tests(placed, comparison)
+    return {
+        "cumulative_incidence": pd.concat(curves, ignore_index=True),
+        "cumulative_incidence_at_ticks": pd.concat(at_ticks, ignore_index=True),
+        "competing_risks_tests": pd.DataFrame(tests),
+    }
+
+
+def _tests(placed: pd.DataFrame, comparison: str) -> list[dict]:
+    """Gray's test and the Fine-Gray model of one comparison, for each cause."""
+    groups = [g for g in group_order(comparison) if (placed["group"] == g).any()]
+    rows = []
+    for code, cause in study.COMPETING_CAUSES.items():
+        base = {
+            "cause": cause,
+            "comparison": comparison,
+            "n": len(placed),
+            "events": int((placed["status"] == code).sum()),
+        }
+        if len(groups) < 2:
+            continue
+        gray = gray_test(placed["months"], placed["status"], placed["group"], cause=code)
+        rows.append(
+            {
+                **base,
+                "test": "Gray's test",
+                "term": "",
+                "chi_square": gray.stat,
+                "df": gray.df,
+                "p_value": gray.p,
+                "estimable": bool(np.isfinite(gray.stat)),
+                "note": "" if np.isfinite(gray.stat) else "singular variance",
+            }
+        )
+        dummies = pd.DataFrame(
+            {g: (placed["group"] == g).astype(float).to_numpy() for g in groups[1:]}
+        )
+        fg = fine_gray(placed["months"].to_numpy(), placed["status"].to_numpy(), dummies, code)
+        for g in groups[1:]:
+            term = next((x for x in fg.terms if x.term == g), None)
+            rows.append(
+                {
+                    **base,
+                    "test": "Fine-Gray",
+                    "term": f"{g} vs {groups[0]}",
+                    "hazard_ratio": term.hr if term else np.nan,
+                    "ci_lower": term.hr_lower if term else np.nan,
+                    "ci_upper": term.hr_upper if term else np.nan,
+                    "p_value": term.p if term else np.nan,
+                    "estimable": bool(fg.estimable),
+                    "note": "" if fg.estimable else str(fg.reason),
+                }
+            )
+    return rows
+
+
+def robustness_tables(mart: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Every table of the robustness analysis from the mart tables (by bare name)."""
+    outcomes = mart["patient_outcomes"]
+    estimates = robustness_estimates(outcomes, mart["time_to_event"], mart["exposure_intervals"])
+    sensitivity = sensitivity_estimates(outcomes, mart["time_to_event"], mart["exposure_intervals"])
+    return {
+        "robustness_estimates": estimates,
+        "robustness_sensitivity": sensitivity,
+        **competing_risks_tables(outcomes),
+        "km_at_ticks": km_at_ticks(outcomes),
+    }
