@@ -91,6 +91,10 @@ TABLE_POLICY: dict[str, tuple[str, str]] = {
         "patients and events per model without one centre: their differences with the whole "
         "cohort are a centre's counts",
     ),
+    "number_audit": (
+        LEAVE_OUT,
+        "the counts and denominators behind every percentage of the internal tables, unsuppressed",
+    ),
     "km_at_ticks": (
         LEAVE_OUT,
         "the number at risk under the Kaplan–Meier figures, left out with the figures",

@@ -48,11 +48,14 @@ __all__ = [
     "audit_publication",
     "published_numbers",
     "empty_findings",
+    "PUBLICATION",
 ]
 
 #: the study's printed numbers, transcribed with the quote each comes from
 PUBLISHED_NUMBERS = Path(__file__).with_name("published_numbers.json")
 MATCH, MISMATCH = "match", "mismatch"
+#: the ``source`` of the study's own numbers (others: the name of the audited table)
+PUBLICATION = "publication"
 #: one row per check
 FINDING_COLUMNS = [
     "source",
@@ -384,6 +387,6 @@ def audit_publication(path: Path = PUBLISHED_NUMBERS) -> pd.DataFrame:
     pct = pd.DataFrame(numbers["percentages"]).rename(columns={"quote": "location"})
     hrs = pd.DataFrame(numbers["hazard_ratios"]).rename(columns={"quote": "location"})
     return pd.concat(
-        [audit_percentages(pct, "publication"), audit_hazard_ratios(hrs, "publication")],
+        [audit_percentages(pct, PUBLICATION), audit_hazard_ratios(hrs, PUBLICATION)],
         ignore_index=True,
     )

@@ -564,6 +564,15 @@ ANALYSES: dict[str, Analysis] = {
             "comparison, group and tick, patients at risk, cumulative events and censored.",
         },
     ),
+    "audit_analysis": Analysis(
+        ("patient_outcomes", "cohort_flow"),
+        {
+            "number_audit": "Printed numbers audited: the study's (with the quote each comes "
+            "from) and this project's tables as the report prints them; each percentage "
+            "recomputed from its count and denominator, each hazard ratio checked against its "
+            "95% CI and p on the log scale, within what the printed rounding allows.",
+        },
+    ),
 }
 #: mart tables the report reads besides the analysis tables: they feed the text and the
 #: figures (the exclusions by reason: the cohort flow's boxes) and are not printed as tables
@@ -594,6 +603,7 @@ TABLE_TITLES: dict[str, str] = {
     "competing_risks_tests": "Competing risks: Gray's test and Fine–Gray models",
     "km_at_ticks": "Kaplan–Meier figures: number at risk, cumulative events and censored at "
     "each tick",
+    "number_audit": "Printed numbers audited: the study's and this report's",
     "intake_nulled_values": "Values set to missing at intake (their rows kept), by column",
     "intake_rows_held_back": "Delivered rows held back at intake, by reason "
     "(a row may have several)",

@@ -1,18 +1,13 @@
 """The results section "Printed numbers": the audit of the study's printed numbers and of this
-report's own tables (:mod:`analysis_assets.number_audit`), in words."""
+report's own tables, in words, from the analysis table ``number_audit``
+(:mod:`analysis_assets.number_audit`)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from analysis_assets.number_audit import (
-    CHECK_CENTRE,
-    CHECK_PERCENTAGE,
-    MISMATCH,
-    audit_publication,
-)
+from analysis_assets.number_audit import CHECK_CENTRE, CHECK_PERCENTAGE, MISMATCH, PUBLICATION
 from analysis_assets.report.common import Tables
-from analysis_assets.report_numbers import audit_report_tables
 
 __all__ = ["audit_sentences"]
 
@@ -36,7 +31,7 @@ def _verdict(findings: pd.DataFrame) -> str:
 
 def audit_sentences(t: Tables) -> list[str]:
     """How many printed numbers of the study were checked and which do not match, and the same
-    for this report's own tables; nothing when none of the audited tables is present.
+    for this report's own tables, from the analysis table ``number_audit``; nothing without it.
 
     Parameters
     ----------
@@ -47,10 +42,11 @@ def audit_sentences(t: Tables) -> list[str]:
     -------
     list of str
     """
-    own = audit_report_tables(t)
-    if not len(own):
+    findings = t.get("number_audit")
+    if findings is None or not len(findings):
         return []
-    paper = audit_publication()
+    from_paper = findings["source"] == PUBLICATION
+    paper, own = findings[from_paper], findings[~from_paper]
     percentages, ratios = _counts(paper)
     own_percentages, own_ratios = _counts(own)
     return [
