@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.exceptions import ConvergenceError, ConvergenceWarning
-from lifelines.statistics import proportional_hazard_test
 from scipy import stats
 
 from analysis_assets import study
@@ -295,16 +294,76 @@ def _left_km_transform(durations: pd.Series, events: pd.Series, weights: pd.Seri
     return pd.Series(1.0 - left, index=getattr(durations, "index", None))
 
 
+def schoenfeld_residuals(
+    durations: np.ndarray, events: np.ndarray, X: np.ndarray, beta: np.ndarray
+) -> np.ndarray:
+    """Unscaled Schoenfeld residuals of a Cox model with Efron ties, one row per event, in the
+    order of the event rows of ``X`` (= R ``residuals(fit, "schoenfeld")``, unit weights).
+
+    The residual of a death is its covariates minus their risk-weighted mean at its time; for
+    ``m`` tied deaths the mean is Efron's: the average over k = 0..m-1 of the means with the
+    tied deaths' weight reduced by k/m. Computed set-wise (cumulative sums over the risk sets).
+
+    Parameters
+    ----------
+    durations, events : ndarray of shape (n,)
+    X : ndarray of shape (n, p)
+    beta : ndarray of shape (p,)
+
+    Returns
+    -------
+    ndarray of shape (events, p)
+    """
+    X = np.asarray(X, dtype=float)
+    X = X - X.mean(axis=0)  # the residuals do not change; exp() stays in range
+    dead = np.asarray(events).astype(bool)
+    order = np.argsort(np.asarray(durations, dtype=float), kind="stable")
+    t, x, d = np.asarray(durations, dtype=float)[order], X[order], dead[order]
+    risk = np.exp(x @ np.asarray(beta, dtype=float))
+    # the risk set of a time: every subject with a time at least as long (from its tie's start)
+    _, start, block = np.unique(t, return_index=True, return_inverse=True)
+    s0 = np.cumsum(risk[::-1])[::-1][start]
+    s1 = np.cumsum((risk[:, None] * x)[::-1], axis=0)[::-1][start]
+    blocks = len(start)
+    tied = np.bincount(block, weights=d, minlength=blocks)
+    s0_dead = np.bincount(block, weights=d * risk, minlength=blocks)
+    s1_dead = np.stack(
+        [
+            np.bincount(block, weights=d * risk * x[:, j], minlength=blocks)
+            for j in range(x.shape[1])
+        ],
+        axis=1,
+    )
+    # per death: its rank k among the tied deaths of its time, then Efron's mean at step k
+    deaths = np.flatnonzero(d)
+    b = block[deaths]
+    first = np.searchsorted(b, b, side="left")
+    frac = (np.arange(len(deaths)) - first) / tied[b]
+    means = (s1[b] - frac[:, None] * s1_dead[b]) / (s0[b] - frac * s0_dead[b])[:, None]
+    efron = (
+        np.stack(
+            [np.bincount(b, weights=means[:, j], minlength=blocks) for j in range(x.shape[1])],
+            axis=1,
+        )
+        / np.maximum(tied, 1)[:, None]
+    )
+    residuals = np.empty((len(deaths), x.shape[1]))
+    # back to the order of the event rows of X
+    rows = np.argsort(order[deaths], kind="stable")
+    residuals[rows] = x[deaths] - efron[b]
+    return residuals
+
+
 def ph_test(result: CoxResult) -> PHTest:
     """Schoenfeld-residual test of proportional hazards, g(t) = 1 - KM(t-).
 
     This is the test of survival < 3.0 ``cox.zph(fit, transform = "km")``
     (Grambsch & Therneau's approximation using the average information
-    ``V / d``), computed with lifelines ``proportional_hazard_test`` and the
-    left-continuous KM transform of old R.  The global statistic uses the
-    same formula as the old R code: (g'S) V (S'g) d / sum(g - gbar)^2 with S the
-    unscaled Schoenfeld residuals.  survival 3.x ``cox.zph`` is a different
-    (exact score) test and gives different values; it is *not* implemented.
+    ``V / d``), from the unscaled Schoenfeld residuals (:func:`schoenfeld_residuals`) and
+    the left-continuous KM transform of old R, with the old R code's formulas: per term
+    (g'S V)_j^2 d / (V_jj sum(g - gbar)^2), global (g'S) V (S'g) d / sum(g - gbar)^2.
+    survival 3.x ``cox.zph`` is a different (exact score) test and gives different values;
+    it is *not* implemented.
 
     Parameters
     ----------
@@ -322,22 +381,25 @@ def ph_test(result: CoxResult) -> PHTest:
             f"the PH test's transform is 'km' only, not {study.METHODS.ph_transform!r}"
         )
     cph = result.model
-    r = proportional_hazard_test(cph, result.data, time_transform=_left_km_transform)
-    summ = r.summary.reindex(list(cph.params_.index))  # lifelines sorts by name; keep model order
-    terms = tuple(str(i) for i in summ.index)
-    chisq = tuple(float(v) for v in summ["test_statistic"])
-    p = tuple(float(v) for v in summ["p"])
-    # global test, pre-3.0 R formula
+    terms = tuple(str(i) for i in cph.params_.index)
     E = cph.event_observed.to_numpy().astype(bool)
+    S = schoenfeld_residuals(
+        cph.durations.to_numpy(),
+        E,
+        result.data.loc[cph.durations.index, list(terms)].to_numpy(),
+        cph.params_.to_numpy(),
+    )
     g = _left_km_transform(cph.durations, cph.event_observed, cph.weights).to_numpy()[E]
     xx = g - g.mean()
-    sch = cph.compute_residuals(result.data, kind="schoenfeld")
-    # align residual rows (lifelines sorts by duration) with the event rows in fit order
-    sch = sch.loc[cph.durations.index[E]] if set(cph.durations.index[E]) <= set(sch.index) else sch
-    S = sch[list(cph.params_.index)].to_numpy()
     d = E.sum()
-    u = xx @ S
     V = cph.variance_matrix_.to_numpy()
+    # old cox.zph: r2 = sresid %*% var * ndead; test = xx %*% r2;
+    # z = test^2 / (diag(var) * ndead * sum(xx^2)); global: (xx S) V (S' xx) ndead / sum(xx^2)
+    test = xx @ (S @ V * d)
+    z = test**2 / (np.diag(V) * d * np.sum(xx**2))
+    chisq = tuple(float(v) for v in z)
+    p = tuple(float(v) for v in stats.chi2.sf(z, 1))
+    u = xx @ S
     gz = float(u @ V @ u * d / np.sum(xx**2))
     k = len(terms)
     return PHTest(

@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 from lifelines import KaplanMeierFitter
 
+from analysis_assets.cox import schoenfeld_residuals
 from analysis_assets.statistics import (
     chisq_test,
     compare_categorical,
@@ -296,6 +297,25 @@ def test_cox_low_variance_among_censored_is_still_estimable() -> None:
     d.loc[(d["e"] == 1) & (rng.random(60) < 0.4), "b"] = 1.0  # every censored subject has b = 0
     res = cox_fit(d, "t", "e", ["x", "b"])
     assert res.estimable and res.reason is None and len(res.terms) == 2
+
+
+@pytest.mark.parametrize("case", sorted(COX_CASES))
+def test_schoenfeld_residuals_equal_lifelines_with_tied_deaths(case: str, cox_results: dict):
+    """The set-wise residuals (Efron's mean over tied deaths) equal lifelines' row by row,
+    which the PH test used to call (quadratic in the events: 80 s for 100,000 patients)."""
+    res = cox_results[case]
+    cph = res.model
+    terms = list(cph.params_.index)
+    dead = cph.event_observed.to_numpy().astype(bool)
+    ours = schoenfeld_residuals(
+        cph.durations.to_numpy(),
+        dead,
+        res.data.loc[cph.durations.index, terms].to_numpy(),
+        cph.params_.to_numpy(),
+    )
+    theirs = cph.compute_residuals(res.data, kind="schoenfeld").loc[cph.durations.index[dead]]
+    assert pd.Series(cph.durations[dead]).duplicated().any()  # tied death times present
+    np.testing.assert_allclose(ours, theirs[terms].to_numpy(), rtol=0, atol=1e-10)
 
 
 @pytest.mark.parametrize("case", sorted(COX_CASES))

@@ -67,7 +67,9 @@ def build_analysis_asset(name: str, analysis: Analysis):
         specs=[
             AssetSpec(
                 AssetKey(["analysis", table]),
-                deps=[AssetKey(["mart", t]) for t in analysis.inputs] + [QUALITY_GATE],
+                deps=[AssetKey(["mart", t]) for t in analysis.inputs]
+                + [AssetKey(["analysis", t]) for t in analysis.analysis_inputs]
+                + [QUALITY_GATE],
                 description=description,
                 kinds={"duckdb", "csv"},
                 **LAYERS["analysis"].spec_kwargs(),
@@ -79,7 +81,11 @@ def build_analysis_asset(name: str, analysis: Analysis):
     def _analysis(context: AssetExecutionContext, warehouse: Warehouse, study: Study):
         staged = staging_folder(Path(study.output), context.run.run_id)
         with warehouse.write_connection(context.log.info) as conn:
-            tables = run_analysis(name, _read_mart(conn, analysis.inputs))
+            tables = run_analysis(
+                name,
+                _read_mart(conn, analysis.inputs),
+                _read(conn, STAGED_SCHEMA, analysis.analysis_inputs),
+            )
             written = write_tables(conn, tables, staged / "tables", schema=STAGED_SCHEMA)
             crash_point("analysis")
         for table, rows in written.items():
