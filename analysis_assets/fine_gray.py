@@ -62,33 +62,66 @@ def _censoring_km_before(time: np.ndarray, censored: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _FGData:
-    """Sorted data and the subdistribution risk-set weights W (subjects x failure times)."""
+    """Data sorted by time, and what the subdistribution risk sets need.
+
+    The weight of subject i at failure time u is 1 while ``t_i >= u``; after a failure from
+    another cause it stays in the risk set with weight ``G(u-) / G(t_i-)`` (G: the censoring
+    KM); otherwise 0. Sums over the risk sets are therefore cumulative sums over the sorted
+    subjects (:func:`_risk_set_sums`): no subjects x times matrix, which would not fit in
+    memory for a registry.
+    """
 
     x: np.ndarray
     failed: np.ndarray  # the cause of interest
     d: np.ndarray  # failures of the cause per distinct failure time
-    weights: np.ndarray
     x_failed_sum: np.ndarray
+    other_weight: np.ndarray  # 1 / G(t_i-) after another cause, else 0
+    g_uft: np.ndarray  # G(u-) at each distinct failure time
+    first_at: np.ndarray  # per failure time: the first subject with t >= u
+    upto: np.ndarray  # per subject: the failure times u <= t_i
 
 
 def _fg_data(t: np.ndarray, code: np.ndarray, x: np.ndarray) -> _FGData:
     g_before = _censoring_km_before(t, code == 0)
     uft, d = np.unique(t[code == 1], return_counts=True)
-    g_uft = g_before[np.searchsorted(t, uft, side="left")]
-    at_risk = t[:, None] >= uft[None, :]
-    # subjects who failed from another cause stay in the risk set, weighted G(u-)/G(T-)
-    other = (code == 2)[:, None] & ~at_risk
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w = np.where(at_risk, 1.0, np.where(other, g_uft[None, :] / g_before[:, None], 0.0))
-    return _FGData(x, code == 1, d.astype(float), w, x[code == 1].sum(axis=0))
+    other = code == 2
+    with np.errstate(divide="ignore"):
+        other_weight = np.where(other, 1.0 / np.where(other, g_before, 1.0), 0.0)
+    return _FGData(
+        x=x,
+        failed=code == 1,
+        d=d.astype(float),
+        x_failed_sum=x[code == 1].sum(axis=0),
+        other_weight=other_weight,
+        g_uft=g_before[np.searchsorted(t, uft, side="left")],
+        first_at=np.searchsorted(t, uft, side="left"),
+        upto=np.searchsorted(uft, t, side="right"),
+    )
+
+
+def _risk_set_sums(data: _FGData, values: np.ndarray) -> np.ndarray:
+    """Per distinct failure time u: the sum over subjects of their weight at u times ``values``
+    (subjects x columns)."""
+    zero = np.zeros((1, values.shape[1]))
+    at_or_after = np.vstack([np.cumsum(values[::-1], axis=0)[::-1], zero])[data.first_at]
+    weighted = data.other_weight[:, None] * values
+    before = np.vstack([zero, np.cumsum(weighted, axis=0)])[data.first_at]
+    return at_or_after + data.g_uft[:, None] * before
+
+
+def _subject_sums(data: _FGData, per_time: np.ndarray) -> np.ndarray:
+    """Per subject: the sum over failure times of its weight at u times ``per_time`` (times x
+    columns): the times up to its own, then (after another cause) the later ones weighted."""
+    zero = np.zeros((1, per_time.shape[1]))
+    up_to = np.vstack([zero, np.cumsum(per_time, axis=0)])[data.upto]
+    later = np.vstack([np.cumsum((data.g_uft[:, None] * per_time)[::-1], axis=0)[::-1], zero])
+    return up_to + data.other_weight[:, None] * later[data.upto]
 
 
 def _fg_sums(data: _FGData, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r = np.exp(data.x @ b)
-    wr = data.weights * r[:, None]  # subjects x times
-    s0 = wr.sum(axis=0)
-    s1 = wr.T @ data.x
-    return r, s0, s1
+    sums = _risk_set_sums(data, np.column_stack([r, r[:, None] * data.x]))
+    return r, sums[:, 0], sums[:, 1:]
 
 
 def _fg_objective(data: _FGData, b: np.ndarray) -> float:
@@ -99,9 +132,14 @@ def _fg_objective(data: _FGData, b: np.ndarray) -> float:
 
 def _fg_derivatives(data: _FGData, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Objective, gradient and Hessian of the negative log pseudo-likelihood, ``crrfsv``."""
-    r, s0, s1 = _fg_sums(data, b)
+    x, p = data.x, data.x.shape[1]
+    r = np.exp(x @ b)
+    rx = r[:, None] * x
+    sums = _risk_set_sums(
+        data, np.column_stack([r, rx, (rx[:, :, None] * x[:, None, :]).reshape(len(x), -1)])
+    )
+    s0, s1, s2 = sums[:, 0], sums[:, 1 : 1 + p], sums[:, 1 + p :].reshape(-1, p, p)
     xbar = s1 / s0[:, None]
-    s2 = np.einsum("jt,jp,jq->tpq", data.weights * r[:, None], data.x, data.x)
     lik = float(-data.x_failed_sum @ b + data.d @ np.log(s0))
     grad = -data.x_failed_sum + data.d @ xbar
     hess = np.einsum("t,tpq->pq", data.d / s0, s2) - np.einsum("t,tp,tq->pq", data.d, xbar, xbar)
@@ -110,13 +148,15 @@ def _fg_derivatives(data: _FGData, b: np.ndarray) -> tuple[float, np.ndarray, np
 
 def _fg_sandwich(data: _FGData, t: np.ndarray, code: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``crrvv``: Huber sandwich with the q(u) term for the estimated censoring distribution."""
-    x, w = data.x, data.weights
+    x = data.x
     r, s0, s1 = _fg_sums(data, b)
     xbar = s1 / s0[:, None]  # per distinct failure time
     uft = np.unique(t[code == 1])
     # eta_i: the subject's score residual (dN_i part minus its share of d Lambda)
-    coef = w * r[:, None] * (data.d / s0)[None, :]  # subjects x times
-    eta = -(coef.sum(axis=1)[:, None] * x - coef @ xbar)
+    share = r[:, None] * _subject_sums(
+        data, (data.d / s0)[:, None] * np.column_stack([np.ones(len(s0)), xbar])
+    )
+    eta = -(share[:, :1] * x - share[:, 1:])
     fail_t = np.searchsorted(uft, t[data.failed])
     eta[data.failed] += x[data.failed] - xbar[fail_t]
     # psi_i: integral of q(u)/pi(u) against the censoring martingale of subject i

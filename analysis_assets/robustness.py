@@ -259,13 +259,12 @@ def sensitivity_estimates(
                     )
                 )
             for centre in centres:
-                naive = frame[frame["centre_code"] != centre][["aval_days", "event", exposure]]
-                naive = naive.dropna().astype(float)
+                naive = single[single["centre_code"] != centre]
                 kept = td[td["centre_code"] != centre]
                 for method, result, exposed in (
                     (
                         "naive",
-                        cox_fit(naive, "aval_days", "event", [exposure]),
+                        time_dependent_cox(naive, [exposure], id_col="patient_key"),
                         naive[exposure].sum(),
                     ),
                     (

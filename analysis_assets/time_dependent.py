@@ -8,8 +8,8 @@ corrections, each pinned to R ``survival`` 3.x:
 * :func:`counting_process` builds the intervals of R ``tmerge(..., death =
   event(time, event))`` followed by ``tmerge(..., exposed = tdc(onset))``;
   :func:`time_dependent_cox` fits ``coxph(Surv(tstart, tstop, death) ~ exposed
-  + ..., ties = "efron")`` on them (lifelines ``CoxTimeVaryingFitter``,
-  converged tightly with :data:`analysis_assets.cox.FIT_OPTIONS`).
+  + ..., ties = "efron")`` on them (:func:`analysis_assets.efron.efron_cox`, set-wise: a
+  registry's hundreds of fits; lifelines' ``CoxTimeVaryingFitter`` loops over event times).
 * :func:`landmark_cohort` keeps the patients alive and followed beyond the
   landmark day L, with times from L and the exposure as known by L;
   :func:`landmark_analysis` runs the existing KM, log-rank and Cox on it.
@@ -17,17 +17,16 @@ corrections, each pinned to R ``survival`` 3.x:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxTimeVaryingFitter
-from lifelines.exceptions import ConvergenceError, ConvergenceWarning
+from scipy import stats
 
 from analysis_assets import study
-from analysis_assets.cox import FIT_OPTIONS, CoxResult, cox_fit, terms_from_summary
+from analysis_assets.cox import _DIVERGENT_COEF, CoxResult, CoxTerm, cox_fit
+from analysis_assets.efron import efron_cox
 from analysis_assets.survival import LogrankResult, km_table, logrank_test
 
 __all__ = [
@@ -110,7 +109,7 @@ def time_dependent_cox(
     """Cox model on counting-process data (= R ``coxph(Surv(tstart, tstop, event) ~ ...)``).
 
     Efron ties, Wald CIs and p-values as ``summary(coxph(..., ties = "efron"))``;
-    fitted by lifelines ``CoxTimeVaryingFitter`` with :data:`analysis_assets.cox.FIT_OPTIONS`.
+    fitted by :func:`analysis_assets.efron.efron_cox`.
 
     Parameters
     ----------
@@ -143,29 +142,40 @@ def time_dependent_cox(
     constant = [c for c in covariates if np.ptp(data[c].to_numpy(dtype=float)) == 0]
     if constant:
         return CoxResult(estimable=False, n=n, events=events, reason=f"{constant[0]} is constant")
-    ctv = CoxTimeVaryingFitter(alpha=alpha)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        try:
-            ctv.fit(
-                data,
-                event_col=event_col,
-                start_col="tstart",
-                stop_col="tstop",
-                id_col=id_col,
-                strata=list(strata) or None,
-                fit_options=FIT_OPTIONS,
-            )
-        except (ConvergenceError, ConvergenceWarning, np.linalg.LinAlgError) as exc:
-            reason = f"did not converge: {str(exc).splitlines()[0]}"
-            return CoxResult(estimable=False, n=n, events=events, reason=reason)
-    terms = terms_from_summary(ctv.summary, covariates, alpha)
+    X = data[list(covariates)].to_numpy(dtype=float)
+    fit = efron_cox(
+        data["tstart"].to_numpy(dtype=float),
+        data["tstop"].to_numpy(dtype=float),
+        data[event_col].to_numpy(),
+        X,
+        data[list(strata)].astype(str).agg("|".join, axis=1).to_numpy() if strata else None,
+    )
+    if not fit.converged:
+        reason = f"did not converge in {fit.iterations} Newton steps"
+        return CoxResult(estimable=False, n=n, events=events, reason=reason)
+    if np.any(np.abs(fit.coef * X.std(axis=0)) > _DIVERGENT_COEF):
+        reason = "monotone likelihood / complete separation (coefficient diverging)"
+        return CoxResult(estimable=False, n=n, events=events, reason=reason)
+    se = np.sqrt(np.diag(fit.variance))
+    z = stats.norm.ppf(1 - alpha / 2)
+    terms = [
+        CoxTerm(
+            term=str(name),
+            coef=float(b),
+            se=float(e),
+            hr=float(np.exp(b)),
+            hr_lower=float(np.exp(b - z * e)),
+            hr_upper=float(np.exp(b + z * e)),
+            p=float(2 * stats.norm.sf(abs(b / e))),
+        )
+        for name, b, e in zip(covariates, fit.coef, se)
+    ]
     return CoxResult(
         estimable=True,
         n=n,
         events=events,
         terms=terms,
-        loglik=float(ctv.log_likelihood_),
+        loglik=fit.loglik,
         data=data,
     )
 
