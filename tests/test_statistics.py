@@ -23,6 +23,7 @@ import pytest
 from lifelines import KaplanMeierFitter
 
 from analysis_assets.cox import schoenfeld_residuals
+from analysis_assets.efron import efron_cox
 from analysis_assets.statistics import (
     chisq_test,
     compare_categorical,
@@ -297,6 +298,24 @@ def test_cox_low_variance_among_censored_is_still_estimable() -> None:
     d.loc[(d["e"] == 1) & (rng.random(60) < 0.4), "b"] = 1.0  # every censored subject has b = 0
     res = cox_fit(d, "t", "e", ["x", "b"])
     assert res.estimable and res.reason is None and len(res.terms) == 2
+
+
+@pytest.mark.parametrize("case", sorted(COX_CASES))
+def test_setwise_efron_cox_equals_coxph_on_right_censored_data(case: str, cox_results: dict):
+    """efron_cox (the robustness analysis' fitter) on (-inf, time] intervals: R's coefficients,
+    SEs and log-likelihood, as cox_fit gives them."""
+    res, ref = cox_results[case], REF["cox"][case]
+    cph = res.model
+    fit = efron_cox(
+        np.full(len(cph.durations), -np.inf),
+        cph.durations.to_numpy(),
+        cph.event_observed.to_numpy(),
+        res.data.loc[cph.durations.index, list(cph.params_.index)].to_numpy(),
+    )
+    assert fit.converged
+    np.testing.assert_allclose(fit.coef, ref["coef"], rtol=0, atol=COX_COEF_TOL)
+    np.testing.assert_allclose(np.sqrt(np.diag(fit.variance)), ref["se"], rtol=0, atol=COX_COEF_TOL)
+    assert abs(fit.loglik - ref["loglik"]) <= 1e-8
 
 
 @pytest.mark.parametrize("case", sorted(COX_CASES))
