@@ -128,15 +128,18 @@ def efron_cox(
             return EfronFit(beta, np.full_like(information, np.nan), loglik, iteration, False)
         new = beta + step
         new_loglik, new_score, new_information = evaluate(new)
+        # R: step halving when the likelihood falls; a fall within rounding (near the
+        # maximum) is no fall, else halving would stop Newton short of it
+        noise = EPS * abs(loglik)
         halvings = 0
-        while not new_loglik >= loglik and halvings < 30:  # R: step halving
+        while not new_loglik >= loglik - noise and halvings < 30:
             step /= 2
             new = beta + step
             new_loglik, new_score, new_information = evaluate(new)
             halvings += 1
         change = abs(new_loglik - loglik)
         beta, loglik, score, information = new, new_loglik, new_score, new_information
-        if change <= EPS * abs(loglik) and np.max(np.abs(step)) <= STEP_TOLERANCE:
+        if change <= noise and np.max(np.abs(step)) <= STEP_TOLERANCE:
             try:
                 variance = np.linalg.inv(information)
             except np.linalg.LinAlgError:

@@ -32,7 +32,7 @@ from analysis_assets.categorical import (
     compare_categorical,
     fisher_test,
 )
-from analysis_assets.cox import FIT_OPTIONS, CoxResult, CoxTerm, PHTest, WaldTest, cox_fit, ph_test
+from analysis_assets.cox import CoxResult, CoxTerm, PHTest, WaldTest, cox_fit, ph_test
 from analysis_assets.formatting import percent, round_half_up
 from analysis_assets.rank_tests import (
     GroupTestResult,
@@ -52,7 +52,6 @@ from analysis_assets.survival import (
 )
 
 __all__ = [
-    "FIT_OPTIONS",
     "CoxResult",
     "CoxTerm",
     "PHTest",

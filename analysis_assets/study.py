@@ -42,7 +42,7 @@ class StatisticalMethods:
     km_variance: str = "Greenwood"
     #: median follow-up (death censors, censoring is the event)
     follow_up_method: str = "reverse Kaplan-Meier"
-    #: Cox model ties (lifelines fits Efron only) and its proportional-hazards test
+    #: Cox model ties (Efron is the one implemented: analysis_assets.efron) and its PH test
     cox_ties: str = "efron"
     ph_test: str = "scaled Schoenfeld residuals (Grambsch-Therneau, survival < 3.0 cox.zph)"
     #: time transform of the PH test: 1 - KM(t-) (R's "km")

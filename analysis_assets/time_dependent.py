@@ -22,10 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis_assets import study
-from analysis_assets.cox import _DIVERGENT_COEF, CoxResult, CoxTerm, cox_fit
+from analysis_assets.cox import CoxResult, cox_fit, fit_problem, terms_from_fit
 from analysis_assets.efron import efron_cox
 from analysis_assets.survival import LogrankResult, km_table, logrank_test
 
@@ -132,7 +131,7 @@ def time_dependent_cox(
         is constant or the fit does not converge.
     """
     if study.METHODS.cox_ties != "efron":
-        raise NotImplementedError(f"lifelines fits Efron ties only, not {study.METHODS.cox_ties}")
+        raise NotImplementedError(f"only Efron ties are implemented, not {study.METHODS.cox_ties}")
     alpha = study.METHODS.alpha if alpha is None else alpha
     cols = [id_col, "tstart", "tstop", event_col, *covariates, *strata]
     data = intervals[cols].dropna().astype({event_col: int})
@@ -150,32 +149,17 @@ def time_dependent_cox(
         X,
         data[list(strata)].astype(str).agg("|".join, axis=1).to_numpy() if strata else None,
     )
-    if not fit.converged:
-        reason = f"did not converge in {fit.iterations} Newton steps"
+    reason = fit_problem(fit, X)
+    if reason:
         return CoxResult(estimable=False, n=n, events=events, reason=reason)
-    if np.any(np.abs(fit.coef * X.std(axis=0)) > _DIVERGENT_COEF):
-        reason = "monotone likelihood / complete separation (coefficient diverging)"
-        return CoxResult(estimable=False, n=n, events=events, reason=reason)
-    se = np.sqrt(np.diag(fit.variance))
-    z = stats.norm.ppf(1 - alpha / 2)
-    terms = [
-        CoxTerm(
-            term=str(name),
-            coef=float(b),
-            se=float(e),
-            hr=float(np.exp(b)),
-            hr_lower=float(np.exp(b - z * e)),
-            hr_upper=float(np.exp(b + z * e)),
-            p=float(2 * stats.norm.sf(abs(b / e))),
-        )
-        for name, b, e in zip(covariates, fit.coef, se)
-    ]
+    terms = terms_from_fit(covariates, fit, alpha)
     return CoxResult(
         estimable=True,
         n=n,
         events=events,
         terms=terms,
         loglik=fit.loglik,
+        fit=fit,
         data=data,
     )
 

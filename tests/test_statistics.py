@@ -20,10 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from lifelines import KaplanMeierFitter
+from lifelines import CoxPHFitter, KaplanMeierFitter
 
 from analysis_assets.cox import schoenfeld_residuals
-from analysis_assets.efron import efron_cox
 from analysis_assets.statistics import (
     chisq_test,
     compare_categorical,
@@ -301,29 +300,12 @@ def test_cox_low_variance_among_censored_is_still_estimable() -> None:
 
 
 @pytest.mark.parametrize("case", sorted(COX_CASES))
-def test_setwise_efron_cox_equals_coxph_on_right_censored_data(case: str, cox_results: dict):
-    """efron_cox (the robustness analysis' fitter) on (-inf, time] intervals: R's coefficients,
-    SEs and log-likelihood, as cox_fit gives them."""
-    res, ref = cox_results[case], REF["cox"][case]
-    cph = res.model
-    fit = efron_cox(
-        np.full(len(cph.durations), -np.inf),
-        cph.durations.to_numpy(),
-        cph.event_observed.to_numpy(),
-        res.data.loc[cph.durations.index, list(cph.params_.index)].to_numpy(),
-    )
-    assert fit.converged
-    np.testing.assert_allclose(fit.coef, ref["coef"], rtol=0, atol=COX_COEF_TOL)
-    np.testing.assert_allclose(np.sqrt(np.diag(fit.variance)), ref["se"], rtol=0, atol=COX_COEF_TOL)
-    assert abs(fit.loglik - ref["loglik"]) <= 1e-8
-
-
-@pytest.mark.parametrize("case", sorted(COX_CASES))
 def test_schoenfeld_residuals_equal_lifelines_with_tied_deaths(case: str, cox_results: dict):
     """The set-wise residuals (Efron's mean over tied deaths) equal lifelines' row by row,
     which the PH test used to call (quadratic in the events: 80 s for 100,000 patients)."""
     res = cox_results[case]
-    cph = res.model
+    duration, event = res.data.columns[:2]
+    cph = CoxPHFitter().fit(res.data, duration_col=duration, event_col=event)
     terms = list(cph.params_.index)
     dead = cph.event_observed.to_numpy().astype(bool)
     ours = schoenfeld_residuals(
