@@ -36,20 +36,46 @@ class EfronFit:
     converged: bool
 
 
+def _row_sums(x: np.ndarray, risk: np.ndarray) -> np.ndarray:
+    """Per row: r, r x, r x x' (flattened), the terms of S0, S1 and S2."""
+    p = x.shape[1]
+    out = np.empty((len(x), 1 + p + p * p))
+    out[:, 0] = risk
+    rx = out[:, 1 : 1 + p]
+    np.multiply(risk[:, None], x, out=rx)
+    out[:, 1 + p :] = (rx[:, :, None] * x[:, None, :]).reshape(len(x), p * p)
+    return out
+
+
+class _Tail:
+    """Sums over the rows whose value is at least t, for each event time t: rows sorted once,
+    summed per distinct value, then a cumulative sum over the distinct values."""
+
+    def __init__(self, values: np.ndarray, times: np.ndarray):
+        self.order = np.argsort(values, kind="stable")
+        distinct, self.first = np.unique(values[self.order], return_index=True)
+        self.at = np.searchsorted(distinct, times, side="left")
+
+    def sums(self, rows: np.ndarray) -> np.ndarray:
+        grouped = np.add.reduceat(rows, self.first, axis=0)
+        tail = np.cumsum(grouped[::-1], axis=0)[::-1]
+        return np.vstack([tail, np.zeros((1, rows.shape[1]))])[self.at]
+
+
 class _Stratum:
-    """What does not change between Newton steps: the event times, the orders and positions
-    of the cumulative sums, one row per death with its Efron weight."""
+    """What does not change between Newton steps: the event times, the sorted orders of the
+    sums, one row per death with its Efron weight."""
 
     def __init__(self, start: np.ndarray, stop: np.ndarray, dead: np.ndarray, x: np.ndarray):
-        self.x, self.dead = x, dead
         times, tied = np.unique(stop[dead], return_counts=True)
-        self.by_stop = np.argsort(stop, kind="stable")
-        self.by_start = np.argsort(start, kind="stable")
-        # rows of the reversed cumulative sums: the first interval with stop (start) >= t
-        self.stop_at = np.searchsorted(stop[self.by_stop], times, side="left")
-        self.start_at = np.searchsorted(start[self.by_start], times, side="left")
+        self.stop = _Tail(stop, times)
+        self.x_by_stop = x[self.stop.order]
+        # intervals starting at or after t are not at risk at t (none for right-censored data)
+        counting = np.isfinite(start).any()
+        self.start = _Tail(start, times) if counting else None
+        self.x_by_start = x[self.start.order] if counting else None
         deaths = np.flatnonzero(dead)
-        self.deaths = deaths[np.argsort(stop[deaths], kind="stable")]
+        self.x_dead = x[deaths[np.argsort(stop[deaths], kind="stable")]]
         self.first_death = np.cumsum(tied) - tied
         # one row per death: its time, and its rank k among the m deaths of that time, k / m
         self.block = np.repeat(np.arange(len(times)), tied)
@@ -58,18 +84,14 @@ class _Stratum:
 
     def evaluate(self, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """Log partial likelihood, score and information (Efron) at ``beta``."""
-        x, p = self.x, self.x.shape[1]
-        risk = np.exp(x @ beta)
-        rx = risk[:, None] * x
-        stacked = np.column_stack([risk, rx, (rx[:, :, None] * x[:, None, :]).reshape(len(x), -1)])
-
-        def at_least(order: np.ndarray, at: np.ndarray) -> np.ndarray:
-            tail = np.cumsum(stacked[order][::-1], axis=0)[::-1]
-            return np.vstack([tail, np.zeros(stacked.shape[1])])[at]
-
-        at_risk = at_least(self.by_stop, self.stop_at) - at_least(self.by_start, self.start_at)
-        tied_sums = np.add.reduceat(stacked[self.deaths], self.first_death, axis=0)
-        s = at_risk[self.block] - self.frac[:, None] * tied_sums[self.block]
+        p = len(beta)
+        xs = self.x_by_stop
+        at_risk = self.stop.sums(_row_sums(xs, np.exp(xs @ beta)))
+        if self.start is not None:
+            xs = self.x_by_start
+            at_risk -= self.start.sums(_row_sums(xs, np.exp(xs @ beta)))
+        tied = np.add.reduceat(_row_sums(self.x_dead, np.exp(self.x_dead @ beta)), self.first_death)
+        s = at_risk[self.block] - self.frac[:, None] * tied[self.block]
         s0, s1, s2 = s[:, 0], s[:, 1 : 1 + p], s[:, 1 + p :].reshape(-1, p, p)
         mean = s1 / s0[:, None]
         loglik = float(self.dead_x_sum @ beta - np.sum(np.log(s0)))
@@ -112,7 +134,7 @@ def efron_cox(
     strata_ = [_Stratum(start[g], stop[g], dead[g], x[g]) for g in groups]
 
     def evaluate(beta):
-        parts = [stratum.evaluate(beta) for stratum in strata_ if len(stratum.deaths)]
+        parts = [stratum.evaluate(beta) for stratum in strata_ if len(stratum.x_dead)]
         return (
             sum(p[0] for p in parts),
             sum(p[1] for p in parts),
