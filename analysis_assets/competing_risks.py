@@ -49,7 +49,9 @@ class GrayTest:
 
 def _complete(*columns: Sequence) -> list[np.ndarray]:
     """Rows without a missing value in any column (R ``na.omit``)."""
-    frame = pd.DataFrame({i: list(c) for i, c in enumerate(columns)}).dropna()
+    frame = pd.DataFrame(
+        {i: pd.Series(c).reset_index(drop=True) for i, c in enumerate(columns)}
+    ).dropna()
     if len(frame) == 0:
         raise ValueError("no complete observations")
     return [frame[i].to_numpy() for i in range(len(columns))]

@@ -147,7 +147,7 @@ def time_dependent_cox(
         data["tstop"].to_numpy(dtype=float),
         data[event_col].to_numpy(),
         X,
-        data[list(strata)].astype(str).agg("|".join, axis=1).to_numpy() if strata else None,
+        data.groupby(list(strata), sort=True).ngroup().to_numpy() if strata else None,
     )
     reason = fit_problem(fit, X)
     if reason:
