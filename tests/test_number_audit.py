@@ -26,19 +26,12 @@ from analysis_assets.number_audit import (
 )
 from analysis_assets.report import results_sentences
 from analysis_assets.report_numbers import audit_report_tables, number_audit
+from analysis_assets.study import ANALYSES
 
 #: the paper's text (CC BY 4.0), a copy of ../shared/reference/paper-ma-2024-...txt
 PAPER = Path(__file__).parent / "reference" / "paper-ma-2024-crs-icans-cart-ball.txt"
 #: the tables the report prints that the audit reads
-OWN_TABLES = (
-    "table1",
-    "characteristics",
-    "toxicity_summary",
-    "response_rates",
-    "table2",
-    "cox_univariate",
-    "cox_multivariate",
-)
+OWN_TABLES = ANALYSES["audit_analysis"].analysis_inputs
 WHERE = {"source": "test", "location": "here", "quantity": "q"}
 
 

@@ -49,6 +49,20 @@ class ForestRow:
     value: str = ""  # the HR (95% CI) column
 
 
+def hazard_ratio_axis(ax, lo: float, hi: float) -> None:
+    """The x axis of a forest plot: log scale from ``lo`` to ``hi``, ticks at :data:`HR_TICKS`
+    printed plainly, labelled."""
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    ax.tick_params(axis="x", labelbottom=True)
+    ax.xaxis.set_major_locator(
+        matplotlib.ticker.FixedLocator([v for v in HR_TICKS if lo <= v <= hi])
+    )
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.set_xlabel("Hazard ratio (95% CI), log scale", fontsize=LABEL_SIZE)
+
+
 def _num(value) -> float:
     v = pd.to_numeric(value, errors="coerce")
     return float(v) if pd.notna(v) else float("nan")
@@ -287,13 +301,5 @@ def forest_figure(cox_multivariate: pd.DataFrame):
         ax.set_ylim(-0.7, y_top + 1.6)
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
-        ax.set_xscale("log")
-        ax.set_xlim(lo, hi)
-        ax.tick_params(axis="x", labelbottom=True)
-        ax.xaxis.set_major_locator(
-            matplotlib.ticker.FixedLocator([v for v in HR_TICKS if lo <= v <= hi])
-        )
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-        ax.set_xlabel("Hazard ratio (95% CI), log scale", fontsize=LABEL_SIZE)
+        hazard_ratio_axis(ax, lo, hi)
     return fig

@@ -24,7 +24,7 @@ from analysis_assets.figures._common import (
     save,
     sentence_case,
 )
-from analysis_assets.figures.forest import HR_TICKS
+from analysis_assets.figures.forest import hazard_ratio_axis
 from analysis_assets.formatting import comparison_label, format_number, format_p, format_p_value
 from analysis_assets.study import (
     CIF_FIGURE_COMPARISON,
@@ -164,15 +164,7 @@ def robustness_forest_figure(estimates: pd.DataFrame):
         ax.set_ylim(y + 0.3, top + 1.8)
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
-        ax.set_xscale("log")
-        ax.set_xlim(lo, hi)
-        ax.tick_params(axis="x", labelbottom=True)
-        ax.xaxis.set_major_locator(
-            matplotlib.ticker.FixedLocator([v for v in HR_TICKS if lo <= v <= hi])
-        )
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-        ax.set_xlabel("Hazard ratio (95% CI), log scale", fontsize=LABEL_SIZE)
+        hazard_ratio_axis(ax, lo, hi)
     return fig
 
 
