@@ -146,6 +146,17 @@ SPECIFIC: dict[tuple[str, str], str] = {
     ("robustness_sensitivity", "n_exposed"): "Patients of the model exposed.",
     ("robustness_sensitivity", "events"): "Events of the endpoint in the model.",
     ("robustness_sensitivity", "hazard_ratio"): "Hazard ratio exposed vs not (Cox, Efron ties).",
+    ("centre_outcomes", "patients"): "Infused patients of the centre.",
+    ("centre_outcomes", "responders"): "Patients of the centre in CR at day 30 (every infused "
+    "patient the denominator).",
+    ("centre_outcomes", "response_rate_pct"): "CR at day 30 in percent of the centre's infused "
+    "patients (half-up, one decimal).",
+    ("centre_outcomes", "median_months"): "Kaplan-Meier median of the endpoint in months "
+    "(R quantile(survfit(...), 0.5)); missing when not reached.",
+    ("centre_outcomes", "median_ci_lower"): "Lower 95% limit of the median (log-log CI); "
+    "missing when not reached.",
+    ("centre_outcomes", "median_ci_upper"): "Upper 95% limit of the median (log-log CI); "
+    "missing when not reached.",
     ("km_at_ticks", "time_months"): "Tick of the Kaplan-Meier figures: months since the "
     "endpoint's origin (infusion for OS, CR for LFS).",
     ("km_at_ticks", "n_risk"): "Patients at risk at the tick (followed at least this long "

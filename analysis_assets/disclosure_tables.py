@@ -91,6 +91,10 @@ TABLE_POLICY: dict[str, tuple[str, str]] = {
         "patients and events per model without one centre: their differences with the whole "
         "cohort are a centre's counts",
     ),
+    "centre_outcomes": (
+        LEAVE_OUT,
+        "patients, responders and events per centre: a small centre's counts",
+    ),
     "number_audit": (
         LEAVE_OUT,
         "the counts and denominators behind every percentage of the internal tables, unsuppressed",

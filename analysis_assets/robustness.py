@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analysis_assets import study
+from analysis_assets.centre_tables import centre_outcomes
 from analysis_assets.comparisons import group_labels, group_order
 from analysis_assets.competing_risks import (
     cumulative_incidence,
@@ -502,4 +503,5 @@ def robustness_tables(mart: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         "robustness_sensitivity": sensitivity,
         **competing_risks_tables(outcomes),
         "km_at_ticks": km_at_ticks(outcomes),
+        "centre_outcomes": centre_outcomes(outcomes),
     }

@@ -564,6 +564,8 @@ ANALYSES: dict[str, Analysis] = {
             "corticosteroids and tocilizumab.",
             "km_at_ticks": "Risk table of the Kaplan-Meier figures as data: per endpoint, "
             "comparison, group and tick, patients at risk, cumulative events and censored.",
+            "centre_outcomes": "CR at day 30 and survival per centre: patients, responders and "
+            "rate, and per endpoint patients, events and the Kaplan-Meier median (95% CI).",
         },
     ),
     "audit_analysis": Analysis(
@@ -615,6 +617,7 @@ TABLE_TITLES: dict[str, str] = {
     "km_at_ticks": "Kaplan–Meier figures: number at risk, cumulative events and censored at "
     "each tick",
     "number_audit": "Printed numbers audited: the study's and this report's",
+    "centre_outcomes": "CR at day 30 and OS / LFS medians per centre",
     "intake_nulled_values": "Values set to missing at intake (their rows kept), by column",
     "intake_rows_held_back": "Delivered rows held back at intake, by reason "
     "(a row may have several)",

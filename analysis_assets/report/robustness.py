@@ -8,7 +8,13 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis_assets import study
-from analysis_assets.formatting import comparison_label, format_number, format_p, is_missing
+from analysis_assets.formatting import (
+    comparison_label,
+    format_estimate_ci,
+    format_number,
+    format_p,
+    is_missing,
+)
 from analysis_assets.report.common import Tables
 
 __all__ = ["robustness_sentences", "verdict"]
@@ -156,6 +162,20 @@ def _centre_sentences(estimates: pd.DataFrame, sensitivity: pd.DataFrame | None)
     return lines
 
 
+def _per_centre_sentence(centres: pd.DataFrame | None) -> list[str]:
+    """CR at day 30 and the OS median of each centre (``centre_outcomes``)."""
+    if centres is None or centres.empty:
+        return []
+    os_rows = centres[centres["endpoint"] == "OS"]
+    parts = [
+        f"{r.centre_code}: CR at day 30 in {r.responders} of {r.patients} "
+        f"({format_number(r.response_rate_pct)}%), median OS "
+        f"{format_estimate_ci(r.median_months, r.median_ci_lower, r.median_ci_upper, 'months')}"
+        for r in os_rows.itertuples()
+    ]
+    return [f"By centre: {'; '.join(parts)}."]
+
+
 def _cif_at(at_ticks: pd.DataFrame, comparison: str, group: str, months: int, column: str):
     rows = at_ticks[
         (at_ticks["comparison"] == comparison)
@@ -226,6 +246,7 @@ def robustness_sentences(t: Tables) -> list[str]:
     lines += exposure_lines
     lines += _sensitivity_sentence(estimates)
     lines += _centre_sentences(estimates, t.get("robustness_sensitivity"))
+    lines += _per_centre_sentence(t.get("centre_outcomes"))
     lines += _competing_sentences(t)
     failing = [k for k, ok in holds.items() if not ok]
     if holds:
