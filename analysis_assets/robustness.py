@@ -335,6 +335,61 @@ def _order(comparison: str) -> tuple[str, ...]:
     return (study.OVERALL_GROUP,) if comparison == study.OVERALL else group_order(comparison)
 
 
+#: the columns of the risk tables and curves, for a cohort without any (no CR patient yet)
+KM_AT_TICKS_COLUMNS = {
+    "endpoint": "object",
+    "comparison": "object",
+    "group": "object",
+    "time_months": "float64",
+    "n_risk": "int64",
+    "cumulative_events": "int64",
+    "cumulative_censored": "int64",
+}
+CUMULATIVE_INCIDENCE_COLUMNS = {
+    "cause": "object",
+    "comparison": "object",
+    "group": "object",
+    "time_months": "float64",
+    "estimate": "float64",
+    "std_error": "float64",
+}
+CIF_AT_TICKS_COLUMNS = {
+    "comparison": "object",
+    "group": "object",
+    "time_months": "float64",
+    "n_risk": "int64",
+    "cumulative_relapses": "int64",
+    "cumulative_non_relapse_deaths": "int64",
+    "cumulative_censored": "int64",
+    "cif_relapse": "float64",
+    "cif_non_relapse_mortality": "float64",
+}
+
+COMPETING_RISKS_TESTS_COLUMNS = {
+    "cause": "object",
+    "comparison": "object",
+    "n": "int64",
+    "events": "int64",
+    "test": "object",
+    "term": "object",
+    "chi_square": "float64",
+    "df": "float64",
+    "p_value": "float64",
+    "estimable": "bool",
+    "note": "object",
+    "hazard_ratio": "float64",
+    "ci_lower": "float64",
+    "ci_upper": "float64",
+}
+
+
+def _concat(frames: list[pd.DataFrame], columns: dict[str, str]) -> pd.DataFrame:
+    """The frames one under the other; none: an empty table with the same columns."""
+    if frames:
+        return pd.concat(frames, ignore_index=True)
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+
+
 def km_at_ticks(outcomes: pd.DataFrame) -> pd.DataFrame:
     """The risk table of the Kaplan-Meier figures as data: per endpoint, comparison, group and
     tick (every study.TIME_TICK_MONTHS months up to the longest follow-up of either endpoint,
@@ -378,7 +433,7 @@ def km_at_ticks(outcomes: pd.DataFrame) -> pd.DataFrame:
                         }
                     )
                 )
-    return pd.concat(rows, ignore_index=True)
+    return _concat(rows, KM_AT_TICKS_COLUMNS)
 
 
 def competing_risks_tables(outcomes: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -430,9 +485,11 @@ def competing_risks_tables(outcomes: pd.DataFrame) -> dict[str, pd.DataFrame]:
             continue
         tests += _tests(placed, comparison)
     return {
-        "cumulative_incidence": pd.concat(curves, ignore_index=True),
-        "cumulative_incidence_at_ticks": pd.concat(at_ticks, ignore_index=True),
-        "competing_risks_tests": pd.DataFrame(tests),
+        "cumulative_incidence": _concat(curves, CUMULATIVE_INCIDENCE_COLUMNS),
+        "cumulative_incidence_at_ticks": _concat(at_ticks, CIF_AT_TICKS_COLUMNS),
+        "competing_risks_tests": _concat(
+            [pd.DataFrame(tests)] if tests else [], COMPETING_RISKS_TESTS_COLUMNS
+        ),
     }
 
 

@@ -78,3 +78,26 @@ def test_centre_cr_counts_and_rates(published):
         assert r.responders == cr[r.centre_code]
         assert r.response_rate_pct == pytest.approx(round(100 * r.responders / r.patients, 1))
     assert table.groupby("endpoint")["patients"].sum().eq(93).all()
+
+
+def test_a_cohort_without_patients_in_cr_has_empty_competing_risks_tables(demo, tmp_path):
+    """A new consortium's first deliveries may have no CR yet: the tables keep their columns
+    (as the demo's) with no rows, and there is no cumulative incidence figure."""
+    from analysis_assets.figures.robustness import robustness_figures
+    from analysis_assets.robustness import competing_risks_tables
+
+    with duckdb.connect(str(demo.warehouse), read_only=True) as conn:
+        outcomes = conn.sql("select * from mart.patient_outcomes").df()
+        published = {
+            t: list(conn.sql(f"select * from analysis.{t} limit 0").df().columns)
+            for t in (
+                "cumulative_incidence",
+                "cumulative_incidence_at_ticks",
+                "competing_risks_tests",
+            )
+        }
+    tables = competing_risks_tables(outcomes.assign(lfs_months=None))
+    assert {t: list(df.columns) for t, df in tables.items()} == published
+    assert all(df.empty for df in tables.values())
+    drawn = robustness_figures(tables, tmp_path)
+    assert drawn == [] and not list(tmp_path.iterdir())

@@ -272,13 +272,14 @@ def cumulative_incidence_figure(
 
 
 def robustness_figures(t: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
-    """Both robustness figures, when their tables are there (PNG, PDF and SVG each)."""
+    """Both robustness figures, when their tables are there (PNG, PDF and SVG each); no
+    cumulative incidence figure without a curve (no patient in CR yet)."""
     paths: list[Path] = []
     if "robustness_estimates" in t:
         paths += save(
             robustness_forest_figure(t["robustness_estimates"]), out_dir, "robustness_forest"
         )
-    if "cumulative_incidence" in t:
+    if "cumulative_incidence" in t and not t["cumulative_incidence"].empty:
         fig = cumulative_incidence_figure(
             t["cumulative_incidence"],
             t["cumulative_incidence_at_ticks"],
