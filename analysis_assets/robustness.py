@@ -11,8 +11,6 @@ each pinned to R (study.ROBUSTNESS_R_PARITY).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
@@ -26,6 +24,7 @@ from analysis_assets.competing_risks import (
 )
 from analysis_assets.cox import CoxResult, cox_fit
 from analysis_assets.fine_gray import fine_gray
+from analysis_assets.survival import time_ticks
 from analysis_assets.survival_tables import endpoint_frame
 from analysis_assets.time_dependent import landmark_analysis, time_dependent_cox
 
@@ -35,13 +34,10 @@ __all__ = [
     "reported_grade_flags",
     "sensitivity_estimates",
     "competing_risks_status",
-    "cif_ticks",
     "km_at_ticks",
     "competing_risks_tables",
     "robustness_tables",
 ]
-
-DAYS_PER_MONTH = 30.4375
 
 
 def exposures_by_patient(outcomes: pd.DataFrame) -> pd.DataFrame:
@@ -318,13 +314,6 @@ def competing_risks_status(outcomes: pd.DataFrame) -> pd.DataFrame:
     return po.assign(months=po["lfs_months"].astype(float), status=status)
 
 
-def cif_ticks(max_months: float) -> list[int]:
-    """Ticks every study.TIME_TICK_MONTHS months up to the longest follow-up (as the figures)."""
-    step = study.TIME_TICK_MONTHS
-    last = max(1, math.ceil(float(max_months) / step - 1e-9))
-    return [step * i for i in range(last + 1)]
-
-
 def _groupings(cr: pd.DataFrame) -> dict[str, pd.Series]:
     groupings = {study.OVERALL: pd.Series(study.OVERALL_GROUP, index=cr.index, dtype=object)}
     groupings.update({c: group_labels(cr, c) for c in study.COMPETING_RISKS_COMPARISONS})
@@ -408,7 +397,7 @@ def km_at_ticks(outcomes: pd.DataFrame) -> pd.DataFrame:
     """
     frames = {e: endpoint_frame(outcomes, e) for e in study.ENDPOINTS}
     longest = max((f["months"].max() for f in frames.values() if len(f)), default=0.0)
-    ticks = cif_ticks(longest)
+    ticks = time_ticks(longest)
     rows = []
     for endpoint, data in frames.items():
         groupings = {study.OVERALL: pd.Series(study.OVERALL_GROUP, index=data.index, dtype=object)}
@@ -445,7 +434,7 @@ def competing_risks_tables(outcomes: pd.DataFrame) -> dict[str, pd.DataFrame]:
     one 0/1 covariate per non-reference group (the comparison's first group is the reference).
     """
     cr = competing_risks_status(outcomes)
-    ticks = cif_ticks(cr["months"].max() if len(cr) else 0.0)
+    ticks = time_ticks(cr["months"].max() if len(cr) else 0.0)
     curves, at_ticks, tests = [], [], []
     for comparison, labels in _groupings(cr).items():
         placed = cr[labels.notna()].assign(group=labels[labels.notna()])

@@ -18,6 +18,7 @@ only, so any other setting is refused.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from lifelines.statistics import multivariate_logrank_test
 from analysis_assets import study
 
 __all__ = [
+    "time_ticks",
     "MedianEstimate",
     "LogrankResult",
     "km_table",
@@ -323,3 +325,22 @@ def median_followup(durations: Sequence[float], events: Sequence[float | bool]) 
     """
     t, e = _clean(durations, events)
     return km_median(km_table(t, ~e))
+
+
+def time_ticks(max_months: float, step: int | None = None) -> list[int]:
+    """x ticks every ``step`` months from 0 to the first multiple of ``step`` at or beyond
+    the longest follow-up ``max_months`` (at least one step).
+
+    Parameters
+    ----------
+    max_months : float
+    step : int, optional
+        Default ``study.TIME_TICK_MONTHS`` (the figures' and the risk tables' ticks).
+
+    Returns
+    -------
+    list of int
+    """
+    step = study.TIME_TICK_MONTHS if step is None else step
+    last = max(1, math.ceil(float(max_months) / step - 1e-9)) if np.isfinite(max_months) else 1
+    return [step * i for i in range(last + 1)]

@@ -16,7 +16,7 @@ import pytest
 
 from analysis_assets.comparisons import group_labels, group_order
 from analysis_assets.formatting import format_number
-from analysis_assets.robustness import cif_ticks, competing_risks_status, exposures_by_patient
+from analysis_assets.robustness import competing_risks_status, exposures_by_patient
 from analysis_assets.study import (
     COMPETING_CAUSES,
     COMPETING_RISKS_COMPARISONS,
@@ -29,6 +29,7 @@ from analysis_assets.study import (
     ROBUSTNESS_R_PARITY,
     TIME_DEPENDENT_ENDPOINTS,
 )
+from analysis_assets.survival import time_ticks
 
 SCRIPT = Path(__file__).parent / "reference" / "demo_robustness.R"
 TABLES = (
@@ -101,7 +102,7 @@ def r_reference(tables, tmp_path_factory) -> dict:
     _patients(tables).to_csv(folder / "patients.csv", index=False)
     competing = _competing(tables)
     competing.to_csv(folder / "cr.csv", index=False)
-    ticks = cif_ticks(competing["months"].max())
+    ticks = time_ticks(competing["months"].max())
     landmarks = (LANDMARK_DAY, *LANDMARK_SENSITIVITY_DAYS)
     subprocess.run(
         [

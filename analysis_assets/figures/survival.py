@@ -34,8 +34,8 @@ from analysis_assets.study import (
     ENDPOINTS,
     KM_PANELS,
     SURVIVAL_FIGURES,
-    TIME_TICK_MONTHS,
 )
+from analysis_assets.survival import time_ticks
 
 __all__ = [
     "number_at_risk",
@@ -88,23 +88,6 @@ def number_at_risk(km_group: pd.DataFrame, times, n: int | None = None) -> list[
         idx = np.searchsorted(t_arr, t, side="left")
         out.append(int(r_arr[idx]) if idx < len(t_arr) else 0)
     return out
-
-
-def time_ticks(max_months: float, step: int = TIME_TICK_MONTHS) -> list[int]:
-    """x ticks every ``step`` months from 0 to the first multiple of ``step`` at or beyond
-    the longest follow-up ``max_months`` (at least one step).
-
-    Parameters
-    ----------
-    max_months : float
-    step : int, default study.TIME_TICK_MONTHS
-
-    Returns
-    -------
-    list of int
-    """
-    last = max(1, math.ceil(float(max_months) / step - 1e-9)) if np.isfinite(max_months) else 1
-    return [step * i for i in range(last + 1)]
 
 
 def _km_steps(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
