@@ -24,8 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
-from lifelines.statistics import multivariate_logrank_test
 
 from analysis_assets import study
 
@@ -116,6 +114,8 @@ def km_table(
         conf.type = "log-log")``.
     """
     t, e = _clean(durations, events)
+    from lifelines import KaplanMeierFitter  # here: the figures' processes import time_ticks
+
     kmf = KaplanMeierFitter(alpha=_km_alpha(alpha)).fit(t, e)
     et = kmf.event_table
     sf = kmf.survival_function_.iloc[:, 0]
@@ -296,6 +296,8 @@ def logrank_test(
     k = len(pd.unique(g))
     if k < 2:
         raise ValueError("log-rank test needs at least two groups")
+    from lifelines.statistics import multivariate_logrank_test
+
     res = multivariate_logrank_test(t, g, e)
     return LogrankResult(
         chisq=float(res.test_statistic),

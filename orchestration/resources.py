@@ -107,13 +107,32 @@ class Study(ConfigurableResource):
         return self.parameters.dbt_vars()
 
 
-def build_resources(settings: Settings, dbt_project) -> dict:
-    from dagster_dbt import DbtCliResource
+def dbt_resource(dbt_project):
+    """dagster-dbt's dbt resource for the ``dbt`` beside this Python.
 
+    dagster-dbt asks that executable for its version (``dbt --version``, a subprocess that
+    costs each refresh about 2 s) to choose between dbt Core and dbt Fusion; the executable
+    beside this Python is the dbt Core of this environment, whose version dagster-dbt has
+    already read from the installed package (tests/test_orchestration.py holds them equal).
+    """
+    from functools import cached_property
+
+    from dagster_dbt import DbtCliResource
+    from dagster_dbt.compat import DBT_PYTHON_VERSION
+
+    class EnvironmentDbtCliResource(DbtCliResource):
+        @cached_property
+        def _cli_version(self):
+            return DBT_PYTHON_VERSION
+
+    return EnvironmentDbtCliResource(
+        project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))
+    )
+
+
+def build_resources(settings: Settings, dbt_project) -> dict:
     return {
-        "dbt": DbtCliResource(
-            project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))
-        ),
+        "dbt": dbt_resource(dbt_project),
         "warehouse": Warehouse(database=str(settings.warehouse), work=str(settings.work)),
         "landing": Landing(
             landing=str(settings.landing),

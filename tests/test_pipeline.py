@@ -160,3 +160,43 @@ def test_dagster_definitions_come_from_the_registry_not_the_landing_folder(demo,
         assert f"staging/stg_{centre}__patients" in keys
     assert {"intermediate/int_patients_unioned", "restricted/patient_crosswalk"} <= keys
     assert not any("fx" in key for key in keys)
+
+
+def test_the_dbt_resource_knows_the_version_of_the_dbt_it_runs(tmp_path):
+    """The dbt resource does not ask ``dbt --version`` (orchestration/resources.py): the
+    version it assumes is the one the executable it runs reports."""
+    import re
+
+    from orchestration.resources import dbt_resource
+
+    (tmp_path / "dbt_project.yml").write_text("name: x\nversion: '1'\nprofile: x\n")
+    resource = dbt_resource(tmp_path)
+    output = subprocess.run(
+        [resource.dbt_executable, "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    reported = re.search(r"(\d+\.\d+\.\d+)", output).group(1)
+    assert str(resource._cli_version) == reported
+
+
+def test_dbt_parses_again_only_when_what_it_reads_changed(tmp_path):
+    """The definitions load skips ``dbt parse`` when the manifest was parsed from the same
+    project files, vars and environment (cartwh/transform/prepare.py)."""
+    import json
+
+    from cartwh.settings import read_settings
+    from cartwh.transform.prepare import prepare
+
+    env = {"CARTWH_DATA": str(tmp_path), "CARTWH_SECRET": TEST_SECRET}
+    settings = read_settings({**env, "CARTWH_CUTOFF": "2023-03-01"})
+    registry = load_registry(settings.mappings)
+    manifest = settings.dbt_work / "target" / "manifest.json"
+
+    def parsed() -> str:
+        return json.loads(manifest.read_text())["metadata"]["invocation_id"]
+
+    prepare(settings, registry)
+    first = parsed()
+    prepare(settings, registry)
+    assert parsed() == first  # same inputs: the manifest is reused
+    prepare(read_settings({**env, "CARTWH_CUTOFF": "2023-02-01"}), registry)
+    assert parsed() != first  # other vars: parsed again

@@ -15,6 +15,11 @@ Modules: ``survival`` (Figures 2, 3, S1 and the single Kaplan–Meier figures), 
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from itertools import repeat
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +28,7 @@ from analysis_assets.figures._common import PROVENANCE, save
 from analysis_assets.figures.flow import cohort_flow_figure, flow_figure, flow_tree
 from analysis_assets.figures.forest import forest_figure, forest_plot, forest_rows, forest_x_range
 from analysis_assets.figures.groups import figure1_response_bars, figure4_car_copies
-from analysis_assets.figures.robustness import robustness_figures
+from analysis_assets.figures.robustness import ROBUSTNESS_TABLES, robustness_figures
 from analysis_assets.figures.survival import (
     km_figure,
     km_figures,
@@ -41,6 +46,7 @@ from analysis_assets.figures.swimmer import (
 )
 from analysis_assets.formatting import by_table_name
 from analysis_assets.provenance import Provenance
+from analysis_assets.study import KM_PANELS, SURVIVAL_FIGURES
 
 __all__ = [
     "number_at_risk",
@@ -70,7 +76,10 @@ __all__ = [
 
 
 def all_figures(
-    tables: dict[str, pd.DataFrame], out_dir: Path, provenance: Provenance | None = None
+    tables: dict[str, pd.DataFrame],
+    out_dir: Path,
+    provenance: Provenance | None = None,
+    workers: int | None = None,
 ) -> list[Path]:
     """Every figure, from tables keyed by table name (``schema.`` prefix optional).
 
@@ -84,29 +93,56 @@ def all_figures(
     provenance : Provenance, optional
         Written into each file's metadata (PNG text chunks, PDF document information, SVG
         Dublin Core).
+    workers : int, optional
+        Processes that draw the figures side by side (default: one per CPU this process may
+        use, at most one per figure; 1 draws them in this process). The files are the same
+        whatever the number.
 
     Returns
     -------
     list of Path
-        PNG, PDF and SVG of every figure.
+        PNG, PDF and SVG of every figure, in the order of the figures.
     """
+    jobs = figure_jobs(by_table_name(tables))
+    workers = min(len(jobs), workers or len(os.sched_getaffinity(0)))
+    if workers <= 1:
+        return [path for job in jobs for path in _draw(job, out_dir, provenance)]
+    # spawn, not fork: the refresh process runs Dagster's and DuckDB's threads
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=spawn) as pool:
+        drawn = pool.map(_draw, jobs, repeat(out_dir), repeat(provenance))
+        return [path for paths in drawn for path in paths]
+
+
+def figure_jobs(t: dict[str, pd.DataFrame]) -> list[partial]:
+    """One call per figure (or small group of figures), each given its tables; called with
+    ``out_dir=``."""
+    jobs: list[partial] = []
+    if "cohort_flow" in t:
+        jobs.append(
+            partial(cohort_flow_figure, t["cohort_flow"], exclusions=t.get("cohort_exclusions"))
+        )
+    jobs.append(partial(figure1_response_bars, t["response_rates"]))
+    km, logrank = t["km_estimates"], t["logrank_tests"]
+    medians = t.get("survival_medians")
+    jobs += [
+        partial(survival_figures, km, logrank, survival_medians=medians, figures={stem: panels})
+        for stem, panels in SURVIVAL_FIGURES.items()
+    ]
+    jobs += [
+        partial(km_figures, km, logrank, panels=[panel], survival_medians=medians)
+        for panel in KM_PANELS
+    ]
+    jobs.append(partial(figure4_car_copies, t["patient_outcomes"], t["biomarker_tests"]))
+    jobs.append(partial(forest_plot, t["cox_multivariate"]))
+    jobs.append(partial(swimmer_plot, t["patient_outcomes"], t["daily_toxicity"]))
+    jobs.append(partial(robustness_figures, {k: t[k] for k in ROBUSTNESS_TABLES if k in t}))
+    return jobs
+
+
+def _draw(job: partial, out_dir: Path, provenance: Provenance | None) -> list[Path]:
     token = PROVENANCE.set(provenance)
     try:
-        return _all_figures(by_table_name(tables), out_dir)
+        return job(out_dir=out_dir)
     finally:
         PROVENANCE.reset(token)
-
-
-def _all_figures(t: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
-    paths: list[Path] = []
-    if "cohort_flow" in t:
-        paths += cohort_flow_figure(t["cohort_flow"], out_dir, t.get("cohort_exclusions"))
-    paths += figure1_response_bars(t["response_rates"], out_dir)
-    medians = t.get("survival_medians")
-    paths += survival_figures(t["km_estimates"], t["logrank_tests"], out_dir, medians)
-    paths += km_figures(t["km_estimates"], t["logrank_tests"], out_dir, survival_medians=medians)
-    paths += figure4_car_copies(t["patient_outcomes"], t["biomarker_tests"], out_dir)
-    paths += forest_plot(t["cox_multivariate"], out_dir)
-    paths += swimmer_plot(t["patient_outcomes"], t["daily_toxicity"], out_dir)
-    paths += robustness_figures(t, out_dir)
-    return paths

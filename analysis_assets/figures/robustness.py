@@ -271,6 +271,15 @@ def cumulative_incidence_figure(
     return fig
 
 
+#: the tables :func:`robustness_figures` draws from
+ROBUSTNESS_TABLES = (
+    "robustness_estimates",
+    "cumulative_incidence",
+    "cumulative_incidence_at_ticks",
+    "competing_risks_tests",
+)
+
+
 def robustness_figures(t: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
     """Both robustness figures, when their tables are there (PNG, PDF and SVG each); no
     cumulative incidence figure without a curve (no patient in CR yet)."""

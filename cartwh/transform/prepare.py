@@ -78,22 +78,55 @@ def generate_staging(settings: Settings, registry: CentreRegistry) -> Path:
 
 
 def prepare(settings: Settings, registry: CentreRegistry) -> None:
-    """Bridge the settings to dbt, generate the staging models and parse the project."""
+    """Bridge the settings to dbt, generate the staging models and parse the project, unless
+    the manifest in the target folder was parsed from the same inputs (:func:`parse_inputs`)."""
+    bridge_to_dbt(settings)
+    project = generate_staging(settings, registry)
+    dbt_vars = settings.study.dbt_vars()
+    target = settings.dbt_work / "target"
+    inputs = parse_inputs(project, dbt_vars, settings)
+    manifest, recorded = target / "manifest.json", target / PARSE_INPUTS_FILE
+    if recorded.is_file() and recorded.read_text(encoding="utf-8") == _stamp(inputs, manifest):
+        return
     from dbt.cli.main import dbtRunner
 
-    bridge_to_dbt(settings)
-    project = str(generate_staging(settings, registry))
-    result = dbtRunner().invoke(
-        [
-            "parse",
-            "--quiet",
-            "--project-dir",
-            project,
-            "--profiles-dir",
-            project,
-            "--vars",
-            settings.study.dbt_vars(),
-        ]
-    )
+    args = ["parse", "--quiet", "--project-dir", str(project), "--profiles-dir", str(project)]
+    result = dbtRunner().invoke([*args, "--vars", dbt_vars])
     if not result.success:
         raise RuntimeError(f"dbt parse failed: {result.exception}")
+    recorded.write_text(_stamp(inputs, manifest), encoding="utf-8")
+
+
+def _stamp(inputs: str, manifest: Path) -> str:
+    """The inputs' digest and the manifest's size and time: any dbt command that rewrites
+    the manifest (``cartwh dbt ...``) makes the next load parse again."""
+    if not manifest.is_file():
+        return ""
+    stat = manifest.stat()
+    return f"{inputs} {stat.st_size} {stat.st_mtime_ns}"
+
+
+#: beside the manifest: the digest of what it was parsed from, and its size and time
+PARSE_INPUTS_FILE = "cartwh-parse-inputs.sha256"
+
+
+def parse_inputs(project: Path, dbt_vars: str, settings: Settings) -> str:
+    """Digest of what ``dbt parse`` reads: every file of the project folder (its links
+    followed), the vars, the environment it is given (the key aside: the manifest does not
+    hold it) and dbt's version. The parse at each definitions load (about 2 s) is skipped
+    when the manifest was parsed from the same digest."""
+    import hashlib
+    import json
+
+    from dbt.version import __version__
+
+    environment = {k: v for k, v in dbt_environment(settings).items() if k != "CARTWH_SECRET"}
+    digest = hashlib.sha256(json.dumps([__version__, dbt_vars, environment]).encode())
+    files = sorted(
+        Path(folder, name)
+        for folder, _, names in os.walk(project, followlinks=True)
+        for name in names
+    )
+    for path in files:
+        digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()

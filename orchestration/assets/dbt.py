@@ -80,6 +80,12 @@ class LayerTranslator(DagsterDbtTranslator):
         return spec._replace(description=describe_dbt_test(test, asset_spec.key.path[-1]))
 
 
+#: dbt's unit tests check the SQL's logic on fixed inputs, not the data: dbt advises running
+#: them in development and CI, not in production builds (`make test` runs them,
+#: tests/test_mart.py); a refresh builds the models and runs the data tests
+REFRESH_BUILD_ARGS = ("build", "--no-use-colors", "--exclude-resource-type", "unit_test")
+
+
 def build_dbt_assets(dbt_project: DbtProject):
     @dbt_assets(
         manifest=dbt_project.manifest_path,
@@ -94,9 +100,7 @@ def build_dbt_assets(dbt_project: DbtProject):
             # dbt-duckdb's own connect retries (profiles.yml) say nothing in the log
             warehouse.wait_for_readers(context.log.info)
             context.log.info("dbt build starts")
-            invocation = dbt.cli(
-                ["build", "--no-use-colors", "--vars", study.dbt_vars], context=context
-            )
+            invocation = dbt.cli([*REFRESH_BUILD_ARGS, "--vars", study.dbt_vars], context=context)
             _RUNNING.add(invocation.process)
             built = []
             for event in _counting(invocation, context):
