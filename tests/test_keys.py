@@ -75,6 +75,29 @@ def test_pseudonyms_are_stable_for_a_key_and_differ_for_another():
     assert not set(first) & set(other)
 
 
+def test_the_sql_function_keys_every_row_as_the_python_function_does():
+    """The UDF hashes each distinct (centre, id) of a batch once; every row still gets the key
+    of its own pair: many batches, repeated and interleaved patients, two centres, padded,
+    blank and missing ids, a missing centre."""
+    import duckdb
+
+    from cartwh.transform.plugin import patient_key, register_patient_key
+
+    rows = [("xz" if n % 7 else "tj", f"P{(n * 37) % 501:04d}") for n in range(6000)]
+    rows += [("xz", " P0001 "), ("xz", "   "), ("xz", ""), ("xz", None), (None, "P0001")]
+    with duckdb.connect() as conn:
+        register_patient_key(conn, TEST_SECRET)
+        conn.execute("create table ids (n integer, centre varchar, id varchar)")
+        conn.executemany("insert into ids values (?, ?, ?)", [(n, *r) for n, r in enumerate(rows)])
+        keys = conn.execute("select cartwh_patient_key(centre, id) from ids order by n").fetchall()
+    expected = [
+        patient_key(TEST_SECRET, c, i) if c is not None and i is not None and i.strip() else None
+        for c, i in rows
+    ]
+    assert [k for (k,) in keys] == expected
+    assert len({k for (k,) in keys}) > 900
+
+
 # --- the command line ----------------------------------------------------------------------
 
 

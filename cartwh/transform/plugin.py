@@ -35,16 +35,31 @@ def register_patient_key(conn, secret: str, name: str = "cartwh_patient_key") ->
     name : str
         The SQL name of the function (``cartwh rekey`` registers one per key).
     """
+    import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     def _keys(centres, ids):
-        return pa.array(
+        # one HMAC per distinct (centre, id) of the batch: a patient has many rows per batch
+        centres, ids = _contiguous(centres), _contiguous(ids)
+        centre_codes, patient_ids = pc.dictionary_encode(centres), pc.dictionary_encode(ids)
+        n_ids = len(patient_ids.dictionary)
+        if not len(centre_codes.dictionary) or not n_ids:
+            return pa.nulls(len(centres), pa.string())
+        pairs = _codes(centre_codes) * n_ids + _codes(patient_ids)
+        distinct, position = np.unique(pairs, return_inverse=True)
+        codes, id_values = centre_codes.dictionary.to_pylist(), patient_ids.dictionary.to_pylist()
+        keys = pa.array(
             [
-                None if c is None or i is None or not i.strip() else patient_key(secret, c, i)
-                for c, i in zip(centres.to_pylist(), ids.to_pylist())
+                patient_key(secret, codes[pair // n_ids], id_values[pair % n_ids])
+                if id_values[pair % n_ids].strip()
+                else None
+                for pair in distinct.tolist()
             ],
             type=pa.string(),
         )
+        known = pc.and_(pc.is_valid(centres), pc.is_valid(ids))
+        return pc.if_else(known, keys.take(pa.array(position)), pa.scalar(None, pa.string()))
 
     conn.create_function(
         name,
@@ -55,6 +70,18 @@ def register_patient_key(conn, secret: str, name: str = "cartwh_patient_key") ->
         null_handling="special",
         side_effects=False,
     )
+
+
+def _contiguous(values):
+    return values.combine_chunks() if hasattr(values, "combine_chunks") else values
+
+
+def _codes(encoded):
+    """The dictionary indices of ``encoded`` as int64, 0 where the value is missing (masked
+    by the caller)."""
+    import pyarrow.compute as pc
+
+    return pc.fill_null(encoded.indices, 0).to_numpy().astype("int64")
 
 
 class Plugin(BasePlugin):

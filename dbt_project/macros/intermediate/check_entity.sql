@@ -62,72 +62,35 @@ fingerprinted as (
     from nulled
 ),
 
-valid as (
+windowed as (
+    -- rows without a key breach: the rank of the row among its exact copies (same centre and
+    -- content), and whether its key holds rows of different content (a conflict)
     select
-        centre_code,
-        _source_file,
-        _row_number,
-        _source_day,
-        _fingerprint,
-        {%- for column in key %}
-        {{ column }},
-        {%- endfor %}
+        *,
         row_number() over (
-            partition by centre_code, _fingerprint
+            partition by centre_code, _key_breached, _fingerprint
             order by _source_file, _row_number, _source_day
-        ) as _copy_rank
+        ) as _copy_rank,
+        min(_fingerprint) over same_key <> max(_fingerprint) over same_key as _conflicting
     from fingerprinted
-    where not _key_breached
-),
-
-key_variants as (
-    select
-        centre_code,
-        {%- for column in key %}
-        {{ column }},
-        {%- endfor %}
-        count(distinct _fingerprint) as variants
-    from valid
-    group by all
-),
-
-valid_status as (
-    select
-        valid.centre_code,
-        valid._source_file,
-        valid._row_number,
-        valid._source_day,
-        case
-            when key_variants.variants > 1 then 'conflicting_duplicate'
-            when valid._copy_rank > 1 then 'exact_duplicate'
-        end as _status_rule
-    from valid
-    inner join key_variants
-        on valid.centre_code = key_variants.centre_code
-        {%- for column in key %}
-        and valid.{{ column }} is not distinct from key_variants.{{ column }}
-        {%- endfor %}
+    window same_key as (partition by centre_code, _key_breached, {{ key | join(', ') }})
 ),
 
 checked as (
     select
-        fingerprinted.* exclude (_fingerprint, _key_breached),
+        * exclude (_fingerprint, _key_breached, _copy_rank, _conflicting),
         case
-            when fingerprinted._key_breached then 'quarantined'
-            when valid_status._status_rule = 'conflicting_duplicate' then 'quarantined'
-            when valid_status._status_rule = 'exact_duplicate' then 'duplicate_removed'
+            when _key_breached then 'quarantined'
+            when _conflicting then 'quarantined'
+            when _copy_rank > 1 then 'duplicate_removed'
             else 'passed'
         end as _row_status,
         case
-            when fingerprinted._key_breached then 'contract'
-            else valid_status._status_rule
+            when _key_breached then 'contract'
+            when _conflicting then 'conflicting_duplicate'
+            when _copy_rank > 1 then 'exact_duplicate'
         end as _status_rule
-    from fingerprinted
-    left join valid_status
-        on fingerprinted.centre_code = valid_status.centre_code
-        and fingerprinted._source_file = valid_status._source_file
-        and fingerprinted._row_number = valid_status._row_number
-        and fingerprinted._source_day is not distinct from valid_status._source_day
+    from windowed
 )
 
 select * from checked
