@@ -12,7 +12,7 @@ delivered_ids as (
     {%- set outer_loop = loop %}
     {%- for entity in entities %}
     select centre_code, centre_patient_id from {{ ref('stg_' ~ centre ~ '__' ~ entity) }}
-    {% if not (loop.last and outer_loop.last) %}union{% endif %}
+    {% if not (loop.last and outer_loop.last) %}union all{% endif %}
     {%- endfor %}
     {%- else %}
     select cast(null as varchar) as centre_code, cast(null as varchar) as centre_patient_id
@@ -20,6 +20,7 @@ delivered_ids as (
     {%- endfor %}
 ),
 
+-- one distinct over all the staged ids (a chain of unions would deduplicate at each step)
 distinct_ids as (
     select distinct centre_code, centre_patient_id
     from delivered_ids
