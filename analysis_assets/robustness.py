@@ -3,12 +3,12 @@
 and relapse and non-relapse mortality as competing risks (plain functions on the mart).
 
 The exposures start after day 0 (study.ROBUSTNESS_EXPOSURES), so the naive comparison credits
-the exposed with the time they survived to become exposed (immortal-time bias). Which flag and
-which onset day make each exposure is defined once, in dbt (``mart.patient_exposures``, which
-``mart.exposure_intervals`` splits the follow-up with); this module only reads it. The landmark
+the exposed with the time they survived to become exposed (immortal-time bias). The landmark
 and time-dependent estimates remove it; :mod:`analysis_assets.time_dependent`,
 :mod:`analysis_assets.competing_risks` and :mod:`analysis_assets.fine_gray` hold the estimators,
-each pinned to R (study.ROBUSTNESS_R_PARITY).
+each pinned to R (study.ROBUSTNESS_R_PARITY). Which flag and which onset day make each exposure
+is defined once, in dbt (``mart.patient_exposures``, with which ``mart.exposure_intervals``
+splits the follow-up); this module only reads it.
 """
 
 from __future__ import annotations
