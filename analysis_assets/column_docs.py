@@ -115,7 +115,8 @@ SPECIFIC: dict[tuple[str, str], str] = {
     ("robustness_estimates", "endpoint"): "Endpoint (mart.time_to_event.paramcd): OS, LFS, "
     "or either censored at allogeneic HSCT (OS_HSCT_CENSORED, LFS_HSCT_CENSORED).",
     ("robustness_estimates", "exposure"): "The exposure compared (exposed vs not): crs, icans, "
-    "grade_3_plus, steroids or tocilizumab (a column of mart.exposure_intervals).",
+    "grade_3_plus, steroids or tocilizumab (defined in mart.patient_exposures, a column of "
+    "mart.exposure_intervals).",
     ("robustness_estimates", "exposure_label"): "The exposure in words.",
     ("robustness_estimates", "method"): "naive (time-fixed from the origin, as published), "
     "landmark (from the landmark day, exposure as known then) or time_dependent (Cox with the "

@@ -6,7 +6,9 @@ The exposures start after day 0 (study.ROBUSTNESS_EXPOSURES), so the naive compa
 the exposed with the time they survived to become exposed (immortal-time bias). The landmark
 and time-dependent estimates remove it; :mod:`analysis_assets.time_dependent`,
 :mod:`analysis_assets.competing_risks` and :mod:`analysis_assets.fine_gray` hold the estimators,
-each pinned to R (study.ROBUSTNESS_R_PARITY).
+each pinned to R (study.ROBUSTNESS_R_PARITY). Which flag and which onset day make each exposure
+is defined once, in dbt (``mart.patient_exposures``, with which ``mart.exposure_intervals``
+splits the follow-up); this module only reads it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from analysis_assets.survival_tables import endpoint_frame
 from analysis_assets.time_dependent import landmark_analysis, time_dependent_cox
 
 __all__ = [
-    "exposures_by_patient",
+    "exposure_flags",
     "robustness_estimates",
     "reported_grade_flags",
     "sensitivity_estimates",
@@ -40,45 +42,30 @@ __all__ = [
 ]
 
 
-def exposures_by_patient(outcomes: pd.DataFrame) -> pd.DataFrame:
-    """Per patient and exposure: ever exposed (the naive flag) and the onset day.
+def exposure_flags(patient_exposures: pd.DataFrame) -> pd.DataFrame:
+    """The exposures of ``mart.patient_exposures`` (flags, onset days and whether each is
+    known, defined in dbt) with every flag as a nullable boolean: a flag column without a null
+    reads as numpy bool, which a left merge would turn into objects.
 
     Parameters
     ----------
-    outcomes : DataFrame
-        ``mart.patient_outcomes``.
+    patient_exposures : DataFrame
+        ``mart.patient_exposures``.
 
     Returns
     -------
     DataFrame
-        ``patient_key`` and, per exposure ``e``, ``e`` (boolean, missing when unknown) and
-        ``e_onset_day`` (study day; missing when never exposed or when the day is unknown).
+        ``patient_key`` and, per exposure ``e``, ``e`` (boolean, missing when unknown),
+        ``e_onset_day`` (study day; missing when never exposed or the day is unknown) and
+        ``e_onset_known`` (boolean).
     """
-    po = outcomes
-    num = lambda column: pd.to_numeric(po[column], errors="coerce")  # noqa: E731
-    severe = pd.concat([num("severe_crs_onset_day"), num("severe_icans_onset_day")], axis=1)
-    flags = {
-        "crs": (num("crs_max_grade") >= 1).where(po["crs_max_grade"].notna()),
-        "icans": (num("icans_max_grade") >= 1).where(po["icans_max_grade"].notna()),
-        "grade_3_plus": (po["toxicity_group"] == "grade_3_plus").where(
-            po["toxicity_group"].notna()
-        ),
-        "steroids": po["received_steroids"].astype("boolean"),
-        "tocilizumab": po["received_tocilizumab"].astype("boolean"),
-    }
-    onsets = {
-        "crs": num("crs_onset_day"),
-        "icans": num("icans_onset_day"),
-        "grade_3_plus": severe.min(axis=1),
-        "steroids": num("steroid_first_day"),
-        "tocilizumab": num("tocilizumab_first_day"),
-    }
-    out = pd.DataFrame({"patient_key": po["patient_key"]})
-    for name in study.ROBUSTNESS_EXPOSURES:
-        flag = flags[name].astype("boolean")
-        out[name] = flag
-        out[f"{name}_onset_day"] = onsets[name].where(flag.fillna(False))
-    return out
+    names = list(study.ROBUSTNESS_EXPOSURES)
+    flags = [*names, *(f"{e}_onset_known" for e in names)]
+    columns = [
+        "patient_key",
+        *(f"{e}{s}" for e in names for s in ("", "_onset_day", "_onset_known")),
+    ]
+    return patient_exposures[columns].astype({c: "boolean" for c in flags})
 
 
 def _row(endpoint, exposure, method, result: CoxResult, n_exposed, landmark=None, logrank=None):
@@ -107,7 +94,7 @@ def _row(endpoint, exposure, method, result: CoxResult, n_exposed, landmark=None
 
 
 def robustness_estimates(
-    outcomes: pd.DataFrame, time_to_event: pd.DataFrame, intervals: pd.DataFrame
+    exposures: pd.DataFrame, time_to_event: pd.DataFrame, intervals: pd.DataFrame
 ) -> pd.DataFrame:
     """Naive, landmark and time-dependent hazard ratios (exposed vs not) of every exposure.
 
@@ -116,18 +103,19 @@ def robustness_estimates(
     followed beyond day L (study.LANDMARK_DAY, then the sensitivity days), exposure as known at
     L, KM log-rank and Cox from L; patients exposed at an unknown day are left out. Time-
     dependent: Cox on ``mart.exposure_intervals`` (an unknown onset day leaves the patient out).
+    The exposures, flags and onset days are ``mart.patient_exposures``' (dbt).
 
     Parameters
     ----------
-    outcomes, time_to_event, intervals : DataFrame
-        ``mart.patient_outcomes``, ``mart.time_to_event``, ``mart.exposure_intervals``.
+    exposures, time_to_event, intervals : DataFrame
+        ``mart.patient_exposures``, ``mart.time_to_event``, ``mart.exposure_intervals``.
 
     Returns
     -------
     DataFrame
         One row per endpoint, exposure and method (landmark: per landmark day).
     """
-    exposures = exposures_by_patient(outcomes)
+    exposures = exposure_flags(exposures)
     landmarks = (study.LANDMARK_DAY, *study.LANDMARK_SENSITIVITY_DAYS)
     rows = []
     for endpoint in study.TIME_DEPENDENT_ENDPOINTS:
@@ -149,10 +137,7 @@ def robustness_estimates(
                 )
             )
             if endpoint == "OS":
-                onset = frame[f"{exposure}_onset_day"]
-                known = frame[
-                    frame[exposure].notna() & (~frame[exposure].fillna(False) | onset.notna())
-                ]
+                known = frame[frame[f"{exposure}_onset_known"].fillna(False)]
                 for day in landmarks:
                     lm = landmark_analysis(
                         known, day, "aval_days", "event", f"{exposure}_onset_day"
@@ -220,18 +205,27 @@ def _sensitivity_row(analysis, centre, endpoint, exposure, method, result, n_exp
 
 
 def sensitivity_estimates(
-    outcomes: pd.DataFrame, time_to_event: pd.DataFrame, intervals: pd.DataFrame
+    outcomes: pd.DataFrame,
+    exposures: pd.DataFrame,
+    time_to_event: pd.DataFrame,
+    intervals: pd.DataFrame,
 ) -> pd.DataFrame:
     """The naive and time-dependent hazard ratios of every exposure for OS and LFS again:
     Cox stratified by centre, leaving out one centre at a time, and (naive only; reported
     grades have no onset day) with CRS, ICANS and grade >= 3 from the reported grades.
+
+    Parameters
+    ----------
+    outcomes, exposures, time_to_event, intervals : DataFrame
+        ``mart.patient_outcomes`` (the reported grades), ``mart.patient_exposures``,
+        ``mart.time_to_event``, ``mart.exposure_intervals``.
 
     Returns
     -------
     DataFrame
         One row per analysis, left-out centre (empty otherwise), endpoint, exposure, method.
     """
-    exposures = exposures_by_patient(outcomes)
+    exposures = exposure_flags(exposures)
     reported = reported_grade_flags(outcomes)
     rows = []
     for endpoint in ("OS", "LFS"):
@@ -541,9 +535,11 @@ def _integer_keys(*tables: pd.DataFrame) -> list[pd.DataFrame]:
 def robustness_tables(mart: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Every table of the robustness analysis from the mart tables (by bare name)."""
     outcomes = mart["patient_outcomes"]
-    keyed = _integer_keys(outcomes, mart["time_to_event"], mart["exposure_intervals"])
-    estimates = robustness_estimates(*keyed)
-    sensitivity = sensitivity_estimates(*keyed)
+    keyed_outcomes, exposures, tte, intervals = _integer_keys(
+        outcomes, mart["patient_exposures"], mart["time_to_event"], mart["exposure_intervals"]
+    )
+    estimates = robustness_estimates(exposures, tte, intervals)
+    sensitivity = sensitivity_estimates(keyed_outcomes, exposures, tte, intervals)
     return {
         "robustness_estimates": estimates,
         "robustness_sensitivity": sensitivity,

@@ -430,8 +430,9 @@ KM_CAPTION = (
 
 @dataclass(frozen=True)
 class Exposure:
-    """A toxicity or treatment that starts after day 0: its description and the column of
-    ``mart.exposure_intervals`` that switches it on at its onset day."""
+    """A toxicity or treatment that starts after day 0: its description; its name is the
+    column prefix of ``mart.patient_exposures`` (flag, onset day: defined in dbt) and the
+    column of ``mart.exposure_intervals`` that switches it on at its onset day."""
 
     description: str
     #: the study's comparison whose second group is "exposed" (None: grade >= 3, from
@@ -542,7 +543,7 @@ ANALYSES: dict[str, Analysis] = {
         },
     ),
     "robustness_analysis": Analysis(
-        ("patient_outcomes", "time_to_event", "exposure_intervals"),
+        ("patient_outcomes", "patient_exposures", "time_to_event", "exposure_intervals"),
         {
             "robustness_estimates": "The same contrast (exposed vs not) for CRS, ICANS, "
             "grade >= 3 CRS or ICANS, corticosteroids and tocilizumab by three methods: naive "

@@ -70,7 +70,9 @@ LAYERS = {
         Layer(
             "mart",
             "the analysis-ready tables (patient_outcomes, daily_toxicity, time_to_event, "
-            "cohort_flow, grade_concordance); pseudonymous, no calendar dates",
+            "cohort_flow, cohort_exclusions, grade_concordance, and for the robustness "
+            "analyses patient_exposures and exposure_intervals); pseudonymous, no calendar "
+            "dates",
             DATA_MANAGEMENT,
             phi=False,
         ),

@@ -129,12 +129,20 @@ def test_endpoints_dated_before_their_clock_are_counted_by_reason(demo, flow):
             """
         ).fetchall()
         reasons = conn.execute(
-            "select step_order, reason_order, n from mart.cohort_exclusions "
-            "where centre_code = 'all' and n > 0 and step_order in (6, 7)"
+            "select step_order, reason_order, dated_before_clock_endpoint, n "
+            "from mart.cohort_exclusions where centre_code = 'all' and n > 0 "
+            "and step_order in (6, 7)"
+        ).fetchall()
+        endpoints = conn.execute(
+            "select distinct step_order, reason_order, dated_before_clock_endpoint "
+            "from mart.cohort_exclusions where dated_before_clock_endpoint is not null "
+            "order by all"
         ).fetchall()
     assert finding_patients == 1
     assert [(e, s, r) for e, s, r, _ in excluded] == [("LFS", 7, 1)]
     assert leaks == []
-    assert reasons == [(7, 1, 1)]
+    assert reasons == [(7, 1, "LFS", 1)]
+    # the endpoint each reason takes away, as the report's completeness paragraph names it
+    assert endpoints == [(4, 2, "response"), (6, 1, "OS"), (7, 1, "LFS"), (7, 2, "LFS")]
     overall = flow[flow["centre_code"] == "all"].set_index("step_order")
     assert overall.loc[7, "excluded_n"] == 1 and overall.loc[6, "excluded_n"] == 0

@@ -24,8 +24,16 @@ def exclusions(counts: dict[tuple[int, int], int]) -> pd.DataFrame:
         (7, 2): "relapse or death dated after the infusion but before the CR date "
         "(queried to the centre)",
     }
+    endpoints = {(4, 2): "response", (6, 1): "OS", (7, 1): "LFS", (7, 2): "LFS"}
     rows = [
-        {"centre_code": centre, "step_order": s, "reason_order": r, "reason": text, "n": n}
+        {
+            "centre_code": centre,
+            "step_order": s,
+            "reason_order": r,
+            "reason": text,
+            "dated_before_clock_endpoint": endpoints.get((s, r)),
+            "n": n,
+        }
         for centre in ("all", "c1")
         for (s, r), text in reasons.items()
         for n in [counts.get((s, r), 0)]

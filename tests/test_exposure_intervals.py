@@ -1,6 +1,7 @@
 """mart.exposure_intervals (counting-process data built in SQL) equals the Python tmerge builder
 :func:`analysis_assets.time_dependent.counting_process` on the session demo, exposure by
-exposure, and keeps its invariants."""
+exposure, with the onset days of mart.patient_exposures (the exposures' one definition, in
+dbt), and keeps its invariants."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_assets.robustness import exposures_by_patient
+from analysis_assets.robustness import exposure_flags
 from analysis_assets.study import ROBUSTNESS_EXPOSURES, TIME_DEPENDENT_ENDPOINTS
 from analysis_assets.time_dependent import counting_process
 
@@ -18,7 +19,12 @@ def mart(demo) -> dict[str, pd.DataFrame]:
     with demo.connect() as conn:
         return {
             t: conn.execute(f"select * from mart.{t}").df()
-            for t in ("exposure_intervals", "time_to_event", "patient_outcomes")
+            for t in (
+                "exposure_intervals",
+                "time_to_event",
+                "patient_outcomes",
+                "patient_exposures",
+            )
         }
 
 
@@ -26,10 +32,9 @@ def _python_intervals(mart, endpoint: str, exposure: str) -> pd.DataFrame:
     """counting_process on the endpoint's times with the exposure's onset from the origin."""
     tte = mart["time_to_event"]
     tte = tte[(tte["paramcd"] == endpoint) & (tte["aval_days"] > 0)]
-    exposures = exposures_by_patient(mart["patient_outcomes"])
+    exposures = exposure_flags(mart["patient_exposures"])
     d = tte.merge(exposures, on="patient_key")
-    flag, onset = d[exposure], d[f"{exposure}_onset_day"]
-    known = flag.notna() & (~flag.fillna(False) | onset.notna())
+    onset, known = d[f"{exposure}_onset_day"], d[f"{exposure}_onset_known"]
     d = d[known]
     patients = pd.DataFrame(
         {
@@ -93,3 +98,17 @@ def test_intervals_tile_each_follow_up(mart):
     joined = last.join(ends, how="outer")
     assert (joined["tstop"] == joined["aval_days"]).all()
     assert (joined["event"] == (joined["cnsr"] == 0)).all()
+
+
+def test_the_mart_has_the_studys_exposures(mart):
+    """dbt's exposure list (macro robustness_exposures) is study.ROBUSTNESS_EXPOSURES, in order,
+    in both marts; patient_exposures has one row per patient of patient_outcomes."""
+    names = list(ROBUSTNESS_EXPOSURES)
+    exposures = mart["patient_exposures"]
+    suffixes = ("", "_onset_day", "_onset_known")
+    expected = ["patient_key", "centre_code", *(f"{e}{s}" for e in names for s in suffixes)]
+    assert list(exposures.columns) == expected
+    assert list(mart["exposure_intervals"].columns[-len(names) :]) == names
+    assert sorted(exposures["patient_key"]) == sorted(mart["patient_outcomes"]["patient_key"])
+    # the demo's CRS at an unknown day (test above) is exposed with its onset not known
+    assert (exposures["crs"] & ~exposures["crs_onset_known"]).sum() >= 1

@@ -16,7 +16,7 @@ import pytest
 
 from analysis_assets.comparisons import group_labels, group_order
 from analysis_assets.formatting import format_number
-from analysis_assets.robustness import competing_risks_status, exposures_by_patient
+from analysis_assets.robustness import competing_risks_status, exposure_flags
 from analysis_assets.study import (
     COMPETING_CAUSES,
     COMPETING_RISKS_COMPARISONS,
@@ -47,14 +47,14 @@ TABLES = (
 def tables(demo) -> dict[str, pd.DataFrame]:
     with demo.connect() as conn:
         out = {t: conn.execute(f"select * from analysis.{t}").df() for t in TABLES}
-        for t in ("patient_outcomes", "time_to_event"):
+        for t in ("patient_outcomes", "patient_exposures", "time_to_event"):
             out[t] = conn.execute(f"select * from mart.{t}").df()
     return out
 
 
 def _patients(tables) -> pd.DataFrame:
     tte = tables["time_to_event"]
-    exposures = exposures_by_patient(tables["patient_outcomes"])
+    exposures = exposure_flags(tables["patient_exposures"])
     rows = []
     for endpoint in TIME_DEPENDENT_ENDPOINTS:
         d = tte[tte["paramcd"] == endpoint].merge(exposures, on="patient_key")
@@ -72,7 +72,7 @@ def _patients(tables) -> pd.DataFrame:
                         "event": (d["cnsr"] == 0).astype(int),
                         "exposed": flag.astype(float),
                         "onset": onset - d["start_day"],
-                        "onset_known": (~flag.fillna(False) | onset.notna()).astype(int),
+                        "onset_known": d[f"{exposure}_onset_known"].astype(int),
                     }
                 )[known]
             )

@@ -85,19 +85,20 @@ def _lfs_sentence(po: pd.DataFrame) -> list[str]:
 
 
 _QUERIED = re.compile(r"\s*\(queried to the centre\)")
-#: (step_order, reason_order) of mart.cohort_exclusions whose patients lost an endpoint to an
-#: event dated before its clock starts (int_endpoint_exclusions), and the endpoint's name
-_DATED_BEFORE_CLOCK = {(4, 2): "the day-30 response", (6, 1): "OS", (7, 1): "LFS", (7, 2): "LFS"}
+#: how the sentence names an endpoint of mart.cohort_exclusions.dated_before_clock_endpoint
+#: (the others by their code: OS, LFS)
+_ENDPOINT_NAMES = {"response": "the day-30 response"}
 
 
 def _dated_before_clock_sentence(exclusions: pd.DataFrame | None) -> list[str]:
     """Whom an event dated before its clock starts (the index infusion, or the CR date for
-    LFS) takes out of an endpoint, by reason; those events are queried back to the centres."""
-    if exclusions is None or not {"step_order", "reason_order", "reason", "n"} <= set(exclusions):
+    LFS) takes out of an endpoint, by reason (the reasons and their endpoints:
+    ``mart.cohort_exclusions.dated_before_clock_endpoint``, from dbt); those events are queried
+    back to the centres."""
+    if exclusions is None or "dated_before_clock_endpoint" not in exclusions:
         return []
     overall = exclusions[exclusions["centre_code"] == "all"]
-    keys = list(zip(overall["step_order"].astype(int), overall["reason_order"].astype(int)))
-    rows = overall[[key in _DATED_BEFORE_CLOCK for key in keys]]
+    rows = overall[overall["dated_before_clock_endpoint"].notna()]
     if not len(rows):
         return []
     found = rows[rows["n"] > 0].sort_values(["step_order", "reason_order"])
@@ -107,8 +108,9 @@ def _dated_before_clock_sentence(exclusions: pd.DataFrame | None) -> list[str]:
             "or the CR date for LFS): no endpoint was excluded for it."
         ]
     parts = "; ".join(
-        f"{_DATED_BEFORE_CLOCK[(int(r.step_order), int(r.reason_order))]} of {int(r.n)} "
-        f"patient{'s' if int(r.n) != 1 else ''} ({_QUERIED.sub('', str(r.reason))})"
+        f"{_ENDPOINT_NAMES.get(r.dated_before_clock_endpoint, r.dated_before_clock_endpoint)} "
+        f"of {int(r.n)} patient{'s' if int(r.n) != 1 else ''} "
+        f"({_QUERIED.sub('', str(r.reason))})"
         for r in found.itertuples()
     )
     return [

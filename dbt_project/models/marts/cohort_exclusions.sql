@@ -2,8 +2,9 @@
   Why the steps of cohort_flow leave patients out: the excluded_n of each centre's step split
   by reason (centre_code 'all' for the whole consortium). Every centre has every reason of
   every step (0 when none). The endpoints excluded because an event is dated before its clock
-  starts (int_endpoint_exclusions: step 4 reason 2, steps 6 and 7) have their reasons from the
-  macro endpoint_exclusion_reasons.
+  starts (int_endpoint_exclusions: step 4 reason 2, steps 6 and 7) have their reasons and the
+  endpoint each takes away (dated_before_clock_endpoint) from the macro
+  endpoint_exclusion_reasons.
 #}
 with
 
@@ -20,7 +21,9 @@ excluded_endpoints as (
 ),
 
 reasons as (
-    select * from (values
+    -- dated_before_clock_endpoint: the endpoint that an event dated before its clock starts
+    -- takes away (macro endpoint_exclusion_reasons), null for the other reasons
+    select *, null::varchar as dated_before_clock_endpoint from (values
         (2, 1, 'no index infusion delivered'),
         (3, 1, 'CRS and ICANS grades missing'),
         (3, 2, 'CRS grade missing, ICANS below grade 3'),
@@ -34,7 +37,8 @@ reasons as (
         (5, 3, 'relapsed before day {{ var("response_window_first_day") }}')
     ) as reasons (step_order, reason_order, reason)
     union all
-    select step_order, reason_order, reason from {{ endpoint_exclusion_reason_rows() }}
+    select step_order, reason_order, reason, endpoint
+    from {{ endpoint_exclusion_reason_rows() }}
 ),
 
 patient_reasons as (
@@ -100,6 +104,7 @@ final as (
         reasons.step_order,
         reasons.reason_order,
         reasons.reason,
+        reasons.dated_before_clock_endpoint,
         coalesce(counts.n, 0) as n
     from centres
     cross join reasons

@@ -9,9 +9,10 @@
   follow-up it never counts. An onset on the last day of follow-up is moved half a day earlier
   so that it counts as exposed at the event without a zero-length interval (survival's
   "timedep" vignette; analysis_assets.time_dependent.SAME_DAY_SHIFT). An interval is exposed
-  when the (moved) onset is at or before its tstart.
+  when the (moved) onset is at or before its tstart. The exposures, their onset days and
+  whether each is known are patient_exposures'.
 #}
-{% set exposures = ['crs', 'icans', 'grade_3_plus', 'steroids', 'tocilizumab'] %}
+{% set exposures = robustness_exposures() %}
 {% set same_day_shift = 0.5 %}
 
 with
@@ -29,49 +30,26 @@ endpoints as (
     where aval_days > 0
 ),
 
-outcomes as (
-    select * from {{ ref('patient_outcomes') }}
-),
-
-exposure_onsets as (
-    -- per exposure: its onset study day (null: never, or at an unknown day) and whether it
-    -- is known (false: exposed at an unknown day, or not gradable)
-    select
-        patient_key,
-        crs_onset_day,
-        coalesce(crs_max_grade = 0 or crs_onset_day is not null, false) as crs_known,
-        icans_onset_day,
-        coalesce(icans_max_grade = 0 or icans_onset_day is not null, false) as icans_known,
-        case
-            when toxicity_group = 'grade_3_plus'
-                then least(severe_crs_onset_day, severe_icans_onset_day)
-        end as grade_3_plus_onset_day,
-        coalesce(
-            toxicity_group in ('none', 'other')
-            or least(severe_crs_onset_day, severe_icans_onset_day) is not null,
-            false
-        ) as grade_3_plus_known,
-        steroid_first_day as steroids_onset_day,
-        not received_steroids or steroid_first_day is not null as steroids_known,
-        tocilizumab_first_day as tocilizumab_onset_day,
-        not received_tocilizumab or tocilizumab_first_day is not null as tocilizumab_known
-    from outcomes
+patient_exposures as (
+    -- per exposure its onset study day (null: never, or at an unknown day) and whether it is
+    -- known: the one definition of the exposures (patient_exposures)
+    select * from {{ ref('patient_exposures') }}
 ),
 
 relative_onsets as (
     select
         endpoints.*,
         {% for exposure in exposures %}
-        exposure_onsets.{{ exposure }}_known,
+        patient_exposures.{{ exposure }}_onset_known as {{ exposure }}_known,
         case
-            when exposure_onsets.{{ exposure }}_onset_day - endpoints.start_day
+            when patient_exposures.{{ exposure }}_onset_day - endpoints.start_day
                 = endpoints.aval_days
                 then endpoints.aval_days - {{ same_day_shift }}
-            else exposure_onsets.{{ exposure }}_onset_day - endpoints.start_day
+            else patient_exposures.{{ exposure }}_onset_day - endpoints.start_day
         end::double as {{ exposure }}_onset{{ "," if not loop.last }}
         {% endfor %}
     from endpoints
-    inner join exposure_onsets on endpoints.patient_key = exposure_onsets.patient_key
+    inner join patient_exposures on endpoints.patient_key = patient_exposures.patient_key
 ),
 
 split_points as (

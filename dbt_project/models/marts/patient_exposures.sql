@@ -1,0 +1,53 @@
+{#
+  The one definition of the robustness exposures: per patient of patient_outcomes and
+  exposure, whether the patient was ever exposed (the time-fixed flag of the naive analysis,
+  as published) and the study day it started. exposure_intervals splits the follow-up at these
+  days and the naive and landmark analyses (analysis_assets.robustness) read them from here.
+
+  crs, icans: maximum grade >= 1 (null when not gradable), from the first day of grade >= 1.
+  grade_3_plus: toxicity_group grade_3_plus (null when not gradable), from the first day of
+  grade >= 3 CRS or ICANS, whichever came first (least() skips a null).
+  steroids, tocilizumab: given for toxicity in the toxicity window, from the first day given.
+  An onset day belongs to the exposed only; <exposure>_onset_known is false when the flag is
+  unknown or the patient was exposed at an unknown day (a grade reported without daily
+  observations, grade 5 by a death without a daily grade >= 3).
+#}
+with
+
+outcomes as (
+    select * from {{ ref('patient_outcomes') }}
+),
+
+exposures as (
+    select
+        patient_key,
+        centre_code,
+        crs_max_grade >= 1 as crs,
+        crs_onset_day as crs_first_day,
+        icans_max_grade >= 1 as icans,
+        icans_onset_day as icans_first_day,
+        toxicity_group = 'grade_3_plus' as grade_3_plus,
+        least(severe_crs_onset_day, severe_icans_onset_day) as grade_3_plus_first_day,
+        received_steroids as steroids,
+        steroid_first_day as steroids_first_day,
+        received_tocilizumab as tocilizumab,
+        tocilizumab_first_day as tocilizumab_first_day
+    from outcomes
+),
+
+final as (
+    select
+        patient_key,
+        centre_code,
+        {% for exposure in robustness_exposures() %}
+        {{ exposure }},
+        case when {{ exposure }} then {{ exposure }}_first_day end as {{ exposure }}_onset_day,
+        coalesce(
+            not {{ exposure }} or ({{ exposure }} and {{ exposure }}_first_day is not null),
+            false
+        ) as {{ exposure }}_onset_known{{ "," if not loop.last }}
+        {% endfor %}
+    from exposures
+)
+
+select * from final
