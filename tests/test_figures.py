@@ -366,6 +366,7 @@ def test_swimmer_marks_a_cr_within_the_whole_response_window():
     [cr] = [line for line in ax.lines if line.get_gid() == "cr-marks"]
     assert 40.5 in list(cr.get_xdata()) and 45.5 in list(cr.get_xdata())
     assert 46.5 not in list(cr.get_xdata())
+    assert not cr.get_rasterized()  # a study's marks stay vectors in PDF and SVG
     assert ax.get_xlim()[1] >= 46  # the axis covers the response window
     assert ax.get_xlim()[0] == 0
 
@@ -424,6 +425,12 @@ def test_swimmer_of_a_registry_keeps_every_lane_in_a_bounded_figure():
     assert image.get_interpolation() == "none"  # PDF and SVG embed the image unresampled
     assert (np.asarray(image.get_array())[..., 3] > 0).sum() == 2 * (4 * n // 5)
     assert figures.swimmer_height(93) == pytest.approx(2.2 + 0.13 * 93)
+    # a line and a diamond per patient: embedded as one image in PDF and SVG
+    ax = fig.axes[0]
+    [observed] = ax.collections
+    [cr] = [line for line in ax.lines if line.get_gid() == "cr-marks"]
+    assert len(observed.get_segments()) == len(cr.get_xdata()) == n
+    assert observed.get_rasterized() and cr.get_rasterized()
 
 
 # --------------------------------------------------------------------------- cohort flow

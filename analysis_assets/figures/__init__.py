@@ -19,7 +19,6 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
-from itertools import repeat
 from pathlib import Path
 
 import pandas as pd
@@ -110,8 +109,10 @@ def all_figures(
     # spawn, not fork: the refresh process runs Dagster's and DuckDB's threads
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=spawn) as pool:
-        drawn = pool.map(_draw, jobs, repeat(out_dir), repeat(provenance))
-        return [path for paths in drawn for path in paths]
+        # the figures with a mark per patient start first (the longest at registry scale)
+        order = sorted(range(len(jobs)), key=lambda k: jobs[k].func not in _PER_PATIENT)
+        drawn = {k: pool.submit(_draw, jobs[k], out_dir, provenance) for k in order}
+        return [path for k in range(len(jobs)) for path in drawn[k].result()]
 
 
 def figure_jobs(t: dict[str, pd.DataFrame]) -> list[partial]:
@@ -138,6 +139,10 @@ def figure_jobs(t: dict[str, pd.DataFrame]) -> list[partial]:
     jobs.append(partial(swimmer_plot, t["patient_outcomes"], t["daily_toxicity"]))
     jobs.append(partial(robustness_figures, {k: t[k] for k in ROBUSTNESS_TABLES if k in t}))
     return jobs
+
+
+#: the figure functions that draw a mark per patient
+_PER_PATIENT = (swimmer_plot, figure4_car_copies)
 
 
 def _draw(job: partial, out_dir: Path, provenance: Provenance | None) -> list[Path]:

@@ -23,6 +23,17 @@ DPI = 300
 #: the formats every figure is written in
 FORMATS = ("png", "pdf", "svg")
 
+#: more marks than this in one artist (a line or point per patient) and PDF and SVG embed that
+#: artist as a DPI image instead of one vector each: at registry scale a vector per patient
+#: makes files of hundreds of MB that take minutes to write and to open
+VECTOR_MARKS_MAX = 2_000
+
+
+def many_marks(n: int) -> bool:
+    """Whether an artist of ``n`` marks is drawn rasterised in PDF and SVG."""
+    return n > VECTOR_MARKS_MAX
+
+
 #: one palette for every figure: group i of a comparison always has colour i
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 GRADE_COLOURS = {1: "#fdd49e", 2: "#fc8d59", 3: "#d7301f", 4: "#7f0000", 5: "#000000"}

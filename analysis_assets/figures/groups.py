@@ -17,6 +17,7 @@ from analysis_assets.figures._common import (
     LABEL_SIZE,
     TEXT_SIZE,
     TITLE_SIZE,
+    many_marks,
     method_label,
     ordered_groups,
     panel_letter,
@@ -162,7 +163,13 @@ def figure4_car_copies(
             for i, d in enumerate(data):
                 jitter = rng.uniform(-0.12, 0.12, size=len(d))
                 ax.plot(
-                    i + jitter, d, "o", color=COLOURS[i % len(COLOURS)], alpha=0.75, markersize=4
+                    i + jitter,
+                    d,
+                    "o",
+                    color=COLOURS[i % len(COLOURS)],
+                    alpha=0.75,
+                    markersize=4,
+                    rasterized=many_marks(len(d)),
                 )
             ax.set_xticks(
                 range(len(groups)), [_group_tick(g, len(d)) for g, d in zip(groups, data)]

@@ -18,6 +18,7 @@ from analysis_assets.figures._common import (
     LABEL_SIZE,
     TEXT_SIZE,
     TITLE_SIZE,
+    many_marks,
     save,
 )
 from cartwh.parameters import study_parameters
@@ -182,6 +183,7 @@ def swimmer_figure(
         color="#bbbbbb",
         linewidth=0.4,
         zorder=1,
+        rasterized=many_marks(len(last_observed)),
     )
     ax.imshow(
         grade_image(dt, lane, x_end),
@@ -202,6 +204,7 @@ def swimmer_figure(
         linestyle="none",
         zorder=3,
         gid="cr-marks",
+        rasterized=many_marks(len(cr)),
     )
     ax.set_xlim(0, x_end)
     ax.set_xticks(sorted({0, 7, 14, 21, 28, days, first, last} | set(range(0, x_end, 7))))
