@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from lifelines import KaplanMeierFitter
 
-from tests.conftest import inherited_environment
+from tests.conftest import inherited_environment, run_cartwh
 
 # Study marginals (paper-cohort.md) and the tolerances the generator promises.
 STUDY = {
@@ -130,8 +130,6 @@ def test_every_dbt_unit_test_passes(demo):
     """A refresh leaves dbt's unit tests out (orchestration/assets/dbt.py): here they all run,
     on the demo warehouse's project, and every one written in the ymls passes."""
     import json
-    import subprocess
-    import sys
 
     import yaml
 
@@ -143,14 +141,7 @@ def test_every_dbt_unit_test_passes(demo):
         for test in (yaml.safe_load(yml.read_text()) or {}).get("unit_tests", [])
     }
     assert len(written) >= 20
-    env = {**inherited_environment(), **demo.env()}
-    result = subprocess.run(
-        [sys.executable, "-m", "cartwh.cli", "dbt", "test", "--select", "test_type:unit"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_cartwh(["dbt", "test", "--select", "test_type:unit"], demo.env(), timeout=600)
     assert result.returncode == 0, result.stdout[-3000:]
     run = json.loads((demo.settings().dbt_work / "target" / "run_results.json").read_text())
     outcomes = {r["unique_id"]: r["status"] for r in run["results"]}

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis_assets.figures import swimmer
 from analysis_assets.figures._common import PROVENANCE, save
 from analysis_assets.figures.flow import cohort_flow_figure, flow_figure, flow_tree
 from analysis_assets.figures.forest import forest_figure, forest_plot, forest_rows, forest_x_range
@@ -136,7 +137,9 @@ def figure_jobs(t: dict[str, pd.DataFrame]) -> list[partial]:
     ]
     jobs.append(partial(figure4_car_copies, t["patient_outcomes"], t["biomarker_tests"]))
     jobs.append(partial(forest_plot, t["cox_multivariate"]))
-    jobs.append(partial(swimmer_plot, t["patient_outcomes"], t["daily_toxicity"]))
+    # a day per patient: only the columns drawn go to the drawing process
+    toxicity = t["daily_toxicity"][swimmer.TOXICITY_COLUMNS]
+    jobs.append(partial(swimmer_plot, t["patient_outcomes"], toxicity))
     jobs.append(partial(robustness_figures, {k: t[k] for k in ROBUSTNESS_TABLES if k in t}))
     return jobs
 

@@ -43,6 +43,8 @@ MAX_HEIGHT_INCHES = 16.0
 #: image rows per lane, top to bottom: a gap, CRS (two rows), ICANS (two rows) - the 0.2 / 0.4 /
 #: 0.4 of a lane's height
 LANE_ROWS = {"gap": (0,), "crs_grade": (1, 2), "icans_grade": (3, 4)}
+#: the columns of mart.daily_toxicity the swimmer plot draws from
+TOXICITY_COLUMNS = ["patient_key", "study_day", "crs_grade", "icans_grade"]
 
 
 def swimmer_height(n: int) -> float:
