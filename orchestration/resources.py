@@ -113,7 +113,7 @@ def dbt_resource(dbt_project):
     dagster-dbt asks that executable for its version (``dbt --version``, a subprocess that
     costs each refresh about 2 s) to choose between dbt Core and dbt Fusion; the executable
     beside this Python is the dbt Core of this environment, whose version dagster-dbt has
-    already read from the installed package (tests/test_orchestration.py holds them equal).
+    already read from the installed package (tests/test_pipeline.py holds them equal).
     """
     from functools import cached_property
 
