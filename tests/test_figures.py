@@ -433,6 +433,36 @@ def test_swimmer_of_a_registry_keeps_every_lane_in_a_bounded_figure():
     assert observed.get_rasterized() and cr.get_rasterized()
 
 
+def test_a_registry_s_grades_are_bands_that_draw_as_one_image(monkeypatch, tmp_path):
+    """Above IMAGE_BAND_LANES lanes the grades are stacked images (matplotlib copies an image
+    twice as float32 to draw it): together the same rows, extents and pixels as one image."""
+    tables = analysis_tables()
+    mart, daily = tables["mart.patient_outcomes"], tables["mart.daily_toxicity"].copy()
+    daily.loc[daily.index[[3, 40, 41]], "crs_grade"] = [2, 4, 1]
+    daily.loc[daily.index[[5, 77]], "icans_grade"] = [3, 1]
+    one = figures.swimmer_figure(mart, daily, 30, (21, 45))
+    [whole] = one.axes[0].images
+    n = len(mart)
+    monkeypatch.setattr(figures.swimmer, "IMAGE_BAND_LANES", 3)
+    banded = figures.swimmer_figure(mart, daily, 30, (21, 45))
+    bands = banded.axes[0].images
+    assert len(bands) == -(-n // 3) > 1
+    assert [b.get_gid() for b in bands] == [f"grades-{k}" for k in range(1, len(bands) + 1)]
+    np.testing.assert_array_equal(
+        np.concatenate([np.asarray(b.get_array()) for b in bands]), np.asarray(whole.get_array())
+    )
+    tops = [b.get_extent()[3] for b in bands]
+    bottoms = [b.get_extent()[2] for b in bands]
+    assert tops[0] == whole.get_extent()[3] and bottoms[-1] == whole.get_extent()[2]
+    assert tops[1:] == bottoms[:-1]  # contiguous, top to bottom
+    for fig, name in ((one, "one.png"), (banded, "banded.png")):
+        fig.savefig(tmp_path / name, dpi=100)
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(tmp_path / "one.png")),
+        np.asarray(Image.open(tmp_path / "banded.png")),
+    )
+
+
 # --------------------------------------------------------------------------- cohort flow
 
 

@@ -200,3 +200,22 @@ def test_dbt_parses_again_only_when_what_it_reads_changed(tmp_path):
     assert parsed() == first  # same inputs: the manifest is reused
     prepare(read_settings({**env, "CARTWH_CUTOFF": "2023-02-01"}), registry)
     assert parsed() != first  # other vars: parsed again
+
+
+def test_the_report_reads_only_the_drawn_columns_of_the_daily_table(demo):
+    """A row per patient-day is read with the swimmer's columns, the key as a category (a copy
+    goes to each drawing process), and the same rows in the same order as the whole table."""
+    import pandas as pd
+
+    from analysis_assets.figures import DRAWN_COLUMNS
+    from orchestration.assets.analysis import _read_mart
+
+    with demo.connect() as conn:
+        [narrow] = _read_mart(conn, ["daily_toxicity"], DRAWN_COLUMNS).values()
+        [whole] = _read_mart(conn, ["daily_toxicity"]).values()
+    assert list(narrow.columns) == DRAWN_COLUMNS["daily_toxicity"] != list(whole.columns)
+    assert isinstance(narrow["patient_key"].dtype, pd.CategoricalDtype)
+    assert len(narrow) == len(whole) > 0
+    pd.testing.assert_frame_equal(
+        narrow.astype({"patient_key": object}), whole[list(narrow.columns)]
+    )

@@ -72,6 +72,7 @@ __all__ = [
     "robustness_figures",
     "save",
     "all_figures",
+    "DRAWN_COLUMNS",
 ]
 
 
@@ -143,6 +144,9 @@ def figure_jobs(t: dict[str, pd.DataFrame]) -> list[partial]:
     jobs.append(partial(robustness_figures, {k: t[k] for k in ROBUSTNESS_TABLES if k in t}))
     return jobs
 
+
+#: the columns drawn of the mart tables of a row per patient-day (the report reads only these)
+DRAWN_COLUMNS = {"daily_toxicity": swimmer.TOXICITY_COLUMNS}
 
 #: the figure functions that draw a mark per patient
 _PER_PATIENT = (swimmer_plot, figure4_car_copies)

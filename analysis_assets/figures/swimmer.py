@@ -45,6 +45,9 @@ MAX_HEIGHT_INCHES = 16.0
 LANE_ROWS = {"gap": (0,), "crs_grade": (1, 2), "icans_grade": (3, 4)}
 #: the columns of mart.daily_toxicity the swimmer plot draws from
 TOXICITY_COLUMNS = ["patient_key", "study_day", "crs_grade", "icans_grade"]
+#: lanes per image: matplotlib draws an image into a PNG through two float32 copies of it
+#: (100,000 lanes as one image: 1.3 GB), so a registry's grades are stacked bands of images
+IMAGE_BAND_LANES = 10_000
 
 
 def swimmer_height(n: int) -> float:
@@ -152,7 +155,9 @@ def swimmer_figure(
     Returns
     -------
     matplotlib.figure.Figure
-        The CR diamonds are the line with gid ``cr-marks``.
+        The grades are the image with gid ``grades`` (above :data:`IMAGE_BAND_LANES` lanes:
+        ``grades-1``, ``grades-2``, ... from the top), the CR diamonds the line with gid
+        ``cr-marks``.
     """
     params = study_parameters()
     if days is None:
@@ -177,7 +182,7 @@ def swimmer_figure(
         daily_toxicity["study_day"].between(0, days)
         & daily_toxicity["patient_key"].isin(lane.index)
     ]
-    last_observed = dt.groupby("patient_key")["study_day"].max()
+    last_observed = dt.groupby("patient_key", observed=True)["study_day"].max()
     ax.hlines(
         (n - 1 - lane[last_observed.index]).to_numpy(dtype=float),
         0,
@@ -187,15 +192,20 @@ def swimmer_figure(
         zorder=1,
         rasterized=many_marks(len(last_observed)),
     )
-    ax.imshow(
-        grade_image(dt, lane, x_end),
-        extent=(0, x_end, -0.4, n - 0.4),
-        origin="upper",
-        aspect="auto",
-        interpolation="none",
-        zorder=2,
-        gid="grades",
-    )
+    image = grade_image(dt, lane, x_end)
+    rows_per_lane = sum(len(r) for r in LANE_ROWS.values())
+    bands = range(0, n, IMAGE_BAND_LANES)
+    for band, first_lane in enumerate(bands, start=1):
+        last_lane = min(first_lane + IMAGE_BAND_LANES, n)
+        ax.imshow(
+            image[first_lane * rows_per_lane : last_lane * rows_per_lane],
+            extent=(0, x_end, n - last_lane - 0.4, n - first_lane - 0.4),
+            origin="upper",
+            aspect="auto",
+            interpolation="none",
+            zorder=2,
+            gid="grades" if len(bands) == 1 else f"grades-{band}",
+        )
     cr = swimmer_cr_marks(mart[mart["patient_key"].isin(lane.index)], first, last)
     ax.plot(
         cr["cr_day"] + 0.5,
