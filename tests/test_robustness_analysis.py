@@ -16,7 +16,12 @@ import pytest
 
 from analysis_assets.comparisons import group_labels, group_order
 from analysis_assets.formatting import format_number
-from analysis_assets.robustness import competing_risks_status, exposure_flags
+from analysis_assets.robustness import (
+    PARALLEL_FROM_PATIENTS,
+    competing_risks_status,
+    exposure_flags,
+    sensitivity_estimates,
+)
 from analysis_assets.study import (
     COMPETING_CAUSES,
     COMPETING_RISKS_COMPARISONS,
@@ -201,6 +206,25 @@ def test_sensitivity_analyses_match_r_coxph(tables, r_reference):
     centres = s["left_out_centre"][s["left_out_centre"] != ""].nunique()
     assert centres >= 4
     assert checked == 2 * len(ROBUSTNESS_EXPOSURES) * 2 * (1 + centres)
+
+
+def test_the_sensitivity_fits_in_two_processes_give_the_published_table(demo, tables):
+    """Registries fit the exposures in a process per CPU (PARALLEL_FROM_PATIENTS): the same
+    rows, in the same order, as the refresh's table (fitted in one process at the demo's size)."""
+    with demo.connect() as conn:
+        intervals = conn.execute("select * from mart.exposure_intervals").df()
+    in_two = sensitivity_estimates(
+        tables["patient_outcomes"],
+        tables["patient_exposures"],
+        tables["time_to_event"],
+        intervals,
+        workers=2,
+    )
+    assert len(tables["patient_outcomes"]) < PARALLEL_FROM_PATIENTS
+    published = tables["robustness_sensitivity"]
+    pd.testing.assert_frame_equal(
+        in_two, published[list(in_two.columns)], check_dtype=False, rtol=1e-12
+    )
 
 
 def test_reported_grade_rows_use_the_reported_astct_grades(tables):

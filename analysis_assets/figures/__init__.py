@@ -15,9 +15,6 @@ Modules: ``survival`` (Figures 2, 3, S1 and the single Kaplan–Meier figures), 
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -45,6 +42,7 @@ from analysis_assets.figures.swimmer import (
     swimmer_plot,
 )
 from analysis_assets.formatting import by_table_name
+from analysis_assets.processes import in_processes
 from analysis_assets.provenance import Provenance
 from analysis_assets.study import KM_PANELS, SURVIVAL_FIGURES
 
@@ -105,16 +103,11 @@ def all_figures(
         PNG, PDF and SVG of every figure, in the order of the figures.
     """
     jobs = figure_jobs(by_table_name(tables))
-    workers = min(len(jobs), workers or len(os.sched_getaffinity(0)))
-    if workers <= 1:
-        return [path for job in jobs for path in _draw(job, out_dir, provenance)]
-    # spawn, not fork: the refresh process runs Dagster's and DuckDB's threads
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=spawn) as pool:
-        # the figures with a mark per patient start first (the longest at registry scale)
-        order = sorted(range(len(jobs)), key=lambda k: jobs[k].func not in _PER_PATIENT)
-        drawn = {k: pool.submit(_draw, jobs[k], out_dir, provenance) for k in order}
-        return [path for k in range(len(jobs)) for path in drawn[k].result()]
+    # the figures with a mark per patient start first (the longest at registry scale)
+    order = sorted(range(len(jobs)), key=lambda k: jobs[k].func not in _PER_PATIENT)
+    drawn = in_processes([partial(_draw, jobs[k], out_dir, provenance) for k in order], workers)
+    by_job = dict(zip(order, drawn, strict=True))
+    return [path for k in range(len(jobs)) for path in by_job[k]]
 
 
 def figure_jobs(t: dict[str, pd.DataFrame]) -> list[partial]:
