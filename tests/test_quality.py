@@ -240,6 +240,22 @@ def test_expectation_suites_catch_implausible_marts(demo, tmp_path):
     assert results["daily_toxicity"].success
 
 
+def test_a_suite_reads_only_the_columns_its_expectations_name():
+    """The daily table's suite reads two of its columns; a suite with a whole-table
+    expectation (the row count) reads every column."""
+    import great_expectations.expectations as gxe
+
+    from cartwh.parameters import study_parameters
+    from cartwh.quality.expectations import _suites, columns_named
+
+    suites = _suites(gxe, study_parameters())
+    assert columns_named(suites["daily_toxicity"][1]) == ["study_day", "crs_grade"]
+    assert columns_named(suites["time_to_event"][1]) == ["aval_days"]
+    assert columns_named(suites["patient_outcomes"][1]) is None
+    pair = gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="a", column_B="b")
+    assert columns_named([pair, gxe.ExpectColumnMeanToBeBetween(column="a")]) == ["a", "b"]
+
+
 @pytest.mark.parametrize("entity", list(ENTITIES))
 def test_staging_rules_agree_with_the_pandera_contract(demo, entity):
     """The SQL quarantine rules are generated from the pandera models: rows staging accepts

@@ -118,6 +118,25 @@ def _suites(gxe, parameters) -> dict[str, tuple[str, list]]:
     }
 
 
+#: the arguments of an expectation that name its columns
+COLUMN_ARGUMENTS = ("column", "column_A", "column_B", "column_list")
+
+
+def columns_named(expectations) -> list[str] | None:
+    """The columns that a suite's expectations name, in order: the suite reads only these (a row
+    per patient-day is 3 M rows at 100,000 patients). None when an expectation looks at the
+    whole table (row count, column set)."""
+    names: list[str] = []
+    for expectation in expectations:
+        arguments = expectation.configuration.kwargs
+        named = [arguments[k] for k in COLUMN_ARGUMENTS if k in arguments]
+        if not named:
+            return None
+        for value in named:
+            names += value if isinstance(value, list) else [value]
+    return list(dict.fromkeys(names))
+
+
 def validate_mart(
     conn: duckdb.DuckDBPyConnection, docs_dir: Path, parameters=None
 ) -> list[SuiteResult]:
@@ -153,7 +172,9 @@ def validate_mart(
     source = context.data_sources.add_pandas("mart")
     results = []
     for name, (table, expectations) in _suites(gxe, parameters).items():
-        frame = conn.execute(f"select * from {table}").df()
+        named = columns_named(expectations)
+        read = ", ".join(f'"{c}"' for c in named) if named else "*"
+        frame = conn.execute(f"select {read} from {table}").df()
         batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all rows")
         suite = context.suites.add(gx.ExpectationSuite(name=name))
         for expectation in expectations:
