@@ -46,13 +46,18 @@ def _text(column: str, data_type: str) -> str:
     return f"coalesce({text}, '\\N')"
 
 
+_LOW_64_BITS = 2**64 - 1
+
+
 def table_hash(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
     columns = hashed_columns(conn, schema, table)
     row = " || chr(31) || ".join(_text(n, t) for n, t in columns) or "''"
+    # the md5 once per row, split into the halves that md5_number_upper / md5_number_lower
+    # return (calling both computes it twice: twice the time on 7 M rows)
     [(rows, upper, lower)] = conn.execute(
-        f"select count(*), coalesce(sum(md5_number_upper(r)), 0), "
-        f"coalesce(sum(md5_number_lower(r)), 0) "
-        f'from (select {row} as r from "{schema}"."{table}")'
+        f"select count(*), coalesce(sum((h & {_LOW_64_BITS}::uhugeint)::ubigint), 0), "
+        f"coalesce(sum((h >> 64)::ubigint), 0) "
+        f'from (select md5_number({row}) as h from "{schema}"."{table}")'
     ).fetchall()
     names = "\t".join(n for n, _ in columns)
     return hashlib.sha256(f"{names}\n{rows}\n{upper}\n{lower}".encode()).hexdigest()
