@@ -162,32 +162,19 @@ def robustness_estimates(
     return pd.DataFrame(rows)
 
 
-def reported_grade_flags(outcomes: pd.DataFrame) -> pd.DataFrame:
-    """CRS, ICANS and grade >= 3 as ever-exposed flags from the centre's reported grades where
-    they exist on the same scale (ASTCT 2019), the derived grades otherwise.
+def reported_grade_flags(patient_exposures: pd.DataFrame) -> pd.DataFrame:
+    """The exposures that ``mart.patient_exposures`` also flags from the centres' reported
+    grades (``<exposure>_reported``: CRS, ICANS, grade >= 3; defined in dbt), by exposure name.
 
     Returns
     -------
     DataFrame
-        ``patient_key``, ``crs``, ``icans``, ``grade_3_plus`` (boolean, missing when unknown).
+        ``patient_key`` and a nullable boolean per exposure (missing when unknown).
     """
-    po = outcomes
-    usable = po["reported_grading_system"] == "astct2019"
-    grade = {}
-    for name in ("crs", "icans"):
-        reported = pd.to_numeric(po[f"reported_{name}_grade"], errors="coerce")
-        derived = pd.to_numeric(po[f"{name}_max_grade"], errors="coerce")
-        grade[name] = reported.where(usable & reported.notna(), derived)
-    # as toxicity_group: grade >= 3 of either is enough, "not" needs both known
-    severe = (grade["crs"] >= 3) | (grade["icans"] >= 3)
-    known = grade["crs"].notna() & grade["icans"].notna()
-    return pd.DataFrame(
-        {
-            "patient_key": po["patient_key"],
-            "crs": (grade["crs"] >= 1).where(grade["crs"].notna()).astype("boolean"),
-            "icans": (grade["icans"] >= 1).where(grade["icans"].notna()).astype("boolean"),
-            "grade_3_plus": severe.where(known | severe).astype("boolean"),
-        }
+    names = [e for e in study.ROBUSTNESS_EXPOSURES if f"{e}_reported" in patient_exposures]
+    flags = patient_exposures[["patient_key", *(f"{e}_reported" for e in names)]]
+    return flags.rename(columns=lambda c: c.removesuffix("_reported")).astype(
+        {e: "boolean" for e in names}
     )
 
 
@@ -213,7 +200,6 @@ PARALLEL_FROM_PATIENTS = 10_000
 
 
 def sensitivity_estimates(
-    outcomes: pd.DataFrame,
     exposures: pd.DataFrame,
     time_to_event: pd.DataFrame,
     intervals: pd.DataFrame,
@@ -225,8 +211,8 @@ def sensitivity_estimates(
 
     Parameters
     ----------
-    outcomes, exposures, time_to_event, intervals : DataFrame
-        ``mart.patient_outcomes`` (the reported grades), ``mart.patient_exposures``,
+    exposures, time_to_event, intervals : DataFrame
+        ``mart.patient_exposures`` (with the flags from the reported grades),
         ``mart.time_to_event``, ``mart.exposure_intervals``.
     workers : int, optional
         Processes fitting the exposures side by side (default: one per CPU from
@@ -238,10 +224,10 @@ def sensitivity_estimates(
     DataFrame
         One row per analysis, left-out centre (empty otherwise), endpoint, exposure, method.
     """
-    exposures = exposure_flags(exposures)
-    reported = reported_grade_flags(outcomes)
-    if workers is None and len(outcomes) < PARALLEL_FROM_PATIENTS:
+    reported = reported_grade_flags(exposures)
+    if workers is None and len(exposures) < PARALLEL_FROM_PATIENTS:
         workers = 1
+    exposures = exposure_flags(exposures)
     jobs = []
     for endpoint in ("OS", "LFS"):
         tte = time_to_event[time_to_event["paramcd"] == endpoint]
@@ -553,11 +539,11 @@ def _integer_keys(*tables: pd.DataFrame) -> list[pd.DataFrame]:
 def robustness_tables(mart: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Every table of the robustness analysis from the mart tables (by bare name)."""
     outcomes = mart["patient_outcomes"]
-    keyed_outcomes, exposures, tte, intervals = _integer_keys(
-        outcomes, mart["patient_exposures"], mart["time_to_event"], mart["exposure_intervals"]
+    exposures, tte, intervals = _integer_keys(
+        mart["patient_exposures"], mart["time_to_event"], mart["exposure_intervals"]
     )
     estimates = robustness_estimates(exposures, tte, intervals)
-    sensitivity = sensitivity_estimates(keyed_outcomes, exposures, tte, intervals)
+    sensitivity = sensitivity_estimates(exposures, tte, intervals)
     return {
         "robustness_estimates": estimates,
         "robustness_sensitivity": sensitivity,

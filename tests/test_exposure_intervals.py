@@ -102,12 +102,14 @@ def test_intervals_tile_each_follow_up(mart):
 
 def test_the_mart_has_the_studys_exposures(mart):
     """dbt's exposure list (macro robustness_exposures) is study.ROBUSTNESS_EXPOSURES, in order,
-    in both marts; patient_exposures has one row per patient of patient_outcomes."""
+    in both marts, then the toxicity flags from the reported grades; patient_exposures has one
+    row per patient of patient_outcomes."""
     names = list(ROBUSTNESS_EXPOSURES)
     exposures = mart["patient_exposures"]
     suffixes = ("", "_onset_day", "_onset_known")
     expected = ["patient_key", "centre_code", *(f"{e}{s}" for e in names for s in suffixes)]
-    assert list(exposures.columns) == expected
+    reported = ["crs_reported", "icans_reported", "grade_3_plus_reported"]
+    assert list(exposures.columns) == expected + reported
     assert list(mart["exposure_intervals"].columns[-len(names) :]) == names
     assert sorted(exposures["patient_key"]) == sorted(mart["patient_outcomes"]["patient_key"])
     # the demo's CRS at an unknown day (test above) is exposed with its onset not known

@@ -214,7 +214,6 @@ def test_the_sensitivity_fits_in_two_processes_give_the_published_table(demo, ta
     with demo.connect() as conn:
         intervals = conn.execute("select * from mart.exposure_intervals").df()
     in_two = sensitivity_estimates(
-        tables["patient_outcomes"],
         tables["patient_exposures"],
         tables["time_to_event"],
         intervals,
@@ -232,12 +231,16 @@ def test_reported_grade_rows_use_the_reported_astct_grades(tables):
     from analysis_assets.robustness import reported_grade_flags
 
     po = tables["patient_outcomes"]
-    flags = reported_grade_flags(po).set_index("patient_key")
+    flags = reported_grade_flags(tables["patient_exposures"]).set_index("patient_key")
+    assert list(flags.columns) == ["crs", "icans", "grade_3_plus"]
     astct = po.set_index("patient_key")["reported_grading_system"] == "astct2019"
     reported = po.set_index("patient_key")["reported_crs_grade"]
     derived = po.set_index("patient_key")["crs_max_grade"]
     assert (flags["crs"][astct] == (reported[astct] >= 1)).all()
     assert (flags["crs"][~astct].fillna(False) == (derived[~astct] >= 1)).all()
+    icans = po.set_index("patient_key")["reported_icans_grade"]
+    severe = (reported[astct] >= 3) | (icans[astct] >= 3)
+    assert (flags["grade_3_plus"][astct] == severe).all()
     s = tables["robustness_sensitivity"]
     row = s[(s.analysis == "reported_grades") & (s.endpoint == "OS") & (s.exposure == "crs")]
     tte = tables["time_to_event"]

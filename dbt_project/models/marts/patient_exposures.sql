@@ -11,6 +11,10 @@
   An onset day belongs to the exposed only; <exposure>_onset_known is false when the flag is
   unknown or the patient was exposed at an unknown day (a grade reported without daily
   observations, grade 5 by a death without a daily grade >= 3).
+
+  crs_reported, icans_reported, grade_3_plus_reported: the same flags from the centre's
+  reported maximum grades where they are on the study's scale (ASTCT 2019), from the derived
+  grades otherwise (a sensitivity analysis; reported grades have no onset day).
 #}
 with
 
@@ -31,7 +35,17 @@ exposures as (
         received_steroids as steroids,
         steroid_first_day as steroids_first_day,
         received_tocilizumab as tocilizumab,
-        tocilizumab_first_day as tocilizumab_first_day
+        tocilizumab_first_day as tocilizumab_first_day,
+        case
+            when reported_grading_system = 'astct2019' and reported_crs_grade is not null
+                then reported_crs_grade
+            else crs_max_grade
+        end as crs_grade_as_reported,
+        case
+            when reported_grading_system = 'astct2019' and reported_icans_grade is not null
+                then reported_icans_grade
+            else icans_max_grade
+        end as icans_grade_as_reported
     from outcomes
 ),
 
@@ -45,8 +59,16 @@ final as (
         coalesce(
             not {{ exposure }} or ({{ exposure }} and {{ exposure }}_first_day is not null),
             false
-        ) as {{ exposure }}_onset_known{{ "," if not loop.last }}
+        ) as {{ exposure }}_onset_known,
         {% endfor %}
+        crs_grade_as_reported >= 1 as crs_reported,
+        icans_grade_as_reported >= 1 as icans_reported,
+        -- as toxicity_group: grade >= 3 of either is enough, "not" needs both known
+        case
+            when crs_grade_as_reported >= 3 or icans_grade_as_reported >= 3 then true
+            when crs_grade_as_reported is not null and icans_grade_as_reported is not null
+                then false
+        end as grade_3_plus_reported
     from exposures
 )
 
