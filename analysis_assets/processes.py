@@ -1,5 +1,6 @@
 """Independent calls side by side in processes of their own: the figures, and the robustness
-analysis' model fits at registry scale. The results do not depend on the number of processes."""
+analysis' model fits at registry scale. The results do not depend on the number of processes
+(beyond the last digits of the sums that OpenBLAS splits among its threads)."""
 
 from __future__ import annotations
 
