@@ -306,6 +306,11 @@ def _in_process_writer(database: Path) -> bool:
         return held is not None and held.exclusive > 0
 
 
+def quoted_name(name: str) -> str:
+    """``name`` as a DuckDB identifier (a delivered header may hold any character)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def run(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[tuple]:
     """Execute and fetch, so that no unfinished result blocks the connection (DuckDB 2)."""
     return conn.execute(sql, params or []).fetchall()

@@ -214,3 +214,34 @@ def test_history_compares_with_the_previous_current_delivery(demo):
         "where delivery_id = '2023-03-01' and change = 'added'"
     )
     assert added == expected_added and changed > 0
+
+
+def test_delivery_changes_count_patients_added_dropped_and_changed_as_multisets():
+    """Rows compared as multisets (a row delivered twice is a change), metadata aside; the
+    patient id trimmed (a new spelling of the same id changes the patient, it adds none); no
+    id, no patient; any header, quotes included."""
+    from cartwh.history import _record_entity_changes, ensure_history_schema
+    from cartwh.ingest.ledger import raw_table_name
+
+    conn = duckdb.connect()
+    ensure_history_schema(conn)
+    conn.execute("create schema raw")
+    table = raw_table_name("xz", "labs")
+    conn.execute(
+        f'create table raw."{table}" ("Patient ID" varchar, "say ""hi""" varchar, '
+        "_delivery_id varchar, _source_file varchar, _row_number bigint)"
+    )
+    old = [("p1", "a"), ("p2", "b"), ("p3", "c"), (" p4", "d"), (None, "e")]
+    new = [("p1", "a"), ("p2", "b"), ("p2", "b"), ("p4", "d"), ("p5", "f"), ("", "g")]
+    for delivery, rows in (("d1", old), ("d2", new)):
+        conn.executemany(
+            f'insert into raw."{table}" values (?, ?, ?, ?, ?)',
+            [(p, v, delivery, f"{delivery}.csv", k) for k, (p, v) in enumerate(rows, 1)],
+        )
+    _record_entity_changes(conn, "run", "xz", "d2", "d1", "labs", "patient id")
+    _record_entity_changes(conn, "first", "xz", "d1", None, "labs", "patient id")
+    changes = conn.execute(
+        "select run_id, patients_added, patients_dropped, patients_changed "
+        "from history.delivery_changes order by run_id"
+    ).fetchall()
+    assert changes == [("first", 4, 0, 0), ("run", 1, 1, 2)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cartwh.warehouse import quoted_name
 from models.extract_format import ENTITIES
 
 #: schemas of the analyst package, in the order they are written
@@ -186,10 +187,6 @@ class PublishedColumn:
     rule: str | None = None
 
 
-def quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _is_date_type(data_type: str) -> bool:
     return data_type.upper().startswith(("DATE", "TIMESTAMP", "TIME"))
 
@@ -241,11 +238,11 @@ def _column(schema: str, table: str, name: str, data_type: str) -> PublishedColu
     if key in TRANSFORMATIONS:
         rule, template = TRANSFORMATIONS[key]
         return PublishedColumn(
-            schema, table, name, name, data_type, template.format(c=quoted(name)), rule
+            schema, table, name, name, data_type, template.format(c=quoted_name(name)), rule
         )
     if schema == "analysis" and table == "table1" and name not in _TABLE1_LABEL_COLUMNS:
         if not name.endswith("p-value"):
-            sql = _age_text(quoted(name), _AGE_ROWS + " and row_type <> 'footnote'")
+            sql = _age_text(quoted_name(name), _AGE_ROWS + " and row_type <> 'footnote'")
             return PublishedColumn(
                 schema, table, name, name, data_type, sql, "age_statistics_top_coded"
             )
@@ -254,9 +251,9 @@ def _column(schema: str, table: str, name: str, data_type: str) -> PublishedColu
         return PublishedColumn(schema, table, published, name, data_type, sql, "day_offset")
     if key in ALLOWED_DATES:
         return PublishedColumn(
-            schema, table, name, name, data_type, quoted(name), "not_a_date_of_care"
+            schema, table, name, name, data_type, quoted_name(name), "not_a_date_of_care"
         )
-    return PublishedColumn(schema, table, name, name, data_type, quoted(name))
+    return PublishedColumn(schema, table, name, name, data_type, quoted_name(name))
 
 
 def day_offset(column: str, index: tuple[str, str] = INDEX_INFUSIONS) -> tuple[str, str]:
@@ -272,16 +269,15 @@ def day_offset(column: str, index: tuple[str, str] = INDEX_INFUSIONS) -> tuple[s
         The table of index infusions (one row per ``patient_key``) and its date column.
     """
     table, date_column = index
-    index_date = (
-        f"(select i.{quoted(date_column)} from {table} i where i.patient_key = src.patient_key)"
-    )
+    date = quoted_name(date_column)
+    index_date = f"(select i.{date} from {table} i where i.patient_key = src.patient_key)"
     return (
         column.removesuffix("_date") + "_day",
-        f"date_diff('day', {index_date}, src.{quoted(column)})",
+        f"date_diff('day', {index_date}, src.{quoted_name(column)})",
     )
 
 
 def select_sql(columns: list[PublishedColumn], source: str) -> str:
     """``select <de-identified columns> from <source>``, each under its published name."""
-    listed = ", ".join(f"{c.sql} as {quoted(c.name)}" for c in columns)
+    listed = ", ".join(f"{c.sql} as {quoted_name(c.name)}" for c in columns)
     return f"select {listed} from {source} as src"

@@ -25,7 +25,7 @@ from cartwh.erasure.exclusions import EXCLUSIONS, ensure_exclusions, has_exclusi
 from cartwh.exitcodes import ExitCode
 from cartwh.ingest.ledger import ensure_raw_schema, raw_table_name
 from cartwh.ingest.mapping import CentreMapping
-from cartwh.warehouse import run
+from cartwh.warehouse import quoted_name, run
 
 AUDIT = "history.erasures"
 
@@ -111,10 +111,6 @@ def operator() -> str:
         return f"uid {os.getuid()}"
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def check_key(conn: duckdb.DuckDBPyConnection) -> None:
     """Refuse unless every crosswalk key is the HMAC of its patient under the registered key."""
     from cartwh.rekey import crosswalk_keys_differing
@@ -161,12 +157,12 @@ def _identifiers(conn, mapping: CentreMapping, match: str, patient_id: str) -> l
     values = {patient_id.strip()}
     if patients is None or table not in _existing_raw_tables(conn):
         return sorted(values)
-    own_rows = match.format(column=_quoted(patients.columns["centre_patient_id"].source))
+    own_rows = match.format(column=quoted_name(patients.columns["centre_patient_id"].source))
     for column in ("full_name", "mrn"):
         source = patients.columns.get(column)
         if source is None or not source.source:
             continue
-        value = _quoted(source.source)
+        value = quoted_name(source.source)
         values |= {
             found.strip()
             for (found,) in run(
@@ -220,7 +216,7 @@ def erase_patient(
     sources = _raw_sources(conn, mapping)
     raw_rows = {
         table: run(
-            conn, f'select count(*) from raw."{table}" where {match.format(column=_quoted(c))}'
+            conn, f'select count(*) from raw."{table}" where {match.format(column=quoted_name(c))}'
         )[0][0]
         for table, _, c in sources
     }
@@ -242,7 +238,7 @@ def erase_patient(
         )
         for table, _, column in sources:
             if raw_rows[table]:
-                _erase_raw_table(conn, centre, table, match.format(column=_quoted(column)))
+                _erase_raw_table(conn, centre, table, match.format(column=quoted_name(column)))
                 erasure.rows_removed[f"raw.{table}"] = raw_rows[table]
         _erase_ledger_traces(conn, erasure, patient_id)
         _erase_derived(conn, erasure, patient_id)

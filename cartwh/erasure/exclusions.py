@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from cartwh.warehouse import run
+from cartwh.warehouse import quoted_name, run
 
 EXCLUSIONS = "restricted.erased_patients"
 
@@ -166,7 +166,7 @@ def erased_row_condition(
     if not erased_count(conn, centre_code):
         return None
     _ensure_door_function(conn)
-    column = '"' + id_column.replace('"', '""') + '"'
+    column = quoted_name(id_column)
     return (
         f"coalesce({DOOR_KEY_FUNCTION}('{centre_code}', {column}) in (select patient_key from "
         f"{EXCLUSIONS} where centre_code = '{centre_code}'), false)"
