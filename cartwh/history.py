@@ -238,9 +238,9 @@ def _record_entity_changes(conn, run_id, centre, delivery, previous, entity, col
             group by p
         )
         select $run, $centre, $new, $old, $entity,
-            count_if(in_new and not in_old),
-            count_if(in_old and not in_new),
-            count_if(in_new and in_old and differs)
+            count(*) filter (where in_new and not in_old),
+            count(*) filter (where in_old and not in_new),
+            count(*) filter (where in_new and in_old and differs)
         from patients
         """,
         {

@@ -240,8 +240,9 @@ def test_delivery_changes_count_patients_added_dropped_and_changed_as_multisets(
         )
     _record_entity_changes(conn, "run", "xz", "d2", "d1", "labs", "patient id")
     _record_entity_changes(conn, "first", "xz", "d1", None, "labs", "patient id")
+    _record_entity_changes(conn, "none", "xz", "d3", "d4", "labs", "patient id")  # no rows
     changes = conn.execute(
         "select run_id, patients_added, patients_dropped, patients_changed "
         "from history.delivery_changes order by run_id"
     ).fetchall()
-    assert changes == [("first", 4, 0, 0), ("run", 1, 1, 2)]
+    assert changes == [("first", 4, 0, 0), ("none", 0, 0, 0), ("run", 1, 1, 2)]
