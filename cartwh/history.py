@@ -16,6 +16,7 @@ import duckdb
 
 from cartwh.ingest.ledger import raw_table_name
 from cartwh.ingest.mapping import MappingError
+from cartwh.ingest.readers import METADATA_COLUMNS
 from cartwh.ingest.registry import CentreRegistry
 from cartwh.warehouse import quoted_name, run
 
@@ -216,7 +217,7 @@ def _record_entity_changes(conn, run_id, centre, delivery, previous, entity, col
             "and table_name = ? order by ordinal_position",
             [table],
         )
-        if name not in ("_delivery_id", "_source_file", "_row_number")
+        if name not in METADATA_COLUMNS
     )
     run(
         conn,
