@@ -132,7 +132,7 @@ def figure_jobs(t: dict[str, pd.DataFrame]) -> list[partial]:
     jobs.append(partial(figure4_car_copies, t["patient_outcomes"], t["biomarker_tests"]))
     jobs.append(partial(forest_plot, t["cox_multivariate"]))
     # a day per patient: only the columns drawn go to the drawing process
-    toxicity = t["daily_toxicity"][swimmer.TOXICITY_COLUMNS]
+    toxicity = t["daily_toxicity"][DRAWN_COLUMNS["daily_toxicity"]]
     jobs.append(partial(swimmer_plot, t["patient_outcomes"], toxicity))
     jobs.append(partial(robustness_figures, {k: t[k] for k in ROBUSTNESS_TABLES if k in t}))
     return jobs

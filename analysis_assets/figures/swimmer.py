@@ -43,6 +43,7 @@ MAX_HEIGHT_INCHES = 16.0
 #: image rows per lane, top to bottom: a gap, CRS (two rows), ICANS (two rows) - the 0.2 / 0.4 /
 #: 0.4 of a lane's height
 LANE_ROWS = {"gap": (0,), "crs_grade": (1, 2), "icans_grade": (3, 4)}
+ROWS_PER_LANE = sum(len(rows) for rows in LANE_ROWS.values())
 #: the columns of mart.daily_toxicity the swimmer plot draws from
 TOXICITY_COLUMNS = ["patient_key", "study_day", "crs_grade", "icans_grade"]
 #: lanes per image: matplotlib draws an image into a PNG through two float32 copies of it
@@ -72,9 +73,8 @@ def grade_image(daily_toxicity: pd.DataFrame, lane: pd.Series, days: int) -> np.
     ndarray of shape (5 * lanes, days, 4), uint8
         Transparent where no grade of 1 or more was recorded.
     """
-    rows_per_lane = sum(len(r) for r in LANE_ROWS.values())
-    image = np.zeros((rows_per_lane * len(lane), days, 4), dtype=np.uint8)
-    top = daily_toxicity["patient_key"].map(lane).to_numpy(dtype=int) * rows_per_lane
+    image = np.zeros((ROWS_PER_LANE * len(lane), days, 4), dtype=np.uint8)
+    top = daily_toxicity["patient_key"].map(lane).to_numpy(dtype=int) * ROWS_PER_LANE
     day = daily_toxicity["study_day"].to_numpy(dtype=int)
     for kind, palette in (("crs_grade", GRADE_COLOURS), ("icans_grade", ICANS_COLOURS)):
         grade = pd.to_numeric(daily_toxicity[kind], errors="coerce").to_numpy(dtype=float)
@@ -193,12 +193,11 @@ def swimmer_figure(
         rasterized=many_marks(len(last_observed)),
     )
     image = grade_image(dt, lane, x_end)
-    rows_per_lane = sum(len(r) for r in LANE_ROWS.values())
     bands = range(0, n, IMAGE_BAND_LANES)
     for band, first_lane in enumerate(bands, start=1):
         last_lane = min(first_lane + IMAGE_BAND_LANES, n)
         ax.imshow(
-            image[first_lane * rows_per_lane : last_lane * rows_per_lane],
+            image[first_lane * ROWS_PER_LANE : last_lane * ROWS_PER_LANE],
             extent=(0, x_end, n - last_lane - 0.4, n - first_lane - 0.4),
             origin="upper",
             aspect="auto",

@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from cartwh.project import VENDOR_DIR
+from cartwh.warehouse import quoted_name
 
 DATA_DOCS_VENDOR_DIR = VENDOR_DIR / "data_docs"
 
@@ -173,7 +174,7 @@ def validate_mart(
     results = []
     for name, (table, expectations) in _suites(gxe, parameters).items():
         named = columns_named(expectations)
-        read = ", ".join(f'"{c}"' for c in named) if named else "*"
+        read = ", ".join(map(quoted_name, named)) if named else "*"
         frame = conn.execute(f"select {read} from {table}").df()
         batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all rows")
         suite = context.suites.add(gx.ExpectationSuite(name=name))
